@@ -1,0 +1,46 @@
+package storage
+
+import "time"
+
+// RecordingState is where a recording is in the archive pipeline.
+type RecordingState string
+
+// Recording states.
+const (
+	// RecordingPending: known, not yet archived (archiving may be retrying).
+	RecordingPending RecordingState = "pending"
+	// RecordingStored: the audio is in the blob store at BlobKey.
+	RecordingStored RecordingState = "stored"
+	// RecordingFailed: archiving gave up, or Twilio reported no audio; LastError says why.
+	RecordingFailed RecordingState = "failed"
+)
+
+// Recording is a call recording and its archive state.
+type Recording struct {
+	SID        string `json:"sid"`
+	CallSID    string `json:"call_sid"`
+	AccountSID string `json:"-"`
+	// SourceURL is Twilio's RecordingUrl (without extension).
+	SourceURL string         `json:"-"`
+	Duration  int            `json:"duration"` // seconds
+	Channels  int            `json:"channels"`
+	StartedAt *time.Time     `json:"started_at"`
+	State     RecordingState `json:"state"`
+	// BlobKey, Size, SHA256 and ContentType describe the archived audio.
+	BlobKey     string     `json:"-"`
+	Size        int64      `json:"size"`
+	SHA256      string     `json:"sha256"`
+	ContentType string     `json:"content_type"`
+	Attempts    int        `json:"attempts"`
+	LastError   string     `json:"last_error"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StoredAt    *time.Time `json:"stored_at"`
+}
+
+// StoredBlob is what the archive worker reports after a confirmed upload.
+type StoredBlob struct {
+	Key         string
+	Size        int64
+	SHA256      string // lowercase hex
+	ContentType string
+}
