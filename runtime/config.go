@@ -1,0 +1,34 @@
+// Package runtime runs the switchboard app: the HTTP listener with its
+// timeouts and graceful drain, the background worker lifecycle, and (in
+// runtime/lambda) the AWS Lambda entry point.
+package runtime
+
+import "time"
+
+// Defaults for the HTTP server and its shutdown. The deployment (ALB
+// deregistration delay, systemd stop timeout) is derived from these: the
+// ALB's idle timeout (60 s) must stay below IdleTimeout, and the target
+// group's deregistration delay must cover DrainDelay + ShutdownTimeout.
+const (
+	DefaultListenAddr      = ":8080"
+	DefaultReadTimeout     = 20 * time.Second
+	DefaultWriteTimeout    = 20 * time.Second
+	DefaultIdleTimeout     = 75 * time.Second
+	DefaultDrainDelay      = 10 * time.Second
+	DefaultShutdownTimeout = 20 * time.Second
+	DefaultBodyLimit       = 64 << 10
+)
+
+// Config is the HTTP server's configuration, read from the environment.
+type Config struct {
+	ListenAddr      string        `env:"LISTEN_ADDR" envDefault:":8080"`
+	ReadTimeout     time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"20s"`
+	WriteTimeout    time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"20s"`
+	IdleTimeout     time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"75s"`
+	BodyLimit       int           `env:"HTTP_BODY_LIMIT" envDefault:"65536"`
+	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY" envDefault:"10s"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	// TrustedProxies are the CIDRs (the ALB's subnets) whose X-Forwarded-For
+	// is believed for client IPs; empty trusts no proxy header.
+	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
+}
