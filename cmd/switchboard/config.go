@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"switchboard/assistant"
+	"switchboard/runtime"
+	"switchboard/runtime/worker"
+	"switchboard/storage"
+)
+
+// Config is every setting of the service, read once from the environment.
+// Fields tagged secret are masked when the configuration is printed.
+type Config struct {
+	Env              string   `env:"SWITCHBOARD_ENV" envDefault:"development"`
+	PublicBaseURL    string   `env:"PUBLIC_BASE_URL"`
+	TwilioAccountSID string   `env:"TWILIO_ACCOUNT_SID"`
+	TwilioAuthToken  string   `env:"TWILIO_AUTH_TOKEN" secret:"true"`
+	TwilioAPIBaseURL string   `env:"TWILIO_API_BASE_URL" envDefault:"https://api.twilio.com"`
+	APITokens        []string `env:"API_TOKENS" envSeparator:"," secret:"true"`
+	DataDir          string   `env:"DATA_DIR" envDefault:"./data"`
+	LogLevel         string   `env:"LOG_LEVEL" envDefault:"info"`
+
+	Language       string        `env:"CALL_LANGUAGE" envDefault:"en-US"`
+	Voice          string        `env:"CALL_VOICE" envDefault:"Polly.Joanna-Neural"`
+	MaxSilence     int           `env:"MAX_SILENCE" envDefault:"2"`
+	MaxFailures    int           `env:"ASSISTANT_MAX_FAILURES" envDefault:"3"`
+	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"3s"`
+	Assistant      string        `env:"ASSISTANT" envDefault:"scripted"`
+
+	HTTP   runtime.Config
+	Worker worker.Config
+	Model  assistant.ModelConfig
+}
+
+// LoadConfig parses the environment (lookup is os.LookupEnv in main) and
+// validates the result, reporting every problem at once.
+func LoadConfig(environ map[string]string) (Config, error) {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	for i, t := range c.APITokens {
+		c.APITokens[i] = strings.TrimSpace(t)
+	}
+	return c, c.Validate()
+}
+
+// Production reports whether SWITCHBOARD_ENV is production.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// Validate checks every setting and returns all problems together, each
+// naming its variable.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch c.Env {
+	case "development", "production":
+	default:
+		add("SWITCHBOARD_ENV must be development or production, got %q", c.Env)
+	}
+	if c.PublicBaseURL != "" {
+		if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.TrimRight(u.Path, "/") != "" {
+			add("PUBLIC_BASE_URL must be an http(s) URL with no path, e.g. https://voice.example.com, got %q", c.PublicBaseURL)
+		}
+	}
+	if c.TwilioAccountSID != "" && !storage.ValidSID(c.TwilioAccountSID, "AC") {
+		add("TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits")
+	}
+	if u, err := url.Parse(c.TwilioAPIBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		add("TWILIO_API_BASE_URL must be an http(s) URL, got %q", c.TwilioAPIBaseURL)
+	}
+	for _, t := range c.APITokens {
+		if len(t) < 16 {
+			add("API_TOKENS entries must be at least 16 characters")
+			break
+		}
+	}
+	if c.DataDir == "" {
+		add("DATA_DIR must not be empty")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("LOG_LEVEL must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if len(c.Language) < 2 || len(c.Language) > 16 {
+		add("CALL_LANGUAGE must be a BCP 47 tag such as en-US, got %q", c.Language)
+	}
+	if c.MaxSilence < 1 || c.MaxSilence > 10 {
+		add("MAX_SILENCE must be from 1 to 10, got %d", c.MaxSilence)
+	}
+	if c.MaxFailures < 1 || c.MaxFailures > 10 {
+		add("ASSISTANT_MAX_FAILURES must be from 1 to 10, got %d", c.MaxFailures)
+	}
+	if c.RequestTimeout <= 0 || c.RequestTimeout > 10*time.Second {
+		add("REQUEST_TIMEOUT must be > 0 and ≤ 10s, got %s", c.RequestTimeout)
+	}
+	switch c.Assistant {
+	case "scripted":
+	default:
+		add("ASSISTANT must be scripted, got %q", c.Assistant)
+	}
+	for _, err := range []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate()} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Production() {
+		for name, missing := range map[string]bool{
+			"TWILIO_AUTH_TOKEN": c.TwilioAuthToken == "",
+			"PUBLIC_BASE_URL":   c.PublicBaseURL == "",
+			"API_TOKENS":        len(c.APITokens) == 0,
+		} {
+			if missing {
+				add("%s is required when SWITCHBOARD_ENV=production", name)
+			}
+		}
+	}
+	return sortedJoin(errs)
+}
+
+// sortedJoin joins errors one per line in a stable order.
+func sortedJoin(errs []error) error {
+	var lines []string
+	for _, e := range errs {
+		lines = append(lines, strings.Split(e.Error(), "\n")...)
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	sort.Strings(lines)
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// Print writes every setting, one per line, with secrets masked.
+func (c Config) Print(w io.Writer) {
+	printStruct(w, reflect.ValueOf(c))
+}
+
+func printStruct(w io.Writer, v reflect.Value) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f, fv := t.Field(i), v.Field(i)
+		name := f.Tag.Get("env")
+		if name == "" {
+			if fv.Kind() == reflect.Struct {
+				printStruct(w, fv)
+			}
+			continue
+		}
+		val := fmt.Sprint(fv.Interface())
+		if f.Tag.Get("secret") == "true" || strings.Contains(name, "SECRET") || strings.HasSuffix(name, "_KEY") || strings.HasSuffix(name, "_TOKEN") || strings.Contains(name, "PASSWORD") {
+			val = mask(fv)
+		}
+		if strings.HasSuffix(name, "DATABASE_URL") {
+			val = maskURL(val)
+		}
+		fmt.Fprintf(w, "  %s=%s\n", name, val)
+	}
+}
+
+func mask(v reflect.Value) string {
+	if v.IsZero() || (v.Kind() == reflect.Slice && v.Len() == 0) {
+		return "(unset)"
+	}
+	if v.Kind() == reflect.Slice {
+		return fmt.Sprintf("(%d set)", v.Len())
+	}
+	if v.Kind() == reflect.Struct {
+		return "(set)"
+	}
+	return "(set)"
+}
+
+// maskURL hides the password of a connection URL.
+func maskURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

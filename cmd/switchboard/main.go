@@ -1,0 +1,89 @@
+// Command switchboard is the one binary of the service: `serve` (the
+// default) answers Twilio's webhooks and the calls API and runs background
+// work; `version` prints the build. Under AWS Lambda it runs the same app
+// as a function.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := run(ctx, os.Args[1:], environ(), os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "switchboard:", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		os.Exit(1)
+	}
+}
+
+func environ() map[string]string {
+	m := make(map[string]string)
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+const usage = `usage: switchboard [serve|version]
+
+  serve    answer Twilio webhooks and the calls API (default)
+  version  print the version
+
+Configuration comes from environment variables; see README.md.`
+
+func run(ctx context.Context, args []string, environ map[string]string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "switchboard", version)
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	case "serve":
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+	cfg, err := LoadConfig(environ)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	m, err := NewMain(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	fmt.Fprintln(stderr, "switchboard", version, "configuration:")
+	cfg.Print(stderr)
+	for _, w := range m.Warnings {
+		log.Warn(w)
+	}
+	if err := m.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})).With("service", "switchboard")
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"switchboard/assistant"
+	"switchboard/handlers"
+	"switchboard/runtime"
+	"switchboard/runtime/worker"
+	"switchboard/storage"
+	"switchboard/storage/localfs"
+	"switchboard/storage/memory"
+)
+
+// Main is the wired service: stores, assistant, handlers, HTTP server and
+// worker pool. Tests build it on LISTEN_ADDR=:0 and drive it over HTTP.
+type Main struct {
+	Config   Config
+	Log      *slog.Logger
+	Calls    storage.CallStore
+	Blobs    storage.BlobStore
+	AI       assistant.Assistant
+	Handlers *handlers.Server
+	Server   *runtime.Server
+	Workers  *worker.Pool
+	Registry *prometheus.Registry
+	// Warnings are said once at start-up: development defaults in use.
+	Warnings []string
+
+	closers []func()
+}
+
+// NewMain builds every dependency from cfg and binds the listener.
+func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
+	m := &Main{Config: cfg, Log: log, Registry: prometheus.NewRegistry()}
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := m.openStores(ctx); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if err := m.openAssistant(ctx); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if cfg.TwilioAuthToken == "" {
+		m.Warnings = append(m.Warnings, "TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked (development only)")
+	}
+	if len(cfg.APITokens) == 0 {
+		m.Warnings = append(m.Warnings, "API_TOKENS is not set: the calls API is open to anyone who can reach it (development only)")
+	}
+
+	tw := worker.NewTwilio(cfg.TwilioAPIBaseURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken)
+	m.Workers = worker.New(cfg.Worker, m.Calls, m.Blobs, m.AI, tw, log, m.Registry)
+	m.Handlers = handlers.New(handlers.Config{
+		PublicBaseURL:    cfg.PublicBaseURL,
+		AuthToken:        cfg.TwilioAuthToken,
+		APITokens:        cfg.APITokens,
+		Language:         cfg.Language,
+		Voice:            cfg.Voice,
+		TurnTimeout:      cfg.Model.TurnTimeout,
+		RequestTimeout:   cfg.RequestTimeout,
+		MaxSilence:       cfg.MaxSilence,
+		MaxFailures:      cfg.MaxFailures,
+		TwilioAPIBaseURL: cfg.TwilioAPIBaseURL,
+		MaxBody:          cfg.HTTP.BodyLimit,
+	}, handlers.Deps{
+		Calls: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
+		Registry: m.Registry, WorkReady: m.Workers.Notify,
+	})
+	app := m.Handlers.App(runtime.FiberConfig(cfg.HTTP))
+	srv, err := runtime.Listen(cfg.HTTP, app, log)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	srv.OnDrain = m.Handlers.Drain
+	m.Server = srv
+	return m, nil
+}
+
+func (m *Main) openStores(ctx context.Context) error {
+	m.Calls = memory.New()
+	m.Warnings = append(m.Warnings, "calls are kept in memory and lost when the process stops (set DATABASE_URL for PostgreSQL)")
+	blobs, err := localfs.New(m.Config.DataDir)
+	if err != nil {
+		return fmt.Errorf("DATA_DIR: %w", err)
+	}
+	m.Blobs = blobs
+	return nil
+}
+
+func (m *Main) openAssistant(ctx context.Context) error {
+	s := assistant.NewScripted()
+	s.Greeting = m.Config.Model.Greeting
+	m.AI = s
+	return nil
+}
+
+// Addr is the HTTP server's bound address.
+func (m *Main) Addr() net.Addr { return m.Server.Addr() }
+
+// Run serves HTTP and runs the workers until ctx is cancelled, then drains
+// HTTP and, after it, stops the workers, which give back their work.
+func (m *Main) Run(ctx context.Context) error {
+	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { m.Workers.Run(wctx) })
+	err := m.Server.Serve(ctx)
+	stopWorkers()
+	wg.Wait()
+	m.Log.Info("shutdown complete")
+	return err
+}
+
+// Close releases the stores. Safe to call more than once.
+func (m *Main) Close() {
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		m.closers[i]()
+	}
+	m.closers = nil
+}

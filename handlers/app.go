@@ -1,0 +1,184 @@
+// Package handlers is switchboard's Fiber app: the Twilio webhooks that run a
+// call, the calls API for the people who review calls, health endpoints and
+// metrics. Every route is registered in (*Server).routes; errors of the
+// storage kinds become HTTP statuses in exactly one place, errorHandler.
+//
+// The handlers keep nothing about a call in process memory between requests:
+// any instance behind the load balancer may receive any webhook.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
+
+	"switchboard/assistant"
+	"switchboard/storage"
+)
+
+// Config is the handlers' behaviour, as configured by the operator.
+type Config struct {
+	// PublicBaseURL is the scheme and host Twilio uses to reach the service
+	// (e.g. https://voice.example.com). Signatures are checked against it plus
+	// the request URI; it never comes from the Host or forwarded headers.
+	PublicBaseURL string
+	// AuthToken is the Twilio auth token. Empty disables signature checks
+	// (development only).
+	AuthToken string
+	// APITokens are the bearer tokens accepted by /api. Empty leaves the API
+	// open (development only).
+	APITokens []string
+	// Language and Voice are used for <Say> and speech recognition.
+	Language string
+	Voice    string
+	// TurnTimeout bounds one assistant answer; the caller hears an apology when
+	// it passes. It must leave room in Twilio's 15 s for the store round trips.
+	TurnTimeout time.Duration
+	// RequestTimeout bounds the store work of one request.
+	RequestTimeout time.Duration
+	// MaxSilence is how many times a silent caller is asked again before the
+	// call ends.
+	MaxSilence int
+	// MaxFailures is how many assistant failures in a row end the call.
+	MaxFailures int
+	// TwilioAPIBaseURL is the only origin recordings are downloaded from.
+	TwilioAPIBaseURL string
+	// RecordingURLTTL is the lifetime of presigned audio links.
+	RecordingURLTTL time.Duration
+	// MaxBody bounds a webhook body, also under runtimes that do not enforce
+	// Fiber's BodyLimit.
+	MaxBody int
+}
+
+// Deps are the collaborators of the handlers.
+type Deps struct {
+	Calls     storage.CallStore
+	Blobs     storage.BlobStore
+	Assistant assistant.Assistant
+	Log       *slog.Logger
+	// Registry receives the handlers' metrics and is served at /metrics.
+	Registry *prometheus.Registry
+	// WorkReady, when set, is called after a request enqueued background
+	// work, so a local worker can start at once instead of at its next poll.
+	WorkReady func()
+	// Capture, when set, sees every /twilio request and the response it got.
+	Capture func(c *fiber.Ctx)
+}
+
+// Server holds the handlers' dependencies. Create it with New.
+type Server struct {
+	cfg      Config
+	calls    storage.CallStore
+	blobs    storage.BlobStore
+	ai       assistant.Assistant
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *metrics
+	workReady func()
+	capture  func(c *fiber.Ctx)
+
+	turns    singleflight.Group // one assistant request per (call, turn) per process
+	draining atomic.Bool
+}
+
+// New returns a Server, filling in defaults for unset Config fields.
+func New(cfg Config, d Deps) *Server {
+	if cfg.Language == "" {
+		cfg.Language = "en-US"
+	}
+	if cfg.TurnTimeout <= 0 {
+		cfg.TurnTimeout = 8 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 3 * time.Second
+	}
+	if cfg.MaxSilence <= 0 {
+		cfg.MaxSilence = 2
+	}
+	if cfg.MaxFailures <= 0 {
+		cfg.MaxFailures = 3
+	}
+	if cfg.TwilioAPIBaseURL == "" {
+		cfg.TwilioAPIBaseURL = "https://api.twilio.com"
+	}
+	if cfg.RecordingURLTTL <= 0 {
+		cfg.RecordingURLTTL = 5 * time.Minute
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 64 << 10
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	if d.WorkReady == nil {
+		d.WorkReady = func() {}
+	}
+	return &Server{
+		cfg:       cfg,
+		calls:     d.Calls,
+		blobs:     d.Blobs,
+		ai:        d.Assistant,
+		log:       d.Log,
+		registry:  d.Registry,
+		metrics:   newMetrics(d.Registry),
+		workReady: d.WorkReady,
+		capture:   d.Capture,
+	}
+}
+
+// Drain makes /readyz answer 503 so the load balancer stops sending new
+// requests; everything else keeps being served.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// App returns the Fiber app with every route. base carries the runtime's
+// settings (timeouts, body limit, proxy trust); App adds the error handler.
+func (s *Server) App(base fiber.Config) *fiber.App {
+	base.ErrorHandler = s.errorHandler
+	base.DisableStartupMessage = true
+	app := fiber.New(base)
+	s.routes(app)
+	return app
+}
+
+// routes registers every route of the service.
+func (s *Server) routes(app *fiber.App) {
+	app.Use(s.requestContext, s.observe)
+
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", s.metricsHandler())
+
+	tw := app.Group("/twilio", s.captureWebhook, s.twilioForm, s.verifySignature)
+	tw.Post("/voice", s.voice)
+	tw.Post("/gather", s.gather)
+	tw.Post("/status", s.status)
+	tw.Post("/recording", s.recording)
+	tw.Post("/fallback", s.fallback)
+
+	api := app.Group("/api/v1", s.requireToken)
+	api.Get("/calls", s.listCalls)
+	api.Get("/calls/:sid", s.getCall)
+	api.Delete("/calls/:sid", s.deleteCall)
+	api.Get("/calls/:sid/recordings/:rsid/audio", s.recordingAudio)
+
+	app.Use(func(c *fiber.Ctx) error {
+		return storage.Errorf(storage.ErrNotFound, "no route for %s %s", c.Method(), c.Path())
+	})
+}
+
+// storeContext bounds the store work of one request, inside any deadline the
+// runtime already set (under Lambda, the invocation's).
+func (s *Server) storeContext(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.UserContext(), s.cfg.RequestTimeout)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,265 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"switchboard/storage"
+)
+
+// callListItem is a call in a listing: the call without its parts.
+type callListItem struct {
+	SID       string             `json:"sid"`
+	Status    storage.CallStatus `json:"status"`
+	From      string             `json:"from"`
+	To        string             `json:"to"`
+	Direction string             `json:"direction"`
+	CreatedAt time.Time          `json:"created_at"`
+	EndedAt   *time.Time         `json:"ended_at"`
+	Duration  int                `json:"duration"`
+}
+
+type callList struct {
+	Calls      []callListItem `json:"calls"`
+	NextCursor string         `json:"next_cursor"`
+}
+
+// listCalls answers GET /api/v1/calls: newest first, filtered by status,
+// from, to and a since/until time range (RFC 3339), paginated by cursor.
+func (s *Server) listCalls(c *fiber.Ctx) error {
+	var f storage.CallFilter
+	var err error
+	if v := c.Query("status"); v != "" {
+		if f.Status, err = storage.ParseCallStatus(v); err != nil {
+			return err
+		}
+	}
+	f.From, f.To = c.Query("from"), c.Query("to")
+	if len(f.From) > 64 || len(f.To) > 64 {
+		return storage.Errorf(storage.ErrInvalid, "from and to are at most 64 characters")
+	}
+	if f.Since, err = queryTime(c, "since"); err != nil {
+		return err
+	}
+	if f.Until, err = queryTime(c, "until"); err != nil {
+		return err
+	}
+	if f.Limit, err = queryInt(c, "limit", storage.DefaultPageSize, 1, 1000); err != nil {
+		return err
+	}
+	f.Limit = min(f.Limit, storage.MaxPageSize)
+	f.Cursor = c.Query("cursor")
+
+	ctx, cancel := s.storeContext(c)
+	defer cancel()
+	page, err := s.calls.ListCalls(ctx, f)
+	if err != nil {
+		return err
+	}
+	out := callList{Calls: make([]callListItem, 0, len(page.Calls)), NextCursor: page.NextCursor}
+	for _, call := range page.Calls {
+		out.Calls = append(out.Calls, callListItem{
+			SID: call.SID, Status: call.Status, From: call.From, To: call.To, Direction: call.Direction,
+			CreatedAt: call.CreatedAt, EndedAt: call.EndedAt, Duration: call.Duration,
+		})
+	}
+	return c.JSON(out)
+}
+
+func queryTime(c *fiber.Ctx, name string) (time.Time, error) {
+	v := c.Query(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, storage.Errorf(storage.ErrInvalid, "query parameter %s must be an RFC 3339 time", name)
+	}
+	return t.UTC(), nil
+}
+
+func callSIDParam(c *fiber.Ctx) (string, error) {
+	sid := c.Params("sid")
+	return strings.Clone(sid), storage.CheckSID("call sid", sid, "CA")
+}
+
+// getCall answers GET /api/v1/calls/{sid}: the call with its participants,
+// status timeline, turns, summary and recordings.
+func (s *Server) getCall(c *fiber.Ctx) error {
+	sid, err := callSIDParam(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.storeContext(c)
+	defer cancel()
+	call, err := s.calls.GetCall(ctx, sid)
+	if err != nil {
+		return err
+	}
+	// Empty lists are [], never null, so clients need no special case.
+	if call.Timeline == nil {
+		call.Timeline = []storage.StatusEvent{}
+	}
+	if call.Turns == nil {
+		call.Turns = []storage.Turn{}
+	}
+	if call.Recordings == nil {
+		call.Recordings = []storage.Recording{}
+	}
+	return c.JSON(call)
+}
+
+// deleteCall answers DELETE /api/v1/calls/{sid}: the recordings' audio is
+// deleted first, then the call, so a failure part-way leaves the call in
+// place to be deleted again rather than audio nobody can find.
+func (s *Server) deleteCall(c *fiber.Ctx) error {
+	sid, err := callSIDParam(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.storeContext(c)
+	defer cancel()
+	call, err := s.calls.GetCall(ctx, sid)
+	if err != nil {
+		return err
+	}
+	if err := s.deleteBlobs(c, call.Recordings); err != nil {
+		return err
+	}
+	recs, err := s.calls.DeleteCall(ctx, sid)
+	if err != nil {
+		return err
+	}
+	// A recording archived between the two reads above.
+	if err := s.deleteBlobs(c, recs); err != nil {
+		return err
+	}
+	s.logger(c).Info("call deleted", "call_sid", sid, "recordings", len(recs))
+	return c.SendStatus(http.StatusNoContent)
+}
+
+func (s *Server) deleteBlobs(c *fiber.Ctx, recs []storage.Recording) error {
+	for _, r := range recs {
+		if r.BlobKey == "" {
+			continue
+		}
+		ctx, cancel := s.storeContext(c)
+		err := s.blobs.Delete(ctx, r.BlobKey)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordingAudio answers GET /api/v1/calls/{sid}/recordings/{rsid}/audio:
+// a 302 to a short-lived presigned link when the blob store can make one
+// (S3), else the audio itself, with Range support.
+func (s *Server) recordingAudio(c *fiber.Ctx) error {
+	sid, err := callSIDParam(c)
+	if err != nil {
+		return err
+	}
+	rsid := strings.Clone(c.Params("rsid"))
+	if err := storage.CheckSID("recording sid", rsid, "RE"); err != nil {
+		return err
+	}
+	ctx, cancel := s.storeContext(c)
+	defer cancel()
+	rec, err := s.calls.GetRecording(ctx, sid, rsid)
+	if err != nil {
+		return err
+	}
+	if rec.State != storage.RecordingStored {
+		return storage.Errorf(storage.ErrConflict, "recording %s is %s, not stored", rsid, rec.State)
+	}
+	if p, ok := s.blobs.(storage.Presigner); ok {
+		u, err := p.PresignGet(ctx, rec.BlobKey, s.cfg.RecordingURLTTL)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "private, no-store")
+		return c.Redirect(u, http.StatusFound)
+	}
+	info, err := s.blobs.Stat(ctx, rec.BlobKey)
+	if err != nil {
+		return err
+	}
+	offset, length, partial, err := parseRange(c.Get(fiber.HeaderRange), info.Size)
+	if err != nil {
+		c.Set(fiber.HeaderContentRange, "bytes */"+strconv.FormatInt(info.Size, 10))
+		return newHTTPError(http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", err.Error())
+	}
+	// The body is streamed after this handler returns: it must not depend
+	// on the request's store deadline.
+	body, info, err := s.blobs.Open(c.UserContext(), rec.BlobKey, offset, length)
+	if err != nil {
+		return err
+	}
+	ct := info.ContentType
+	if ct == "" {
+		ct = rec.ContentType
+	}
+	c.Set(fiber.HeaderContentType, ct)
+	c.Set(fiber.HeaderAcceptRanges, "bytes")
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	if rec.SHA256 != "" {
+		c.Set(fiber.HeaderETag, `"`+rec.SHA256+`"`)
+	}
+	if partial {
+		c.Set(fiber.HeaderContentRange, fmt.Sprintf("bytes %d-%d/%d", offset, offset+length-1, info.Size))
+		c.Status(http.StatusPartialContent)
+	} else {
+		length = info.Size
+	}
+	return c.SendStream(body, int(length))
+}
+
+var errRange = errors.New("unsatisfiable range")
+
+// parseRange reads a single "bytes=" range of an object of size bytes.
+// No header (or one this server does not serve partially, such as several
+// ranges) means the whole object.
+func parseRange(h string, size int64) (offset, length int64, partial bool, err error) {
+	if h == "" {
+		return 0, size, false, nil
+	}
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return 0, size, false, nil
+	}
+	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return 0, 0, false, errRange
+	}
+	switch {
+	case first == "": // suffix: the last N bytes
+		n, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || n <= 0 || size == 0 {
+			return 0, 0, false, errRange
+		}
+		n = min(n, size)
+		return size - n, n, true, nil
+	default:
+		start, err := strconv.ParseInt(first, 10, 64)
+		if err != nil || start < 0 || start >= size {
+			return 0, 0, false, errRange
+		}
+		end := size - 1
+		if last != "" {
+			e, err := strconv.ParseInt(last, 10, 64)
+			if err != nil || e < start {
+				return 0, 0, false, errRange
+			}
+			end = min(e, size-1)
+		}
+		return start, end - start + 1, true, nil
+	}
+}

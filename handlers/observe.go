@@ -1,0 +1,137 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const (
+	localRequestID = "request_id"
+	localLogger    = "logger"
+)
+
+// requestContext gives the request an id — the ALB's X-Amzn-Trace-Id root
+// when present, so log lines join the load balancer's — and a logger that
+// carries it. The id is echoed in X-Request-Id.
+func (s *Server) requestContext(c *fiber.Ctx) error {
+	id := traceRoot(c.Get("X-Amzn-Trace-Id"))
+	if id == "" {
+		id = sanitizeID(c.Get(fiber.HeaderXRequestID))
+	}
+	if id == "" {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Locals(localRequestID, id)
+	c.Locals(localLogger, s.log.With("request_id", id))
+	c.Set(fiber.HeaderXRequestID, id)
+	return c.Next()
+}
+
+// traceRoot returns the Root field of an X-Amzn-Trace-Id header
+// ("Root=1-67891233-abcdef012345678912345678;Parent=…"), or "".
+func traceRoot(h string) string {
+	for part := range strings.SplitSeq(h, ";") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "Root="); ok {
+			return sanitizeID(v)
+		}
+	}
+	return ""
+}
+
+// sanitizeID accepts a client-supplied id only if it is short and plain, so
+// it cannot inject anything into logs.
+func sanitizeID(s string) string {
+	if s == "" || len(s) > 128 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return ""
+		}
+	}
+	return s
+}
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(localRequestID).(string)
+	return id
+}
+
+// logger returns the request's logger (request id, and CallSid once known).
+func (s *Server) logger(c *fiber.Ctx) *slog.Logger {
+	if l, ok := c.Locals(localLogger).(*slog.Logger); ok {
+		return l
+	}
+	return s.log
+}
+
+func (s *Server) setCallLogger(c *fiber.Ctx, callSID string) {
+	c.Locals(localLogger, s.logger(c).With("call_sid", callSID))
+}
+
+// maskPhone keeps enough of a phone number to tell calls apart in logs
+// without writing the number itself: "+14155550123" → "+1415•••••23".
+func maskPhone(p string) string {
+	if len(p) <= 6 {
+		return strings.Repeat("•", len(p))
+	}
+	return p[:5] + strings.Repeat("•", len(p)-7) + p[len(p)-2:]
+}
+
+type metrics struct {
+	requests *prometheus.HistogramVec
+	turns    *prometheus.CounterVec
+}
+
+func newMetrics(r *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchboard_http_request_duration_seconds",
+			Help:    "HTTP requests by route, method and status.",
+			Buckets: []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		}, []string{"route", "method", "status"}),
+		turns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_turns_total",
+			Help: "Assistant turns by outcome (ok, failed, duplicate, silence).",
+		}, []string{"outcome"}),
+	}
+	r.MustRegister(m.requests, m.turns)
+	return m
+}
+
+// observe records every request's latency and status, labelled by the route
+// pattern (never the raw path, whose SIDs would explode the label set).
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		// The error handler has not run yet; infer its status.
+		if herr := s.errorHandler(c, err); herr == nil {
+			status = c.Response().StatusCode()
+			err = nil
+		}
+	}
+	route := c.Route().Path
+	if route == "/" || route == "" {
+		route = "unmatched"
+	}
+	s.metrics.requests.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+	return err
+}
+
+func (s *Server) metricsHandler() fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+}

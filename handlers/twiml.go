@@ -1,0 +1,101 @@
+package handlers
+
+import (
+	"encoding/xml"
+)
+
+// TwiML is rendered with encoding/xml rather than twilio-go's twiml package:
+// that package writes attributes in map iteration order, so the same response
+// would differ byte for byte between requests and golden fixtures could not
+// pin it.
+
+const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
+
+type twimlResponse struct {
+	XMLName xml.Name `xml:"Response"`
+	Verbs   []any
+}
+
+type twimlStart struct {
+	XMLName   xml.Name `xml:"Start"`
+	Recording twimlRecording
+}
+
+type twimlRecording struct {
+	XMLName  xml.Name `xml:"Recording"`
+	Callback string   `xml:"recordingStatusCallback,attr"`
+	Method   string   `xml:"recordingStatusCallbackMethod,attr"`
+	Events   string   `xml:"recordingStatusCallbackEvent,attr"`
+	Channels string   `xml:"channels,attr"`
+}
+
+type twimlGather struct {
+	XMLName       xml.Name `xml:"Gather"`
+	Input         string   `xml:"input,attr"`
+	Action        string   `xml:"action,attr"`
+	Method        string   `xml:"method,attr"`
+	SpeechTimeout string   `xml:"speechTimeout,attr"`
+	Language      string   `xml:"language,attr"`
+	Say           twimlSay
+}
+
+type twimlSay struct {
+	XMLName  xml.Name `xml:"Say"`
+	Voice    string   `xml:"voice,attr,omitempty"`
+	Language string   `xml:"language,attr,omitempty"`
+	Text     string   `xml:",chardata"`
+}
+
+type twimlRedirect struct {
+	XMLName xml.Name `xml:"Redirect"`
+	Method  string   `xml:"method,attr"`
+	URL     string   `xml:",chardata"`
+}
+
+type twimlHangup struct {
+	XMLName xml.Name `xml:"Hangup"`
+}
+
+// renderTwiML returns the document for verbs: the XML declaration first (any
+// byte before it is Twilio error 12100), then <Response>.
+func renderTwiML(verbs ...any) []byte {
+	out, err := xml.Marshal(twimlResponse{Verbs: verbs})
+	if err != nil {
+		// Only our own fixed types are marshalled; failure is a programming error.
+		panic("handlers: TwiML does not marshal: " + err.Error())
+	}
+	return append([]byte(xmlHeader), out...)
+}
+
+func (s *Server) say(text string) twimlSay {
+	return twimlSay{Voice: s.cfg.Voice, Language: s.cfg.Language, Text: text}
+}
+
+// ask says text inside a speech <Gather> whose answer is turn, followed by a
+// <Redirect> that Twilio follows when the caller says nothing.
+func (s *Server) ask(text string, turn, silence int) []byte {
+	return renderTwiML(
+		twimlGather{
+			Input:         "speech",
+			Action:        gatherURL(turn, 0),
+			Method:        "POST",
+			SpeechTimeout: "auto",
+			Language:      s.cfg.Language,
+			Say:           s.say(text),
+		},
+		twimlRedirect{Method: "POST", URL: gatherURL(turn, silence+1)},
+	)
+}
+
+// goodbye says text and hangs up.
+func (s *Server) goodbye(text string) []byte {
+	return renderTwiML(s.say(text), twimlHangup{})
+}
+
+func gatherURL(turn, silence int) string {
+	u := "/twilio/gather?turn=" + itoa(turn)
+	if silence > 0 {
+		u += "&silence=" + itoa(silence)
+	}
+	return u
+}

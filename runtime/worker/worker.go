@@ -1,0 +1,249 @@
+// Package worker runs switchboard's durable background work: archiving
+// recordings from Twilio into the blob store, writing post-call summaries and
+// deleting archived media at Twilio. Work lives in the call store, claimed
+// with a lease, so any instance may run it and an instance that dies loses
+// nothing: the lease expires and another instance finishes the work.
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"switchboard/assistant"
+	"switchboard/storage"
+)
+
+// Config is the worker pool's configuration, read from the environment.
+type Config struct {
+	// Size is the number of concurrent workers; 0 runs none (under Lambda,
+	// or for instances that only answer webhooks).
+	Size int `env:"WORKERS" envDefault:"4"`
+	// PollInterval is how often an idle worker looks for due work.
+	PollInterval time.Duration `env:"WORKER_POLL_INTERVAL" envDefault:"2s"`
+	// Lease is how long a claimed item is held; an instance that dies holds
+	// its work at most this long. Each attempt is bounded by it.
+	Lease time.Duration `env:"WORKER_LEASE" envDefault:"5m"`
+	// MaxAttempts gives up on an item (recording marked failed) after this
+	// many attempts.
+	MaxAttempts int `env:"WORKER_MAX_ATTEMPTS" envDefault:"8"`
+	// BackoffBase and BackoffMax shape the retry delay: base·2^(attempt-1),
+	// capped, with jitter.
+	BackoffBase time.Duration `env:"WORKER_BACKOFF_BASE" envDefault:"5s"`
+	BackoffMax  time.Duration `env:"WORKER_BACKOFF_MAX" envDefault:"10m"`
+	// SummaryTimeout bounds one summary attempt.
+	SummaryTimeout time.Duration `env:"SUMMARY_TIMEOUT" envDefault:"60s"`
+	// DeleteAfterArchive deletes the media at Twilio once it is safely stored.
+	DeleteAfterArchive bool `env:"TWILIO_DELETE_AFTER_ARCHIVE" envDefault:"false"`
+}
+
+// Validate reports every problem at once, naming the variable.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Size < 0 || c.Size > 256 {
+		errs = append(errs, errors.New("WORKERS must be from 0 to 256"))
+	}
+	if c.PollInterval < 10*time.Millisecond {
+		errs = append(errs, errors.New("WORKER_POLL_INTERVAL must be at least 10ms"))
+	}
+	if c.Lease < time.Second {
+		errs = append(errs, errors.New("WORKER_LEASE must be at least 1s"))
+	}
+	if c.MaxAttempts < 1 {
+		errs = append(errs, errors.New("WORKER_MAX_ATTEMPTS must be at least 1"))
+	}
+	if c.BackoffBase <= 0 || c.BackoffMax < c.BackoffBase {
+		errs = append(errs, errors.New("WORKER_BACKOFF_BASE must be positive and at most WORKER_BACKOFF_MAX"))
+	}
+	if c.SummaryTimeout <= 0 {
+		errs = append(errs, errors.New("SUMMARY_TIMEOUT must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Pool runs Config.Size workers until stopped.
+type Pool struct {
+	cfg     Config
+	calls   storage.CallStore
+	blobs   storage.BlobStore
+	ai      assistant.Assistant
+	twilio  *Twilio
+	log     *slog.Logger
+	metrics *metrics
+
+	wake chan struct{}
+	now  func() time.Time
+}
+
+// New returns a pool. Start it with Run.
+func New(cfg Config, calls storage.CallStore, blobs storage.BlobStore, ai assistant.Assistant, tw *Twilio, log *slog.Logger, reg prometheus.Registerer) *Pool {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Pool{
+		cfg: cfg, calls: calls, blobs: blobs, ai: ai, twilio: tw, log: log,
+		metrics: newMetrics(reg),
+		wake:    make(chan struct{}, 1),
+		now:     time.Now,
+	}
+}
+
+// Notify wakes an idle worker: work was just enqueued by this process.
+// It never blocks.
+func (p *Pool) Notify() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the workers until ctx is cancelled, then cancels the work in
+// hand, gives it back to the store (so another instance may take it at
+// once) and returns when every worker has stopped.
+func (p *Pool) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := 0; i < p.cfg.Size; i++ {
+		wg.Go(func() { p.loop(ctx) })
+	}
+	wg.Wait()
+}
+
+func (p *Pool) loop(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-p.wake:
+		}
+		// Drain all due work before sleeping again.
+		for ctx.Err() == nil && p.runOne(ctx) {
+		}
+		timer.Reset(jitter(p.cfg.PollInterval))
+	}
+}
+
+// runOne claims and runs one item. It reports whether an item was found.
+func (p *Pool) runOne(ctx context.Context) bool {
+	w, ok, err := p.calls.ClaimWork(context.WithoutCancel(ctx), p.now(), p.cfg.Lease)
+	if err != nil {
+		p.log.Warn("worker: claiming work failed", "err", err.Error())
+		return false
+	}
+	if !ok {
+		return false
+	}
+	log := p.log.With("work_id", w.ID, "kind", w.Kind, "call_sid", w.CallSID, "attempt", w.Attempts)
+	if w.RecordingSID != "" {
+		log = log.With("recording_sid", w.RecordingSID)
+	}
+	// The attempt may run until its lease ends, less a margin to record
+	// the outcome; stopping the pool cancels it.
+	tctx, cancel := context.WithDeadline(ctx, w.LeaseUntil.Add(-min(p.cfg.Lease/10, 10*time.Second)))
+	start := p.now()
+	err = p.run(tctx, w, log)
+	cancel()
+	// Bookkeeping must finish even while the pool stops.
+	bctx, bcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer bcancel()
+	switch {
+	case err == nil:
+		p.metrics.done.WithLabelValues(string(w.Kind), "ok").Inc()
+		log.Info("work done", "seconds", p.now().Sub(start).Seconds())
+	case ctx.Err() != nil:
+		// Stopping: give the work back untouched.
+		if rerr := p.calls.ReleaseWork(bctx, w); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
+			log.Warn("worker: releasing work failed", "err", rerr.Error())
+		}
+		p.metrics.done.WithLabelValues(string(w.Kind), "released").Inc()
+		log.Info("work released at shutdown")
+	default:
+		p.fail(bctx, w, err, log)
+	}
+	return true
+}
+
+// permanent marks errors that retrying cannot fix.
+type permanent struct{ error }
+
+func (e permanent) Unwrap() error { return e.error }
+
+func isPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p) || errors.Is(err, storage.ErrInvalid) || errors.Is(err, storage.ErrUnauthorized)
+}
+
+func (p *Pool) fail(ctx context.Context, w Work, err error, log *slog.Logger) {
+	final := isPermanent(err) || w.Attempts >= p.cfg.MaxAttempts
+	msg := err.Error()
+	if len(msg) > 500 {
+		msg = msg[:500]
+	}
+	f := storage.Failure{Err: msg, Final: final, RetryAt: p.now().Add(p.backoff(w.Attempts))}
+	if ferr := p.calls.FailWork(ctx, w, f); ferr != nil && !errors.Is(ferr, storage.ErrNotFound) {
+		log.Warn("worker: recording the failure failed", "err", ferr.Error())
+	}
+	if final {
+		p.metrics.done.WithLabelValues(string(w.Kind), "failed").Inc()
+		log.Error("work failed for good", "err", msg)
+		return
+	}
+	p.metrics.done.WithLabelValues(string(w.Kind), "retry").Inc()
+	log.Warn("work failed; will retry", "err", msg, "retry_at", f.RetryAt)
+}
+
+// Work is storage.Work; the alias keeps signatures short.
+type Work = storage.Work
+
+func (p *Pool) run(ctx context.Context, w Work, log *slog.Logger) error {
+	switch w.Kind {
+	case storage.WorkArchiveRecording:
+		return p.archive(ctx, w, log)
+	case storage.WorkSummarizeCall:
+		return p.summarize(ctx, w)
+	case storage.WorkDeleteTwilioMedia:
+		return p.deleteMedia(ctx, w)
+	default:
+		return permanent{errors.New("unknown work kind " + string(w.Kind))}
+	}
+}
+
+// backoff is base·2^(attempt-1), capped at max, with ±20 % jitter so
+// retries of many items spread out.
+func (p *Pool) backoff(attempt int) time.Duration {
+	d := p.cfg.BackoffBase
+	for i := 1; i < attempt && d < p.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	return jitter(min(d, p.cfg.BackoffMax))
+}
+
+func jitter(d time.Duration) time.Duration {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	f := 0.8 + 0.4*float64(binary.LittleEndian.Uint64(b[:])>>11)/float64(1<<53)
+	return time.Duration(float64(d) * f)
+}
+
+type metrics struct {
+	done *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{done: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_work_total",
+		Help: "Background work attempts by kind and outcome (ok, retry, failed, released).",
+	}, []string{"kind", "outcome"})}
+	if reg != nil {
+		reg.MustRegister(m.done)
+	}
+	return m
+}
