@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // Validate reports every problem with the HTTP settings at once.
@@ -80,6 +82,9 @@ type Server struct {
 	// OnDrain is called when shutdown begins, before the drain delay: the
 	// app's readiness should turn 503 so the load balancer stops routing.
 	OnDrain func()
+
+	mu     sync.Mutex
+	unused map[net.Conn]struct{} // accepted, no request read yet
 }
 
 // Listen binds the configured address (":0" picks a free port) and returns
@@ -92,7 +97,33 @@ func Listen(cfg Config, app *fiber.App, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{cfg: cfg, app: app, ln: ln, log: log}, nil
+	s := &Server{cfg: cfg, app: app, ln: ln, log: log, unused: make(map[net.Conn]struct{})}
+	// fasthttp's shutdown closes idle keep-alive connections but waits for
+	// connections that were opened and never used (clients and load
+	// balancers open spare ones) until its read timeout; track those so
+	// shutdown can close them too.
+	app.Server().ConnState = s.trackConn
+	return s, nil
+}
+
+func (s *Server) trackConn(c net.Conn, state fasthttp.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if state == fasthttp.StateNew {
+		s.unused[c] = struct{}{}
+	} else {
+		delete(s.unused, c)
+	}
+}
+
+// closeUnused closes connections that have not sent a request.
+func (s *Server) closeUnused() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.unused {
+		_ = c.Close()
+		delete(s.unused, c)
+	}
 }
 
 // Addr is the bound address.
@@ -126,8 +157,22 @@ func (s *Server) Serve(ctx context.Context) error {
 	// ShutdownWithTimeout closes the listener, then waits for requests in
 	// flight; app.Listener returns as soon as it starts, so this call is
 	// what must be waited on.
-	if err := s.app.ShutdownWithTimeout(s.cfg.ShutdownTimeout); err != nil {
-		return fmt.Errorf("http shutdown: %w", err)
+	done := make(chan error, 1)
+	go func() { done <- s.app.ShutdownWithTimeout(s.cfg.ShutdownTimeout) }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case <-tick.C:
+			s.closeUnused()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("http shutdown: requests still running after %s: %w", s.cfg.ShutdownTimeout, err)
 	}
 	<-errc
 	s.log.Info("shutdown: http server stopped")

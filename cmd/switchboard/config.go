@@ -47,12 +47,44 @@ type Config struct {
 func LoadConfig(environ map[string]string) (Config, error) {
 	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
-		return c, fmt.Errorf("configuration: %w", err)
+		return c, parseErrors(err)
 	}
 	for i, t := range c.APITokens {
 		c.APITokens[i] = strings.TrimSpace(t)
 	}
 	return c, c.Validate()
+}
+
+// parseErrors rewrites the parser's errors to name the variable, not the
+// Go field, so the operator knows what to fix.
+func parseErrors(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	names := map[string][]string{}
+	collectEnvNames(reflect.TypeOf(Config{}), names)
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			errs = append(errs, fmt.Errorf("%s: %v", strings.Join(names[pe.Name], " or "), pe.Err))
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return sortedJoin(errs)
+}
+
+func collectEnvNames(t reflect.Type, names map[string][]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if key := strings.Split(f.Tag.Get("env"), ",")[0]; key != "" {
+			names[f.Name] = append(names[f.Name], key)
+		} else if f.Type.Kind() == reflect.Struct {
+			collectEnvNames(f.Type, names)
+		}
+	}
 }
 
 // Production reports whether SWITCHBOARD_ENV is production.

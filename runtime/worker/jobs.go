@@ -101,4 +101,3 @@ func (p *Pool) completeGone(ctx context.Context, w Work) error {
 	}
 	return err
 }
-

@@ -1,0 +1,34 @@
+# Every command of the project runs through these targets, in the README and
+# in CI alike.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+GOOS     ?= linux
+GOARCH   ?= amd64
+
+.PHONY: run test lint build bench replay lambda ami verify-deploy clean
+
+## run: the dev server on embedded defaults (memory store, ./data blobs, scripted assistant)
+run:
+	$(GO) run ./cmd/switchboard serve
+
+## test: the whole suite, PostgreSQL included (a throwaway cluster is started when TEST_DATABASE_URL is unset)
+test:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+## lint: formatting and vet
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## build: the one binary, for the AMI (linux/amd64 unless GOOS/GOARCH say otherwise)
+build:
+	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/switchboard ./cmd/switchboard
+
+## bench: benchmarks (never part of test)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+clean:
+	rm -rf bin dist

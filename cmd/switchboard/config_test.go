@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfig(t *testing.T) {
+	t.Run("OKDefaults", func(t *testing.T) {
+		c, err := LoadConfig(map[string]string{})
+		if err != nil {
+			t.Fatalf("defaults: %v", err)
+		}
+		if c.HTTP.ListenAddr != ":8080" || c.TwilioAPIBaseURL != "https://api.twilio.com" || c.Production() {
+			t.Errorf("defaults: %+v", c)
+		}
+	})
+	cases := []struct {
+		name  string
+		env   map[string]string
+		names []string
+	}{
+		{"ErrBadURL", map[string]string{"PUBLIC_BASE_URL": "ftp://x"}, []string{"PUBLIC_BASE_URL"}},
+		{"ErrURLWithPath", map[string]string{"PUBLIC_BASE_URL": "https://x.example.com/app"}, []string{"PUBLIC_BASE_URL"}},
+		{"ErrNegativeSize", map[string]string{"WORKERS": "-1"}, []string{"WORKERS"}},
+		{"ErrNegativeBody", map[string]string{"HTTP_BODY_LIMIT": "-5"}, []string{"HTTP_BODY_LIMIT"}},
+		{"ErrUnknownEnv", map[string]string{"SWITCHBOARD_ENV": "staging"}, []string{"SWITCHBOARD_ENV"}},
+		{"ErrNotADuration", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, []string{"SHUTDOWN_TIMEOUT"}},
+		{"ErrTurnTimeoutTooLong", map[string]string{"ASSISTANT_TURN_TIMEOUT": "20s"}, []string{"ASSISTANT_TURN_TIMEOUT"}},
+		{"ErrAccountSid", map[string]string{"TWILIO_ACCOUNT_SID": "AC12"}, []string{"TWILIO_ACCOUNT_SID"}},
+		{"ErrShortAPIToken", map[string]string{"API_TOKENS": "short"}, []string{"API_TOKENS"}},
+		{"ErrSeveralAtOnce", map[string]string{"PUBLIC_BASE_URL": "nope", "WORKERS": "-1", "LOG_LEVEL": "loud"},
+			[]string{"PUBLIC_BASE_URL", "WORKERS", "LOG_LEVEL"}},
+		{"ErrProductionMissing", map[string]string{"SWITCHBOARD_ENV": "production"},
+			[]string{"TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "API_TOKENS", "DATABASE_URL", "S3_BUCKET"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadConfig(tc.env)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, n := range tc.names {
+				if !strings.Contains(err.Error(), n) {
+					t.Errorf("error does not name %s:\n%v", n, err)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigPrintMasksSecrets(t *testing.T) {
+	c, err := LoadConfig(map[string]string{
+		"TWILIO_AUTH_TOKEN": "supersecrettwiliotoken", "API_TOKENS": "token-aaaaaaaaaaaaaaaa,token-bbbbbbbbbbbbbbbb",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	c.Print(&b)
+	out := b.String()
+	for _, secret := range []string{"supersecrettwiliotoken", "token-aaaaaaaaaaaaaaaa"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("printed configuration shows a secret:\n%s", out)
+		}
+	}
+	if !strings.Contains(out, "TWILIO_AUTH_TOKEN=(set)") || !strings.Contains(out, "API_TOKENS=(2 set)") {
+		t.Errorf("printed configuration:\n%s", out)
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"serve"}, map[string]string{"SWITCHBOARD_ENV": "production"}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "TWILIO_AUTH_TOKEN") {
+		t.Fatalf("production without settings: %v", err)
+	}
+	if err := run(context.Background(), []string{"bogus"}, nil, &out, &errOut); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"version"}, nil, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "switchboard ") {
+		t.Fatalf("version: %q %v", out.String(), err)
+	}
+}
