@@ -13,15 +13,16 @@ import (
 //
 //	{"error": {"code": "not_found", "message": "call CA… not found"}}
 //
-// code is stable for clients to branch on; message is for people.
+// code is stable for clients to branch on; message is for people. The
+// request id is in the X-Request-Id header, not the body, so the same
+// request always gets the same body.
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }
 
 type errorDetail struct {
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	RequestID string `json:"request_id,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // kindStatus maps each error kind to its HTTP status and code.
@@ -86,7 +87,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if status == http.StatusUnauthorized {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchboard"`)
 	}
-	return c.Status(status).JSON(errorBody{Error: errorDetail{Code: code, Message: msg, RequestID: requestID(c)}})
+	return c.Status(status).JSON(errorBody{Error: errorDetail{Code: code, Message: msg}})
 }
 
 func codeForStatus(status int) string {
