@@ -5,12 +5,15 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 GOOS     ?= linux
 GOARCH   ?= amd64
+# The dev server checks webhook signatures with this token unless
+# TWILIO_AUTH_TOKEN is set, so captured webhooks replay exactly as in production.
+DEV_AUTH_TOKEN ?= switchboard-dev-auth-token
 
 .PHONY: run test lint build bench replay lambda ami verify-deploy clean
 
 ## run: the dev server on embedded defaults (memory store, ./data blobs, scripted assistant)
 run:
-	$(GO) run ./cmd/switchboard serve
+	TWILIO_AUTH_TOKEN="$${TWILIO_AUTH_TOKEN:-$(DEV_AUTH_TOKEN)}" $(GO) run ./cmd/switchboard serve
 
 ## test: the whole suite, PostgreSQL included (a throwaway cluster is started when TEST_DATABASE_URL is unset)
 test:

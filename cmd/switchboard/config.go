@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"reflect"
 	"sort"
@@ -51,6 +52,13 @@ func LoadConfig(environ map[string]string) (Config, error) {
 	}
 	for i, t := range c.APITokens {
 		c.APITokens[i] = strings.TrimSpace(t)
+	}
+	if c.PublicBaseURL == "" && !c.Production() {
+		// In development Twilio (through a tunnel) or the replay tool reach
+		// the server on its own port; production must say where it lives.
+		if _, port, err := net.SplitHostPort(c.HTTP.ListenAddr); err == nil && port != "" && port != "0" {
+			c.PublicBaseURL = "http://localhost:" + port
+		}
 	}
 	return c, c.Validate()
 }
