@@ -1,0 +1,119 @@
+variable "name" {
+  type        = string
+  default     = "switchboard-prod"
+  description = "Prefix for every resource name."
+}
+
+variable "primary_region" {
+  type        = string
+  description = "Region A: the writer, the bucket and the running service."
+}
+
+variable "dr_region" {
+  type        = string
+  description = "Region B: the database replica, and compute after a failover."
+}
+
+variable "primary_cidr" {
+  type        = string
+  default     = "10.20.0.0/16"
+  description = "Region A's VPC."
+}
+
+variable "dr_cidr" {
+  type        = string
+  default     = "10.21.0.0/16"
+  description = "Region B's VPC."
+}
+
+variable "ami_id" {
+  type        = string
+  description = "The AMI built from ami/ in region A."
+}
+
+variable "dr_ami_id" {
+  type        = string
+  default     = null
+  description = "The same AMI copied to region B (packer copy_regions); needed when dr_compute_enabled."
+}
+
+variable "instance_type" {
+  type        = string
+  default     = "t3.small"
+  description = "Must match the AMI's architecture."
+}
+
+variable "certificate_arn" {
+  type        = string
+  description = "ACM certificate for the public host name, in region A."
+}
+
+variable "dr_certificate_arn" {
+  type        = string
+  default     = null
+  description = "The same host name's certificate in region B; needed when dr_compute_enabled."
+}
+
+variable "public_base_url" {
+  type        = string
+  description = "PUBLIC_BASE_URL: the https URL Twilio calls (Twilio signs it)."
+}
+
+variable "bucket_name" {
+  type        = string
+  description = "The recordings bucket, globally unique."
+}
+
+variable "s3_prefix" {
+  type        = string
+  default     = ""
+  description = "S3_PREFIX; empty or ending in /."
+}
+
+variable "config_ssm_path" {
+  type        = string
+  default     = "/switchboard/production"
+  description = "CONFIG_SSM_PATH in both regions."
+}
+
+variable "db_username" {
+  type        = string
+  default     = "switchboard"
+  description = "The service's database user (IAM authentication)."
+}
+
+variable "db_max_connections" {
+  type        = number
+  default     = 400
+  description = "max_connections of the instance class, for the connections alarm."
+}
+
+variable "dr_compute_enabled" {
+  type        = bool
+  default     = false
+  description = "Run the load balancer and instances in region B (a failover sets this)."
+}
+
+variable "min_size" {
+  type        = number
+  default     = 2
+  description = "Smallest number of instances per active region."
+}
+
+variable "max_size" {
+  type        = number
+  default     = 6
+  description = "Largest number of instances per active region."
+}
+
+variable "bedrock_model_arns" {
+  type        = list(string)
+  default     = []
+  description = "Bedrock models the assistant may use (ASSISTANT=bedrock)."
+}
+
+variable "tags" {
+  type        = map(string)
+  default     = {}
+  description = "Extra tags for every resource."
+}

@@ -1,0 +1,60 @@
+variable "name" {
+  type        = string
+  description = "Prefix for alarm and topic names."
+}
+
+variable "load_balancer" {
+  type = object({
+    arn_suffix              = string
+    target_group_arn_suffix = string
+  })
+  default     = null
+  description = "The ALB and target group to watch; null when this region runs no compute."
+}
+
+variable "database" {
+  type = object({
+    identifier      = string
+    max_connections = number
+  })
+  default     = null
+  description = "The writer to watch; null in region B before a failover."
+}
+
+variable "replica" {
+  type = object({
+    identifier = string
+  })
+  default     = null
+  description = "The cross-region replica to watch (region B)."
+}
+
+variable "target_5xx_threshold" {
+  type        = number
+  default     = 10
+  description = "5xx answers per 5 minutes that page someone."
+}
+
+variable "response_time_p99_seconds" {
+  type        = number
+  default     = 3
+  description = "Twilio gives a webhook 15 s; a p99 above this means callers wait."
+}
+
+variable "free_storage_bytes" {
+  type        = number
+  default     = 2147483648
+  description = "Alarm when free storage falls below this (autoscaling may be at its ceiling)."
+}
+
+variable "replica_lag_seconds" {
+  type        = number
+  default     = 60
+  description = "Replica lag is the data a failover would lose."
+}
+
+variable "tags" {
+  type        = map(string)
+  default     = {}
+  description = "Tags for every resource."
+}

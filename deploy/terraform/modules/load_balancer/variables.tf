@@ -1,0 +1,48 @@
+variable "name" {
+  type        = string
+  description = "Prefix for every resource name."
+}
+
+variable "vpc_id" {
+  type        = string
+  description = "The VPC of the targets."
+}
+
+variable "subnet_ids" {
+  type        = list(string)
+  description = "Public subnets, one per AZ."
+}
+
+variable "security_group_id" {
+  type        = string
+  description = "The load balancer's security group (from the network module)."
+}
+
+variable "certificate_arn" {
+  type        = string
+  description = "ACM certificate for PUBLIC_BASE_URL's host name, in this region."
+}
+
+variable "app_port" {
+  type        = number
+  default     = 8080
+  description = "The port the service listens on (LISTEN_ADDR)."
+}
+
+variable "access_logs_bucket" {
+  type        = string
+  default     = null
+  description = "Bucket for ALB access logs; null disables them."
+}
+
+variable "deletion_protection" {
+  type        = bool
+  default     = true
+  description = "Protects the load balancer from an accidental destroy."
+}
+
+variable "tags" {
+  type        = map(string)
+  default     = {}
+  description = "Tags for every resource."
+}

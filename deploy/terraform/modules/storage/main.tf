@@ -1,0 +1,123 @@
+# Recordings are personal data: a customer managed key lets the key policy
+# and CloudTrail say who could read them, and rotates yearly.
+resource "aws_kms_key" "recordings" {
+  description             = "switchboard recordings in ${var.bucket_name}"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  tags                    = var.tags
+}
+
+resource "aws_kms_alias" "recordings" {
+  name          = "alias/${var.bucket_name}"
+  target_key_id = aws_kms_key.recordings.key_id
+}
+
+resource "aws_s3_bucket" "recordings" {
+  bucket = var.bucket_name
+  tags   = var.tags
+}
+
+resource "aws_s3_bucket_ownership_controls" "recordings" {
+  bucket = aws_s3_bucket.recordings.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "recordings" {
+  bucket                  = aws_s3_bucket.recordings.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "recordings" {
+  bucket = aws_s3_bucket.recordings.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+# The bucket key cuts KMS requests (and cost) per object to one per bucket
+# key lifetime.
+resource "aws_s3_bucket_server_side_encryption_configuration" "recordings" {
+  bucket = aws_s3_bucket.recordings.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.recordings.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "recordings" {
+  bucket     = aws_s3_bucket.recordings.id
+  depends_on = [aws_s3_bucket_versioning.recordings]
+
+  rule {
+    id     = "recordings"
+    status = "Enabled"
+    filter {
+      prefix = "${var.prefix}recordings/"
+    }
+    transition {
+      days          = var.infrequent_access_after_days
+      storage_class = "STANDARD_IA"
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_expiration_days
+    }
+  }
+
+  # A crashed streaming upload leaves parts that are billed but invisible.
+  rule {
+    id     = "abort-incomplete-multipart"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+data "aws_iam_policy_document" "recordings" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.recordings.arn, "${aws_s3_bucket.recordings.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "DenyOutdatedTLS"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.recordings.arn, "${aws_s3_bucket.recordings.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "NumericLessThan"
+      variable = "s3:TlsVersion"
+      values   = ["1.2"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "recordings" {
+  bucket     = aws_s3_bucket.recordings.id
+  policy     = data.aws_iam_policy_document.recordings.json
+  depends_on = [aws_s3_bucket_public_access_block.recordings]
+}
