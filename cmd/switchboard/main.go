@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"switchboard/runtime/ssmenv"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -61,11 +63,20 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
+	// Parameters under CONFIG_SSM_PATH (instances on AWS) become variables
+	// before the configuration is parsed; variables already set win.
+	fromSSM, err := ssmenv.Apply(ctx, ssmenv.Map(environ), ssmenv.NewClient)
+	if err != nil {
+		return err
+	}
 	cfg, err := LoadConfig(environ)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	if len(fromSSM) > 0 {
+		log.Info("configuration loaded from Parameter Store", "path", environ[ssmenv.PathVariable], "variables", fromSSM)
+	}
 	m, err := NewMain(ctx, cfg, log)
 	if err != nil {
 		return err
