@@ -1,0 +1,160 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"switchboard/storage"
+)
+
+// on injects f into requests for op (and, when part is set, only that part).
+func on(op, part string, f fault) func(r *http.Request) fault {
+	return func(r *http.Request) fault {
+		if opOf(r) != op || part != "" && r.URL.Query().Get("partNumber") != part {
+			return fault{}
+		}
+		return f
+	}
+}
+
+var (
+	errInternal  = fault{status: http.StatusInternalServerError, code: "InternalError"}
+	errSlowDown  = fault{status: http.StatusServiceUnavailable, code: "SlowDown"}
+	errForbidden = fault{status: http.StatusForbidden, code: "AccessDenied"}
+)
+
+// failingReader yields left bytes of r, then fails with err.
+type failingReader struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.left <= 0 {
+		return 0, f.err
+	}
+	if int64(len(p)) > f.left {
+		p = p[:f.left]
+	}
+	n, err := f.r.Read(p)
+	f.left -= int64(n)
+	return n, err
+}
+
+func TestPutFaults(t *testing.T) {
+	const small, large = 1 << 20, 12 << 20
+	cases := []struct {
+		name    string
+		size    int
+		timeout time.Duration
+		fault   func(r *http.Request) fault
+	}{
+		{"PutObject500/ErrUnavailable", small, 0, on("PutObject", "", errInternal)},
+		{"PutObject503/ErrUnavailable", small, 0, on("PutObject", "", errSlowDown)},
+		{"PutObjectHangs/ErrUnavailable", small, 300 * time.Millisecond, on("PutObject", "", fault{hang: true})},
+		{"CreateMultipartUpload503/ErrUnavailable", large, 0, on("CreateMultipartUpload", "", errSlowDown)},
+		{"Part500/ErrUnavailable", large, 0, on("UploadPart", "2", errInternal)},
+		{"Part503/ErrUnavailable", large, 0, on("UploadPart", "3", errSlowDown)},
+		{"PartHangs/ErrUnavailable", large, 300 * time.Millisecond, on("UploadPart", "2", fault{hang: true})},
+		{"ConnectionCutDuringPart/ErrUnavailable", large, 0, on("UploadPart", "2", fault{cut: 1 << 20})},
+		{"Complete500/ErrUnavailable", large, 0, on("CompleteMultipartUpload", "", errInternal)},
+		{"DigestCopy503/ErrUnavailable", large, 0, on("CopyObject", "", errSlowDown)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := mustFakeS3(t)
+			s := mustStoreWith(t, f.newClient(tc.timeout), Config{})
+			f.setFault(tc.fault)
+			_, err := s.Put(context.Background(), "fault/rec.wav", bytes.NewReader(genBytes(6, tc.size)), "audio/wav")
+			checkKind(t, "Put", err, storage.ErrUnavailable)
+			f.setFault(nil)
+			checkNoObject(t, f, s, "fault/rec.wav")
+		})
+	}
+
+	t.Run("ReaderFailsMidway/SourceErrorAndNoObject", func(t *testing.T) {
+		f := mustFakeS3(t)
+		s := mustStore(t, f, Config{})
+		broke := errors.New("twilio connection reset")
+		r := &failingReader{r: bytes.NewReader(genBytes(7, large)), left: 7 << 20, err: broke}
+		_, err := s.Put(context.Background(), "fault/rec.wav", r, "audio/wav")
+		if !errors.Is(err, broke) {
+			t.Errorf("Put error %v, want one wrapping the source's %q", err, broke)
+		}
+		if storage.KindOf(err) == storage.ErrUnavailable {
+			t.Errorf("a failed source reported as the blob store being unavailable: %v", err)
+		}
+		if len(f.seen("UploadPart")) == 0 {
+			t.Error("no part was sent before the source failed; the test does not cut midway")
+		}
+		if len(f.seen("AbortMultipartUpload")) == 0 {
+			t.Error("the multipart upload was not aborted")
+		}
+		checkNoObject(t, f, s, "fault/rec.wav")
+	})
+
+	t.Run("AccessDenied/InternalWithDetail", func(t *testing.T) {
+		f := mustFakeS3(t)
+		s := mustStore(t, f, Config{})
+		f.setFault(on("PutObject", "", errForbidden))
+		_, err := s.Put(context.Background(), "fault/rec.wav", strings.NewReader("x"), "audio/wav")
+		if err == nil || storage.KindOf(err) != nil {
+			t.Fatalf("Put error %v (kind %v), want an internal error", err, storage.KindOf(err))
+		}
+		if !strings.Contains(err.Error(), "AccessDenied") {
+			t.Errorf("Put error %q does not carry S3's code for the logs", err)
+		}
+	})
+}
+
+func TestReadFaults(t *testing.T) {
+	f := mustFakeS3(t)
+	s := mustStoreWith(t, f.newClient(300*time.Millisecond), Config{})
+	mustPut(t, s, "fault/rec.wav", genBytes(8, 1000))
+	ctx := context.Background()
+	ops := map[string]func() error{
+		"Stat": func() error { _, err := s.Stat(ctx, "fault/rec.wav"); return err },
+		"Open": func() error {
+			rc, _, err := s.Open(ctx, "fault/rec.wav", 10, 20)
+			if err == nil {
+				rc.Close()
+			}
+			return err
+		},
+		"Delete": func() error { return s.Delete(ctx, "fault/rec.wav") },
+	}
+	faults := []struct {
+		name string
+		f    fault
+		kind error
+	}{
+		{"500/ErrUnavailable", errInternal, storage.ErrUnavailable},
+		{"503/ErrUnavailable", errSlowDown, storage.ErrUnavailable},
+		{"Hang/ErrUnavailable", fault{hang: true}, storage.ErrUnavailable},
+		{"AccessDenied/Internal", errForbidden, nil},
+	}
+	for _, ft := range faults {
+		for name, op := range ops {
+			t.Run(name+ft.name, func(t *testing.T) {
+				f.setFault(func(*http.Request) fault { return ft.f })
+				defer f.setFault(nil)
+				err := op()
+				if err == nil || storage.KindOf(err) != ft.kind {
+					t.Errorf("%s error %v (kind %v), want kind %v", name, err, storage.KindOf(err), ft.kind)
+				}
+			})
+		}
+	}
+	t.Run("ObjectIntactAfterFaults", func(t *testing.T) {
+		if b, _ := mustReadAll(t, s, "fault/rec.wav"); !bytes.Equal(b, genBytes(8, 1000)) {
+			t.Error("object changed")
+		}
+	})
+}

@@ -1,0 +1,170 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"switchboard/storage"
+)
+
+// Open returns length bytes of the object from offset (length < 0: to the
+// end) with one GetObject carrying an HTTP Range; BlobInfo.Size is the whole
+// object's size. ErrNotFound when the object does not exist; ErrInvalid for
+// a bad key, a negative offset or a range that starts past the end.
+func (s *Store) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, storage.BlobInfo, error) {
+	if err := storage.CheckKey(key); err != nil {
+		return nil, storage.BlobInfo{}, err
+	}
+	if offset < 0 {
+		return nil, storage.BlobInfo{}, storage.Errorf(storage.ErrInvalid, "blob offset must not be negative")
+	}
+	if length > math.MaxInt64-offset {
+		length = -1 // past any object's end: the same as "to the end"
+	}
+	if length == 0 {
+		// HTTP cannot ask for zero bytes: check the object and the offset.
+		return s.emptyRead(ctx, key, offset)
+	}
+	in := &s3api.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: s.objectKey(key)}
+	ranged := offset > 0 || length > 0
+	var opts []func(*s3api.Options)
+	switch {
+	case length > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
+	case offset > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+	}
+	if ranged {
+		// A whole-object checksum cannot validate part of the object.
+		opts = append(opts, func(o *s3api.Options) { o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired })
+	}
+	out, err := s.client.GetObject(ctx, in, opts...)
+	if err != nil {
+		err = translate(err, "open", key)
+		if errors.Is(err, storage.ErrInvalid) && ranged {
+			// S3 refuses any range of an empty object and a range starting
+			// at the end; both are an empty read, not a bad range.
+			return s.emptyRead(ctx, key, offset)
+		}
+		return nil, storage.BlobInfo{}, err
+	}
+	info := storage.BlobInfo{
+		Size:        aws.ToInt64(out.ContentLength),
+		ContentType: aws.ToString(out.ContentType),
+		SHA256:      digestOf(out.Metadata),
+		ModTime:     aws.ToTime(out.LastModified).UTC(),
+	}
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		total, ok := totalFromContentRange(cr)
+		if !ok {
+			out.Body.Close()
+			return nil, storage.BlobInfo{}, fmt.Errorf("blob store open %s: unreadable Content-Range %q", key, cr)
+		}
+		info.Size = total
+	}
+	return out.Body, info, nil
+}
+
+// emptyRead answers a read of no bytes at offset: an empty reader when the
+// object exists and offset is within it or at its end.
+func (s *Store) emptyRead(ctx context.Context, key string, offset int64) (io.ReadCloser, storage.BlobInfo, error) {
+	info, err := s.Stat(ctx, key)
+	if err != nil {
+		return nil, storage.BlobInfo{}, err
+	}
+	if offset > info.Size {
+		return nil, storage.BlobInfo{}, storage.Errorf(storage.ErrInvalid, "blob range starts past the end (%d > %d)", offset, info.Size)
+	}
+	return io.NopCloser(bytes.NewReader(nil)), info, nil
+}
+
+// totalFromContentRange reads the complete length from "bytes a-b/total".
+func totalFromContentRange(cr string) (int64, bool) {
+	_, total, ok := strings.Cut(cr, "/")
+	if !ok || total == "*" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(total, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// Stat returns the object's info with one HeadObject. ErrNotFound when the
+// object does not exist; ErrInvalid for a bad key.
+func (s *Store) Stat(ctx context.Context, key string) (storage.BlobInfo, error) {
+	if err := storage.CheckKey(key); err != nil {
+		return storage.BlobInfo{}, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3api.HeadObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: s.objectKey(key)})
+	if err != nil {
+		return storage.BlobInfo{}, translate(err, "stat", key)
+	}
+	return storage.BlobInfo{
+		Size:        aws.ToInt64(out.ContentLength),
+		ContentType: aws.ToString(out.ContentType),
+		SHA256:      digestOf(out.Metadata),
+		ModTime:     aws.ToTime(out.LastModified).UTC(),
+	}, nil
+}
+
+// digestOf returns the SHA-256 recorded in the object's metadata, or "" when
+// none, or something that is not one, is there.
+func digestOf(meta map[string]string) string {
+	v := meta[metaSHA256]
+	if len(v) != 64 {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return ""
+		}
+	}
+	return v
+}
+
+// Delete removes the object; deleting a missing object succeeds, as in S3.
+// ErrInvalid for a bad key; ErrUnavailable when S3 cannot be reached.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := storage.CheckKey(key); err != nil {
+		return err
+	}
+	_, err := s.client.DeleteObject(ctx, &s3api.DeleteObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: s.objectKey(key)})
+	if err = translate(err, "delete", key); errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// PresignGet returns a GET link to the object valid for ttl, or for the
+// configured RECORDING_URL_TTL when ttl <= 0. The link is signed locally
+// without checking the object exists. A link signed with the instance role's
+// temporary credentials stops working when they expire, whatever its ttl,
+// which is one more reason to keep ttl short. ErrInvalid for a bad key or a
+// ttl above the configured maximum.
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if err := storage.CheckKey(key); err != nil {
+		return "", err
+	}
+	if ttl <= 0 {
+		ttl = s.cfg.URLTTL
+	}
+	if ttl < MinURLTTL || ttl > MaxURLTTL {
+		return "", storage.Errorf(storage.ErrInvalid, "link lifetime must be between %s and %s", MinURLTTL, MaxURLTTL)
+	}
+	req, err := s.presign.PresignGetObject(ctx,
+		&s3api.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: s.objectKey(key)},
+		s3api.WithPresignExpires(ttl))
+	if err != nil {
+		return "", translate(err, "presign", key)
+	}
+	return req.URL, nil
+}
