@@ -17,6 +17,7 @@ import (
 	"switchboard/runtime"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
+	s3store "switchboard/storage/s3"
 )
 
 // Config is every setting of the service, read once from the environment.
@@ -41,6 +42,8 @@ type Config struct {
 	HTTP   runtime.Config
 	Worker worker.Config
 	Model  assistant.ModelConfig
+	// S3 holds recordings when S3_BUCKET is set; DATA_DIR otherwise.
+	S3 s3store.Config
 }
 
 // LoadConfig parses the environment (lookup is os.LookupEnv in main) and
@@ -150,7 +153,11 @@ func (c Config) Validate() error {
 	default:
 		add("ASSISTANT must be scripted, got %q", c.Assistant)
 	}
-	for _, err := range []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate()} {
+	subs := []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate()}
+	if c.S3.Bucket != "" {
+		subs = append(subs, c.S3.Validate())
+	}
+	for _, err := range subs {
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -160,6 +167,7 @@ func (c Config) Validate() error {
 			"TWILIO_AUTH_TOKEN": c.TwilioAuthToken == "",
 			"PUBLIC_BASE_URL":   c.PublicBaseURL == "",
 			"API_TOKENS":        len(c.APITokens) == 0,
+			"S3_BUCKET":         c.S3.Bucket == "",
 		} {
 			if missing {
 				add("%s is required when SWITCHBOARD_ENV=production", name)

@@ -17,6 +17,7 @@ import (
 	"switchboard/storage"
 	"switchboard/storage/localfs"
 	"switchboard/storage/memory"
+	s3store "switchboard/storage/s3"
 )
 
 // Main is the wired service: stores, assistant, handlers, HTTP server and
@@ -69,6 +70,7 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 		MaxSilence:       cfg.MaxSilence,
 		MaxFailures:      cfg.MaxFailures,
 		TwilioAPIBaseURL: cfg.TwilioAPIBaseURL,
+		RecordingURLTTL:  cfg.S3.URLTTL,
 		MaxBody:          cfg.HTTP.BodyLimit,
 	}, handlers.Deps{
 		Calls: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
@@ -88,11 +90,20 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 func (m *Main) openStores(ctx context.Context) error {
 	m.Calls = memory.New()
 	m.Warnings = append(m.Warnings, "calls are kept in memory and lost when the process stops (set DATABASE_URL for PostgreSQL)")
+	if m.Config.S3.Bucket != "" {
+		blobs, err := s3store.New(ctx, m.Config.S3)
+		if err != nil {
+			return fmt.Errorf("S3_BUCKET: %w", err)
+		}
+		m.Blobs = blobs
+		return nil
+	}
 	blobs, err := localfs.New(m.Config.DataDir)
 	if err != nil {
 		return fmt.Errorf("DATA_DIR: %w", err)
 	}
 	m.Blobs = blobs
+	m.Warnings = append(m.Warnings, "recordings are stored on local disk in "+m.Config.DataDir+" (set S3_BUCKET for S3)")
 	return nil
 }
 

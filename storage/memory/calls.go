@@ -1,0 +1,245 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+
+	"switchboard/storage"
+)
+
+// UpsertCall creates the call, or fills in the fields an earlier, sparser
+// webhook left empty and otherwise leaves it alone.
+func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Call, error) {
+	if err := storage.CheckSID("call SID", nc.SID, "CA"); err != nil {
+		return storage.Call{}, err
+	}
+	if nc.AccountSID != "" {
+		if err := storage.CheckSID("account SID", nc.AccountSID, "AC"); err != nil {
+			return storage.Call{}, err
+		}
+	}
+	status := nc.Status
+	if status == "" {
+		status = storage.StatusRinging
+	}
+	if !status.Valid() {
+		return storage.Call{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.calls[nc.SID]; ok {
+		fill(&r.call.AccountSID, nc.AccountSID)
+		fill(&r.call.From, nc.From)
+		fill(&r.call.To, nc.To)
+		fill(&r.call.Direction, nc.Direction)
+		return r.bare(), nil
+	}
+	at := orNow(nc.At)
+	r := &callRecord{
+		call: storage.Call{
+			SID:        nc.SID,
+			AccountSID: nc.AccountSID,
+			From:       nc.From,
+			To:         nc.To,
+			Direction:  nc.Direction,
+			Status:     status,
+			CreatedAt:  at,
+			UpdatedAt:  at,
+		},
+		turns: make(map[turnKey]storage.Turn),
+	}
+	s.calls[nc.SID] = r
+	return r.bare(), nil
+}
+
+func fill(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
+	}
+}
+
+// GetCall returns the call with all its parts.
+func (s *Store) GetCall(ctx context.Context, sid string) (storage.Call, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.calls[sid]
+	if !ok {
+		return storage.Call{}, notFoundCall()
+	}
+	c := r.bare()
+	c.Timeline = slices.Clone(r.timeline)
+	c.Turns = r.sortedTurns()
+	if r.summary != nil {
+		sum := *r.summary
+		c.Summary = &sum
+	}
+	c.Recordings = make([]storage.Recording, 0, len(r.recordings))
+	for _, rsid := range r.recordings {
+		c.Recordings = append(c.Recordings, cloneRecording(s.recordings[rsid]))
+	}
+	return c, nil
+}
+
+// bare returns a copy of the call without its parts.
+func (r *callRecord) bare() storage.Call {
+	c := r.call
+	c.EndedAt = normPtr(c.EndedAt)
+	return c
+}
+
+func (r *callRecord) sortedTurns() []storage.Turn {
+	turns := make([]storage.Turn, 0, len(r.turns))
+	for _, t := range r.turns {
+		turns = append(turns, t)
+	}
+	slices.SortFunc(turns, func(a, b storage.Turn) int {
+		if c := cmp.Compare(a.Number, b.Number); c != 0 {
+			return c
+		}
+		return cmp.Compare(roleOrder(a.Role), roleOrder(b.Role))
+	})
+	return turns
+}
+
+// roleOrder puts the caller first within a turn number: the assistant's
+// turn N answers the caller's turn N.
+func roleOrder(r storage.Role) int {
+	if r == storage.RoleCaller {
+		return 0
+	}
+	return 1
+}
+
+// ListCalls pages through calls newest first. The cursor is the shared
+// storage encoding, so pages stay consistent with the PostgreSQL store.
+func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error) {
+	limit := f.Limit
+	switch {
+	case limit < 0:
+		return storage.CallPage{}, storage.Errorf(storage.ErrInvalid, "limit must not be negative")
+	case limit == 0:
+		limit = storage.DefaultPageSize
+	case limit > storage.MaxPageSize:
+		limit = storage.MaxPageSize
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		return storage.CallPage{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
+	}
+	var afterAt time.Time
+	var afterSID string
+	if f.Cursor != "" {
+		var err error
+		if afterAt, afterSID, err = storage.DecodeCursor(f.Cursor); err != nil {
+			return storage.CallPage{}, err
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var calls []storage.Call
+	for _, r := range s.calls {
+		c := r.call
+		switch {
+		case f.Status != "" && c.Status != f.Status,
+			f.From != "" && c.From != f.From,
+			f.To != "" && c.To != f.To,
+			!f.Since.IsZero() && c.CreatedAt.Before(f.Since),
+			!f.Until.IsZero() && !c.CreatedAt.Before(f.Until),
+			f.Cursor != "" && newestFirst(c.CreatedAt, c.SID, afterAt, afterSID) <= 0:
+			continue
+		}
+		calls = append(calls, r.bare())
+	}
+	slices.SortFunc(calls, func(a, b storage.Call) int {
+		return newestFirst(a.CreatedAt, a.SID, b.CreatedAt, b.SID)
+	})
+	page := storage.CallPage{Calls: calls}
+	if len(calls) > limit {
+		page.Calls = calls[:limit:limit]
+		last := page.Calls[limit-1]
+		page.NextCursor = storage.EncodeCursor(last.CreatedAt, last.SID)
+	}
+	if page.Calls == nil {
+		page.Calls = []storage.Call{}
+	}
+	return page, nil
+}
+
+// newestFirst orders calls by CreatedAt, then SID, both descending: it is
+// negative when (at, sid) comes before (bt, bsid) in a listing.
+func newestFirst(at time.Time, sid string, bt time.Time, bsid string) int {
+	if c := bt.Compare(at); c != 0 {
+		return c
+	}
+	return cmp.Compare(bsid, sid)
+}
+
+// ApplyStatus records ev once per status and moves the call forward only;
+// reaching a terminal status enqueues the summary in the same step.
+func (s *Store) ApplyStatus(ctx context.Context, sid string, ev storage.StatusEvent) (storage.Call, error) {
+	if !ev.Status.Valid() {
+		return storage.Call{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
+	}
+	ev.At = orNow(ev.At)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.calls[sid]
+	if !ok {
+		return storage.Call{}, notFoundCall()
+	}
+	changed := false
+	if !slices.ContainsFunc(r.timeline, func(e storage.StatusEvent) bool { return e.Status == ev.Status }) {
+		// Insert after every event not later than ev: callbacks arrive out
+		// of order, but the timeline reads oldest first.
+		i := len(r.timeline)
+		for i > 0 && eventAfter(r.timeline[i-1], ev) {
+			i--
+		}
+		r.timeline = slices.Insert(r.timeline, i, ev)
+		changed = true
+	}
+	if storage.Advances(r.call.Status, ev.Status) {
+		r.call.Status = ev.Status
+		if ev.Status.Terminal() {
+			r.call.EndedAt = normPtr(&ev.At)
+			r.call.Duration = ev.Duration
+			s.enqueue(storage.WorkSummarizeCall, sid, "")
+		}
+		changed = true
+	}
+	if changed && ev.At.After(r.call.UpdatedAt) {
+		r.call.UpdatedAt = ev.At
+	}
+	return r.bare(), nil
+}
+
+// eventAfter reports whether a belongs after b in a timeline: later, or at
+// the same instant with a higher Twilio sequence number.
+func eventAfter(a, b storage.StatusEvent) bool {
+	if !a.At.Equal(b.At) {
+		return a.At.After(b.At)
+	}
+	return a.Sequence > b.Sequence
+}
+
+// DeleteCall removes the call, its turns, recordings, summary and work.
+func (s *Store) DeleteCall(ctx context.Context, sid string) ([]storage.Recording, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.calls[sid]
+	if !ok {
+		return nil, notFoundCall()
+	}
+	recs := make([]storage.Recording, 0, len(r.recordings))
+	for _, rsid := range r.recordings {
+		recs = append(recs, cloneRecording(s.recordings[rsid]))
+		delete(s.recordings, rsid)
+	}
+	s.work = slices.DeleteFunc(s.work, func(it *workItem) bool { return it.w.CallSID == sid })
+	delete(s.calls, sid)
+	return recs, nil
+}
