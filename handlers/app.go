@@ -73,15 +73,15 @@ type Deps struct {
 
 // Server holds the handlers' dependencies. Create it with New.
 type Server struct {
-	cfg      Config
-	calls    storage.CallStore
-	blobs    storage.BlobStore
-	ai       assistant.Assistant
-	log      *slog.Logger
-	registry *prometheus.Registry
-	metrics  *metrics
+	cfg       Config
+	calls     storage.CallStore
+	blobs     storage.BlobStore
+	ai        assistant.Assistant
+	log       *slog.Logger
+	registry  *prometheus.Registry
+	metrics   *metrics
 	workReady func()
-	capture  func(c *fiber.Ctx)
+	capture   func(c *fiber.Ctx)
 
 	turns    singleflight.Group // one assistant request per (call, turn) per process
 	draining atomic.Bool
