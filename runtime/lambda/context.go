@@ -1,0 +1,41 @@
+package lambda
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/gofiber/fiber/v2"
+)
+
+// lambdaContextKey is the fasthttp user value under which Invoke leaves the
+// invocation's context. A user value, unlike a header, cannot be supplied
+// by a client, and it carries the context itself: deadline, cancellation
+// and the lambdacontext.LambdaContext with the request id.
+type lambdaContextKey struct{}
+
+// UserContext returns a middleware that makes c.UserContext() the Lambda
+// invocation's context, so handlers stop work at the function's deadline
+// and can log the Lambda request id (see RequestID). Install it with
+// app.Use before any route. Outside Lambda it does nothing, so the same app
+// runs unchanged as the HTTP server.
+//
+// Fiber's own user context is Background, and the Lambda runtime's context
+// never reaches it on its own: app.Handler() takes a fasthttp request and
+// nothing else.
+func UserContext() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if ctx, ok := c.Locals(lambdaContextKey{}).(context.Context); ok {
+			c.SetUserContext(ctx)
+		}
+		return c.Next()
+	}
+}
+
+// RequestID returns the Lambda request id of the invocation ctx belongs to,
+// or "" outside Lambda. Pass it c.UserContext().
+func RequestID(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return lc.AwsRequestID
+	}
+	return ""
+}
