@@ -69,6 +69,9 @@ type Deps struct {
 	WorkReady func()
 	// Capture, when set, sees every /twilio request and the response it got.
 	Capture func(c *fiber.Ctx)
+	// RequestID, when set, names the request from its context (under
+	// Lambda, the invocation's request id) before any header is consulted.
+	RequestID func(ctx context.Context) string
 }
 
 // Server holds the handlers' dependencies. Create it with New.
@@ -82,6 +85,7 @@ type Server struct {
 	metrics   *metrics
 	workReady func()
 	capture   func(c *fiber.Ctx)
+	reqID     func(ctx context.Context) string
 
 	turns    singleflight.Group // one assistant request per (call, turn) per process
 	draining atomic.Bool
@@ -132,6 +136,7 @@ func New(cfg Config, d Deps) *Server {
 		metrics:   newMetrics(d.Registry),
 		workReady: d.WorkReady,
 		capture:   d.Capture,
+		reqID:     d.RequestID,
 	}
 }
 
@@ -141,10 +146,15 @@ func (s *Server) Drain() { s.draining.Store(true) }
 
 // App returns the Fiber app with every route. base carries the runtime's
 // settings (timeouts, body limit, proxy trust); App adds the error handler.
-func (s *Server) App(base fiber.Config) *fiber.App {
+// first are middleware the runtime needs ahead of everything (under Lambda,
+// the one that carries the invocation's context).
+func (s *Server) App(base fiber.Config, first ...fiber.Handler) *fiber.App {
 	base.ErrorHandler = s.errorHandler
 	base.DisableStartupMessage = true
 	app := fiber.New(base)
+	for _, h := range first {
+		app.Use(h)
+	}
 	s.routes(app)
 	return app
 }

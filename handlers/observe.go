@@ -23,7 +23,13 @@ const (
 // when present, so log lines join the load balancer's — and a logger that
 // carries it. The id is echoed in X-Request-Id.
 func (s *Server) requestContext(c *fiber.Ctx) error {
-	id := traceRoot(c.Get("X-Amzn-Trace-Id"))
+	var id string
+	if s.reqID != nil {
+		id = sanitizeID(s.reqID(c.UserContext()))
+	}
+	if id == "" {
+		id = traceRoot(c.Get("X-Amzn-Trace-Id"))
+	}
 	if id == "" {
 		id = sanitizeID(c.Get(fiber.HeaderXRequestID))
 	}

@@ -39,6 +39,11 @@ type Config struct {
 	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"3s"`
 	Assistant      string        `env:"ASSISTANT" envDefault:"scripted"`
 
+	// CaptureDir, when set, keeps every Twilio webhook as a replayable
+	// fixture (see capture.go); CaptureRedact fakes the phone numbers in it.
+	CaptureDir    string `env:"CAPTURE_DIR"`
+	CaptureRedact bool   `env:"CAPTURE_REDACT"`
+
 	HTTP   runtime.Config
 	Worker worker.Config
 	Model  assistant.ModelConfig

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 
+	awslambda "github.com/aws/aws-lambda-go/lambda"
+
 	"switchboard/runtime/ssmenv"
 )
 
@@ -40,10 +42,13 @@ func environ() map[string]string {
 	return m
 }
 
-const usage = `usage: switchboard [serve|version]
+const usage = `usage: switchboard [serve|work|version]
 
-  serve    answer Twilio webhooks and the calls API (default)
+  serve    answer Twilio webhooks and the calls API, and run background work (default)
+  work     run the background work that is due, then exit (for schedulers)
   version  print the version
+
+Under AWS Lambda (AWS_LAMBDA_RUNTIME_API set) the binary runs as the function.
 
 Configuration comes from environment variables; see README.md.`
 
@@ -59,7 +64,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
-	case "serve":
+	case "serve", "work":
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
@@ -86,6 +91,19 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	cfg.Print(stderr)
 	for _, w := range m.Warnings {
 		log.Warn(w)
+	}
+	switch {
+	case environ["AWS_LAMBDA_RUNTIME_API"] != "":
+		log.Info("running as an AWS Lambda function")
+		awslambda.StartHandler(m.lambdaFunction())
+		return nil
+	case cmd == "work":
+		n := m.Workers.Drain(ctx)
+		log.Info("background work done", "items", n)
+		return nil
+	}
+	if err := m.Listen(); err != nil {
+		return err
 	}
 	if err := m.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err

@@ -7,12 +7,14 @@ import (
 	"net"
 	"sync"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"switchboard/assistant"
 	"switchboard/handlers"
 	"switchboard/runtime"
+	"switchboard/runtime/lambda"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/localfs"
@@ -29,7 +31,8 @@ type Main struct {
 	Blobs    storage.BlobStore
 	AI       assistant.Assistant
 	Handlers *handlers.Server
-	Server   *runtime.Server
+	App      *fiber.App
+	Server   *runtime.Server // nil until Listen
 	Workers  *worker.Pool
 	Registry *prometheus.Registry
 	// Warnings are said once at start-up: development defaults in use.
@@ -38,7 +41,8 @@ type Main struct {
 	closers []func()
 }
 
-// NewMain builds every dependency from cfg and binds the listener.
+// NewMain builds every dependency from cfg and the app; Listen binds the
+// HTTP listener, or the app runs under Lambda.
 func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 	m := &Main{Config: cfg, Log: log, Registry: prometheus.NewRegistry()}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -75,16 +79,23 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 	}, handlers.Deps{
 		Calls: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
 		Registry: m.Registry, WorkReady: m.Workers.Notify,
+		Capture: m.captureHook(), RequestID: lambda.RequestID,
 	})
-	app := m.Handlers.App(runtime.FiberConfig(cfg.HTTP))
-	srv, err := runtime.Listen(cfg.HTTP, app, log)
+	// The Lambda context middleware does nothing under the HTTP server, so
+	// both runtimes serve the very same app.
+	m.App = m.Handlers.App(runtime.FiberConfig(cfg.HTTP), lambda.UserContext())
+	return m, nil
+}
+
+// Listen binds the HTTP listener (LISTEN_ADDR; ":0" picks a free port).
+func (m *Main) Listen() error {
+	srv, err := runtime.Listen(m.Config.HTTP, m.App, m.Log)
 	if err != nil {
-		m.Close()
-		return nil, err
+		return err
 	}
 	srv.OnDrain = m.Handlers.Drain
 	m.Server = srv
-	return m, nil
+	return nil
 }
 
 func (m *Main) openStores(ctx context.Context) error {

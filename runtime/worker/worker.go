@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -112,6 +113,24 @@ func (p *Pool) Run(ctx context.Context) {
 		wg.Go(func() { p.loop(ctx) })
 	}
 	wg.Wait()
+}
+
+// Drain runs due work on Size workers (at least one) until none is due or
+// ctx ends, and returns how many items were attempted. It is how work is
+// processed where no pool runs all the time: a scheduled invocation of the
+// Lambda function, or `switchboard work`.
+func (p *Pool) Drain(ctx context.Context) int {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < max(p.cfg.Size, 1); i++ {
+		wg.Go(func() {
+			for ctx.Err() == nil && p.runOne(ctx) {
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(n.Load())
 }
 
 func (p *Pool) loop(ctx context.Context) {
