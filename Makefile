@@ -33,5 +33,9 @@ build:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
+## replay: every fixture in testdata/webhooks against `make run`'s server (start it first), re-signed with its token
+replay:
+	$(GO) run ./cmd/replay --url http://localhost:8080 --auth-token "$${TWILIO_AUTH_TOKEN:-$(DEV_AUTH_TOKEN)}" testdata/webhooks
+
 clean:
 	rm -rf bin dist

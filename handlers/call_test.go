@@ -26,7 +26,7 @@ func TestWholeCall(t *testing.T) {
 	r := in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
 	assertTwiML(t, r)
 	for _, want := range []string{"<Start><Recording recordingStatusCallback=\"https://switchboard.example.com/twilio/recording\"",
-		`action="/twilio/gather?turn=1"`, "Hello, thanks for calling", "/twilio/gather?turn=1&amp;silence=1</Redirect>"} {
+		`action="/twilio/gather?turn=1"`, "Hello, thanks for calling", "/twilio/gather?silence=1&amp;turn=1</Redirect>"} {
 		if !strings.Contains(r.Body, want) {
 			t.Errorf("greeting TwiML lacks %q:\n%s", want, r.Body)
 		}

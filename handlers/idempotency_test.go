@@ -169,13 +169,13 @@ func TestSilence(t *testing.T) {
 	in := handlertest.Start(t, handlertest.Options{})
 	call := twiliotest.NewCall(handlertest.AccountSID)
 	in.Webhook("/twilio/voice", call.Form())
-	r := in.Webhook("/twilio/gather?turn=1&silence=1", call.Form())
+	r := in.Webhook("/twilio/gather?silence=1&turn=1", call.Form())
 	assertTwiML(t, r)
 	if !strings.Contains(r.Body, "Are you still there?") || !strings.Contains(r.Body, `action="/twilio/gather?turn=1"`) ||
-		!strings.Contains(r.Body, "/twilio/gather?turn=1&amp;silence=2</Redirect>") {
+		!strings.Contains(r.Body, "/twilio/gather?silence=2&amp;turn=1</Redirect>") {
 		t.Errorf("first silence:\n%s", r.Body)
 	}
-	r = in.Webhook("/twilio/gather?turn=1&silence=2", call.Form())
+	r = in.Webhook("/twilio/gather?silence=2&turn=1", call.Form())
 	if !strings.Contains(r.Body, "<Hangup>") {
 		t.Errorf("repeated silence does not end the call:\n%s", r.Body)
 	}

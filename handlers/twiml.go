@@ -92,10 +92,13 @@ func (s *Server) goodbye(text string) []byte {
 	return renderTwiML(s.say(text), twimlHangup{})
 }
 
+// gatherURL writes the query keys in sorted order: API Gateway REST and ALB
+// events carry the query as a map, so the Lambda runtime can only rebuild it
+// sorted, and the signature Twilio computed over the URL as written must
+// still match.
 func gatherURL(turn, silence int) string {
-	u := "/twilio/gather?turn=" + itoa(turn)
 	if silence > 0 {
-		u += "&silence=" + itoa(silence)
+		return "/twilio/gather?silence=" + itoa(silence) + "&turn=" + itoa(turn)
 	}
-	return u
+	return "/twilio/gather?turn=" + itoa(turn)
 }

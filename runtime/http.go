@@ -84,7 +84,7 @@ type Server struct {
 	OnDrain func()
 
 	mu     sync.Mutex
-	unused map[net.Conn]struct{} // accepted, no request read yet
+	unused map[net.Conn]struct{} // between requests: new or idle
 }
 
 // Listen binds the configured address (":0" picks a free port) and returns
@@ -98,10 +98,10 @@ func Listen(cfg Config, app *fiber.App, log *slog.Logger) (*Server, error) {
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, app: app, ln: ln, log: log, unused: make(map[net.Conn]struct{})}
-	// fasthttp's shutdown closes idle keep-alive connections but waits for
-	// connections that were opened and never used (clients and load
-	// balancers open spare ones) until its read timeout; track those so
-	// shutdown can close them too.
+	// fasthttp's shutdown waits for connections that sit between requests
+	// (keep-alive, or opened and never used, as load balancers and clients
+	// do) until its read timeout; track those so shutdown closes them as
+	// net/http's does.
 	app.Server().ConnState = s.trackConn
 	return s, nil
 }
@@ -109,14 +109,14 @@ func Listen(cfg Config, app *fiber.App, log *slog.Logger) (*Server, error) {
 func (s *Server) trackConn(c net.Conn, state fasthttp.ConnState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if state == fasthttp.StateNew {
+	if state == fasthttp.StateNew || state == fasthttp.StateIdle {
 		s.unused[c] = struct{}{}
 	} else {
 		delete(s.unused, c)
 	}
 }
 
-// closeUnused closes connections that have not sent a request.
+// closeUnused closes connections that are not serving a request.
 func (s *Server) closeUnused() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
