@@ -37,5 +37,22 @@ bench:
 replay:
 	$(GO) run ./cmd/replay --url http://localhost:8080 --auth-token "$${TWILIO_AUTH_TOKEN:-$(DEV_AUTH_TOKEN)}" testdata/webhooks
 
+## lambda: dist/switchboard-lambda.zip, the binary as `bootstrap` for the provided.al2023 runtime
+lambda:
+	mkdir -p dist
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "$(LDFLAGS)" -o dist/bootstrap ./cmd/switchboard
+	cd dist && rm -f switchboard-lambda.zip && zip -q -X switchboard-lambda.zip bootstrap
+
+## ami: the AMI from ami/ with Packer (AMI_REGION and AMI_COPY_REGIONS; see ami/README.md)
+AMI_REGION       ?= eu-west-1
+AMI_COPY_REGIONS ?= []
+ami: build
+	packer init ami/
+	packer build -var region=$(AMI_REGION) -var app_version=$(VERSION) -var 'copy_regions=$(AMI_COPY_REGIONS)' ami/
+
+## verify-deploy: shellcheck, systemd-analyze verify and terraform fmt on ami/ and deploy/
+verify-deploy:
+	deploy/verify.sh
+
 clean:
 	rm -rf bin dist

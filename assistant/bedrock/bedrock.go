@@ -1,0 +1,261 @@
+// Package bedrock is the assistant backed by Amazon Bedrock's Converse API,
+// authenticated by the default AWS credential chain (the instance role on
+// EC2), so no model API key lives on the instances. Deadlines, retries,
+// speech shaping, metrics and logs come from assistant.Resilient; this
+// package makes single Converse requests and reports failures in the shared
+// error types.
+package bedrock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/document"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go"
+
+	"switchboard/assistant"
+	"switchboard/storage"
+)
+
+// Config is the provider's configuration, read from the environment.
+// Credentials are not configured here: the default chain finds them.
+type Config struct {
+	ModelID string `env:"BEDROCK_MODEL_ID"`
+	// Region is the Bedrock region; empty uses the SDK's own resolution.
+	Region      string  `env:"AWS_REGION"`
+	Temperature float64 `env:"BEDROCK_TEMPERATURE" envDefault:"0.3"`
+	// MaxTokens bounds a reply, and with it the model's time to produce it.
+	MaxTokens int `env:"BEDROCK_MAX_TOKENS" envDefault:"150"`
+	// Endpoint overrides the service endpoint (a VPC interface endpoint).
+	Endpoint string `env:"BEDROCK_ENDPOINT"`
+}
+
+// Validate reports every problem at once, each naming its variable.
+func (c Config) Validate() error {
+	var errs []error
+	if strings.TrimSpace(c.ModelID) == "" {
+		errs = append(errs, errors.New("BEDROCK_MODEL_ID must be set"))
+	}
+	if c.Temperature < 0 || c.Temperature > 1 {
+		errs = append(errs, fmt.Errorf("BEDROCK_TEMPERATURE must be between 0 and 1, got %g", c.Temperature))
+	}
+	if c.MaxTokens < 16 || c.MaxTokens > 4096 {
+		errs = append(errs, fmt.Errorf("BEDROCK_MAX_TOKENS must be between 16 and 4096, got %d", c.MaxTokens))
+	}
+	return errors.Join(errs...)
+}
+
+// ConverseAPI is the one Bedrock operation the assistant uses;
+// *bedrockruntime.Client implements it.
+type ConverseAPI interface {
+	Converse(ctx context.Context, in *bedrockruntime.ConverseInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error)
+}
+
+// Assistant answers callers with a Bedrock model.
+type Assistant struct {
+	*assistant.Resilient
+}
+
+var _ assistant.Assistant = (*Assistant)(nil)
+
+// New loads the default AWS configuration (region, instance-role
+// credentials) and builds the assistant. It makes no request to Bedrock.
+// Configuration errors wrap storage.ErrInvalid.
+func New(ctx context.Context, cfg Config, deps assistant.Deps) (*Assistant, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, storage.Wrap(storage.ErrInvalid, err, "invalid Bedrock configuration")
+	}
+	opts := []func(*config.LoadOptions) error{
+		// One kept-alive pool for every turn: a new TLS handshake costs the
+		// waiting caller a round trip or two.
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = 64
+			t.IdleConnTimeout = 90 * time.Second
+		})),
+	}
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, storage.Wrap(storage.ErrInvalid, err, "cannot load the AWS configuration")
+	}
+	if awsCfg.Region == "" {
+		return nil, storage.Errorf(storage.ErrInvalid, "AWS_REGION must be set for Bedrock")
+	}
+	client := bedrockruntime.NewFromConfig(awsCfg, func(o *bedrockruntime.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+	})
+	return NewWithClient(client, cfg, deps)
+}
+
+// NewWithClient builds the assistant on an existing client, for tests and
+// for callers that configure the SDK themselves. The client's own retries
+// are switched off per request: assistant.Resilient retries within the turn
+// deadline.
+func NewWithClient(client ConverseAPI, cfg Config, deps assistant.Deps) (*Assistant, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, storage.Wrap(storage.ErrInvalid, err, "invalid Bedrock configuration")
+	}
+	r, err := assistant.NewResilient("bedrock", cfg.ModelID, &provider{cfg: cfg, client: client}, deps)
+	if err != nil {
+		return nil, err
+	}
+	return &Assistant{Resilient: r}, nil
+}
+
+// provider makes single Converse requests.
+type provider struct {
+	cfg    Config
+	client ConverseAPI
+}
+
+// callConnected opens the history when it starts with the greeting:
+// Converse requires the first message to be the user's. It is a fixed
+// marker, not caller text.
+const callConnected = "(The call is connected.)"
+
+// Chat sends one Converse request and translates the answer or the failure.
+func (p *provider) Chat(ctx context.Context, req assistant.ChatRequest) (assistant.ChatResponse, error) {
+	out, err := p.client.Converse(ctx, p.input(req), func(o *bedrockruntime.Options) {
+		o.Retryer = aws.NopRetryer{}
+	})
+	if err != nil {
+		return assistant.ChatResponse{}, translate(err)
+	}
+	return decode(out)
+}
+
+// input builds the request: the system prompt as system content, the
+// caller's words as user messages.
+func (p *provider) input(req assistant.ChatRequest) *bedrockruntime.ConverseInput {
+	var msgs []types.Message
+	for i, m := range req.Messages {
+		role := types.ConversationRoleAssistant
+		if m.Role == storage.RoleCaller {
+			role = types.ConversationRoleUser
+		}
+		if i == 0 && role == types.ConversationRoleAssistant {
+			msgs = append(msgs, textMessage(types.ConversationRoleUser, callConnected))
+		}
+		msgs = append(msgs, textMessage(role, m.Text))
+	}
+	maxTokens := p.cfg.MaxTokens
+	if req.MaxTokens > 0 {
+		maxTokens = req.MaxTokens
+	}
+	in := &bedrockruntime.ConverseInput{
+		ModelId:  aws.String(p.cfg.ModelID),
+		System:   []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: req.System}},
+		Messages: msgs,
+		InferenceConfig: &types.InferenceConfiguration{
+			MaxTokens:   aws.Int32(int32(maxTokens)),
+			Temperature: aws.Float32(float32(p.cfg.Temperature)),
+		},
+	}
+	if req.EndCall {
+		in.ToolConfig = &types.ToolConfiguration{Tools: []types.Tool{&types.ToolMemberToolSpec{Value: types.ToolSpecification{
+			Name:        aws.String(assistant.EndCallTool),
+			Description: aws.String(assistant.EndCallDescription),
+			InputSchema: &types.ToolInputSchemaMemberJson{Value: document.NewLazyDocument(assistant.EndCallParameters())},
+		}}}}
+	}
+	return in
+}
+
+func textMessage(role types.ConversationRole, text string) types.Message {
+	return types.Message{Role: role, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: text}}}
+}
+
+// decode reads the assistant message: an end_call tool use wins over text.
+func decode(out *bedrockruntime.ConverseOutput) (assistant.ChatResponse, error) {
+	msg, ok := out.Output.(*types.ConverseOutputMemberMessage)
+	if !ok {
+		return assistant.ChatResponse{}, &assistant.MalformedError{What: "no output message"}
+	}
+	var res assistant.ChatResponse
+	if u := out.Usage; u != nil {
+		res.TokensIn = int64(aws.ToInt32(u.InputTokens))
+		res.TokensOut = int64(aws.ToInt32(u.OutputTokens))
+	}
+	var text []string
+	for _, block := range msg.Value.Content {
+		switch b := block.(type) {
+		case *types.ContentBlockMemberText:
+			text = append(text, b.Value)
+		case *types.ContentBlockMemberToolUse:
+			if aws.ToString(b.Value.Name) == assistant.EndCallTool {
+				res.EndCall = true
+				res.Text = farewell(b.Value.Input)
+			}
+		}
+	}
+	if res.EndCall {
+		if res.Text == "" {
+			res.Text = strings.Join(text, " ")
+		}
+		return res, nil
+	}
+	res.Text = strings.Join(text, " ")
+	if strings.TrimSpace(res.Text) == "" {
+		return assistant.ChatResponse{}, &assistant.MalformedError{What: "no text and no end_call"}
+	}
+	return res, nil
+}
+
+// farewell reads end_call's optional argument; anything unreadable gives ""
+// so the configured goodbye is said.
+func farewell(input document.Interface) string {
+	if input == nil {
+		return ""
+	}
+	var args map[string]any
+	if input.UnmarshalSmithyDocument(&args) != nil {
+		return ""
+	}
+	s, _ := args["farewell"].(string)
+	return strings.TrimSpace(s)
+}
+
+// translate turns an SDK failure into the shared error types: an HTTP error
+// status (ThrottlingException 429, ModelTimeoutException 408,
+// InternalServerException 500, ServiceUnavailableException 503, …) becomes
+// *assistant.StatusError, an unreadable answer *assistant.MalformedError;
+// transport and context errors pass unchanged.
+func translate(err error) error {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 {
+		return &assistant.StatusError{
+			Status:     re.Response.StatusCode,
+			RetryAfter: assistant.RetryAfter(re.Response.Header, time.Now()),
+			Err:        err,
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var de *smithy.DeserializationError
+	if errors.As(err, &de) {
+		return &assistant.MalformedError{What: "unreadable response body", Err: err}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return err
+	}
+	if re != nil {
+		return &assistant.MalformedError{What: "unexpected response", Err: err}
+	}
+	return err
+}

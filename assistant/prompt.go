@@ -1,0 +1,150 @@
+package assistant
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"switchboard/storage"
+)
+
+// MaxPromptBytes bounds the configured system prompt: every turn sends it,
+// so a large one costs latency and tokens on every reply.
+const MaxPromptBytes = 32 << 10
+
+// DefaultPrompt describes the business when nothing is configured.
+const DefaultPrompt = "You are the friendly telephone receptionist of a small business. " +
+	"Answer questions politely and briefly, and offer to have a colleague call back when you cannot help."
+
+// spokenRules are appended to every configured prompt: they keep replies
+// short and speakable whatever the business prompt says.
+const spokenRules = `You are talking with a caller on the telephone; your words are read aloud by a speech synthesizer.
+Reply in one to three short spoken sentences of plain text: no markdown, lists, emoji, code or web addresses.
+Reply in the caller's language. This call's language is %s; if the caller speaks another language, answer in theirs.
+When the caller's request is complete, or the caller says goodbye or wants to hang up, call the end_call tool with a short farewell instead of replying in text.`
+
+// summaryRules ask for the structured post-call summary.
+const summaryRules = `You write summaries of finished telephone calls for the staff who review them.
+The user message is the transcript of one call between a caller and the business's telephone assistant.
+Answer with one JSON object and nothing else, with these fields:
+"summary": two to four sentences describing the call;
+"reason": a few words naming why the person called;
+"outcome": a few words naming how the call ended (for example "answered", "callback promised", "caller hung up");
+"follow_up": true when someone at the business must act on this call, otherwise false.`
+
+// LoadPrompt returns the business description: the file at PromptFile when
+// set (read once, at start-up), else Prompt, else DefaultPrompt. Errors name
+// the variable and wrap storage.ErrInvalid.
+func LoadPrompt(c ModelConfig) (string, error) {
+	if c.PromptFile == "" {
+		if len(c.Prompt) > MaxPromptBytes {
+			return "", storage.Errorf(storage.ErrInvalid, "ASSISTANT_PROMPT is longer than %d bytes", MaxPromptBytes)
+		}
+		if p := strings.TrimSpace(c.Prompt); p != "" {
+			return p, nil
+		}
+		return DefaultPrompt, nil
+	}
+	f, err := os.Open(c.PromptFile)
+	if err != nil {
+		return "", storage.Wrap(storage.ErrInvalid, err, "ASSISTANT_PROMPT_FILE cannot be read")
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxPromptBytes+1))
+	if err != nil {
+		return "", storage.Wrap(storage.ErrInvalid, err, "ASSISTANT_PROMPT_FILE cannot be read")
+	}
+	if len(b) > MaxPromptBytes {
+		return "", storage.Errorf(storage.ErrInvalid, "ASSISTANT_PROMPT_FILE is larger than %d bytes", MaxPromptBytes)
+	}
+	p := strings.TrimSpace(string(b))
+	if p == "" {
+		return "", storage.Errorf(storage.ErrInvalid, "ASSISTANT_PROMPT_FILE is empty")
+	}
+	return p, nil
+}
+
+// SystemPrompt is the business description followed by the fixed rules for
+// spoken replies in the call's language. It holds configuration only: the
+// caller's words always travel as user messages, so they cannot rewrite it.
+func SystemPrompt(business, language string) string {
+	return business + "\n\n" + fmt.Sprintf(spokenRules, languageTag(language))
+}
+
+// SummaryPrompt is the system prompt for post-call summaries.
+func SummaryPrompt(business string) string {
+	return summaryRules + "\n\nThe business, as its assistant was told:\n" + business
+}
+
+// languageRe is the shape of a BCP 47 tag such as "en", "en-US", "zh-Hant-TW".
+var languageRe = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$`)
+
+// languageTag returns s when it looks like a BCP 47 tag and en-US otherwise,
+// so a malformed value cannot smuggle text into the system prompt.
+func languageTag(s string) string {
+	if languageRe.MatchString(s) {
+		return s
+	}
+	return "en-US"
+}
+
+// Message is one entry of the history sent to a model.
+type Message struct {
+	// Role is RoleCaller (the model's "user") or RoleAssistant.
+	Role storage.Role
+	Text string
+}
+
+// History turns a call's turns into model messages, oldest first: the
+// greeting (turn 0) as the assistant's, then for each turn N the caller's
+// words and the assistant's answer. Empty turns are skipped and consecutive
+// messages of one role are merged, because several providers require the
+// roles to alternate (an unanswered caller turn is followed by another).
+func History(turns []storage.Turn) []Message {
+	sorted := slices.Clone(turns)
+	slices.SortStableFunc(sorted, func(a, b storage.Turn) int {
+		if c := cmp.Compare(a.Number, b.Number); c != 0 {
+			return c
+		}
+		return cmp.Compare(roleOrder(a.Role), roleOrder(b.Role))
+	})
+	var msgs []Message
+	for _, t := range sorted {
+		text := strings.TrimSpace(t.Text)
+		if text == "" || (t.Role != storage.RoleCaller && t.Role != storage.RoleAssistant) {
+			continue
+		}
+		if n := len(msgs); n > 0 && msgs[n-1].Role == t.Role {
+			msgs[n-1].Text += "\n" + text
+			continue
+		}
+		msgs = append(msgs, Message{Role: t.Role, Text: text})
+	}
+	return msgs
+}
+
+// roleOrder puts the caller's words before the assistant's answer within a turn.
+func roleOrder(r storage.Role) int {
+	if r == storage.RoleCaller {
+		return 0
+	}
+	return 1
+}
+
+// Transcript renders the conversation as labelled lines, the user content of
+// a summary request.
+func Transcript(turns []storage.Turn) string {
+	var b strings.Builder
+	for _, m := range History(turns) {
+		label := "Assistant"
+		if m.Role == storage.RoleCaller {
+			label = "Caller"
+		}
+		fmt.Fprintf(&b, "%s: %s\n", label, m.Text)
+	}
+	return b.String()
+}

@@ -1,0 +1,307 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"switchboard/storage"
+)
+
+const callCols = `sid, account_sid, from_number, to_number, direction, status, created_at, updated_at, ended_at, duration`
+
+func scanCall(row pgx.Row) (storage.Call, error) {
+	var c storage.Call
+	err := row.Scan(&c.SID, &c.AccountSID, &c.From, &c.To, &c.Direction, &c.Status,
+		&c.CreatedAt, &c.UpdatedAt, &c.EndedAt, &c.Duration)
+	c.CreatedAt, c.UpdatedAt, c.EndedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), utcPtr(c.EndedAt)
+	return c, err
+}
+
+// UpsertCall inserts the call, or fills in the fields an earlier, sparser
+// webhook left empty, in one statement: concurrent deliveries of the same
+// incoming call cannot create it twice.
+func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Call, error) {
+	if err := storage.CheckSID("call SID", nc.SID, "CA"); err != nil {
+		return storage.Call{}, err
+	}
+	if nc.AccountSID != "" {
+		if err := storage.CheckSID("account SID", nc.AccountSID, "AC"); err != nil {
+			return storage.Call{}, err
+		}
+	}
+	status := nc.Status
+	if status == "" {
+		status = storage.StatusRinging
+	}
+	if !status.Valid() {
+		return storage.Call{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
+	}
+	at := orNow(nc.At)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	c, err := scanCall(s.pool.QueryRow(ctx, `
+		INSERT INTO calls AS c (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+		ON CONFLICT (sid) DO UPDATE SET
+			account_sid = CASE WHEN c.account_sid = '' THEN excluded.account_sid ELSE c.account_sid END,
+			from_number = CASE WHEN c.from_number = '' THEN excluded.from_number ELSE c.from_number END,
+			to_number   = CASE WHEN c.to_number   = '' THEN excluded.to_number   ELSE c.to_number   END,
+			direction   = CASE WHEN c.direction   = '' THEN excluded.direction   ELSE c.direction   END
+		RETURNING `+callCols,
+		nc.SID, nc.AccountSID, nc.From, nc.To, nc.Direction, status, status.Rank(), at))
+	return c, translate(err, "upsert call")
+}
+
+// GetCall reads the call and its parts in one repeatable-read snapshot, so
+// the parts agree with each other.
+func (s *Store) GetCall(ctx context.Context, sid string) (storage.Call, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var c storage.Call
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		c, err = scanCall(tx.QueryRow(ctx, `SELECT `+callCols+` FROM calls WHERE sid = $1`, sid))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errCallNotFound
+		}
+		if err != nil {
+			return err
+		}
+
+		rows, _ := tx.Query(ctx, `SELECT status, at, sequence, duration FROM call_status_events
+			WHERE call_sid = $1 ORDER BY at, sequence, id`, sid)
+		c.Timeline, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.StatusEvent, error) {
+			var e storage.StatusEvent
+			err := r.Scan(&e.Status, &e.At, &e.Sequence, &e.Duration)
+			e.At = e.At.UTC()
+			return e, err
+		})
+		if err != nil {
+			return err
+		}
+		if len(c.Timeline) == 0 {
+			c.Timeline = nil
+		}
+
+		rows, _ = tx.Query(ctx, `SELECT `+turnCols+` FROM turns
+			WHERE call_sid = $1 ORDER BY number, role = 'assistant'`, sid)
+		c.Turns, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Turn, error) { return scanTurn(r) })
+		if err != nil {
+			return err
+		}
+
+		var sum storage.Summary
+		err = tx.QueryRow(ctx, `SELECT text, reason, outcome, follow_up, created_at FROM summaries WHERE call_sid = $1`, sid).
+			Scan(&sum.Text, &sum.Reason, &sum.Outcome, &sum.FollowUp, &sum.CreatedAt)
+		switch {
+		case err == nil:
+			sum.CreatedAt = sum.CreatedAt.UTC()
+			c.Summary = &sum
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+
+		rows, _ = tx.Query(ctx, `SELECT `+recordingCols+` FROM recordings WHERE call_sid = $1 ORDER BY id`, sid)
+		c.Recordings, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Recording, error) { return scanRecording(r) })
+		return err
+	})
+	if err != nil {
+		return storage.Call{}, translate(err, "get call")
+	}
+	return c, nil
+}
+
+// ListCalls pages newest first with a keyset cursor on (created_at, sid):
+// each filter combination is a range scan of one of the calls_*_idx indexes,
+// however deep the page.
+func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error) {
+	limit := f.Limit
+	switch {
+	case limit < 0:
+		return storage.CallPage{}, storage.Errorf(storage.ErrInvalid, "limit must not be negative")
+	case limit == 0:
+		limit = storage.DefaultPageSize
+	case limit > storage.MaxPageSize:
+		limit = storage.MaxPageSize
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		return storage.CallPage{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
+	}
+	q, args := listQuery(f, limit)
+	if q == "" {
+		return storage.CallPage{}, storage.Errorf(storage.ErrInvalid, "malformed cursor")
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, _ := s.pool.Query(ctx, q, args...)
+	calls, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Call, error) { return scanCall(r) })
+	if err != nil {
+		return storage.CallPage{}, translate(err, "list calls")
+	}
+	page := storage.CallPage{Calls: calls}
+	if len(calls) > limit {
+		page.Calls = calls[:limit:limit]
+		last := page.Calls[limit-1]
+		page.NextCursor = storage.EncodeCursor(last.CreatedAt, last.SID)
+	}
+	return page, nil
+}
+
+// listQuery builds the page query; only the filters in use appear, so the
+// planner sees plain equality and range predicates it can match to an
+// index. It returns "" for a malformed cursor.
+func listQuery(f storage.CallFilter, limit int) (string, []any) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if f.From != "" {
+		where = append(where, "from_number = "+arg(f.From))
+	}
+	if f.To != "" {
+		where = append(where, "to_number = "+arg(f.To))
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= "+arg(norm(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "created_at < "+arg(norm(f.Until)))
+	}
+	if f.Cursor != "" {
+		at, sid, err := storage.DecodeCursor(f.Cursor)
+		if err != nil {
+			return "", nil
+		}
+		// The row comparison (created_at, sid) < (at, sid), spelled so that
+		// its first half is a range condition on created_at, which every
+		// calls_*_idx can use after its equality column.
+		ta, sa := arg(at), arg(sid)
+		where = append(where, "created_at <= "+ta+" AND (created_at < "+ta+" OR sid < "+sa+")")
+	}
+	q := "SELECT " + callCols + " FROM calls"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at DESC, sid DESC LIMIT " + arg(limit+1)
+	return q, args
+}
+
+// ApplyStatus records the event and advances the call in one transaction.
+// It first locks the call's row, so the status callbacks of one call apply
+// one after another and always take their locks in the same order (the
+// row, then the timeline), which leaves no room for a deadlock. The advance
+// itself is a single UPDATE guarded by the status rank: a terminal status
+// is never replaced, and only the transaction that made the call terminal
+// enqueues its summary.
+func (s *Store) ApplyStatus(ctx context.Context, sid string, ev storage.StatusEvent) (storage.Call, error) {
+	if !ev.Status.Valid() {
+		return storage.Call{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
+	}
+	ev.At = orNow(ev.At)
+	terminal := ev.Status.Terminal()
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var c storage.Call
+	err := s.inTx(ctx, "apply status", func(tx pgx.Tx) error {
+		// One round trip for the three statements every callback runs.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT 1 FROM calls WHERE sid = $1 FOR NO KEY UPDATE`, sid)
+		b.Queue(`
+			UPDATE calls SET status = $2, status_rank = $3,
+				ended_at   = CASE WHEN $4 THEN $5 ELSE ended_at END,
+				duration   = CASE WHEN $4 THEN $6 ELSE duration END,
+				updated_at = GREATEST(updated_at, $5)
+			WHERE sid = $1 AND status_rank < $3
+			RETURNING `+callCols,
+			sid, ev.Status, ev.Status.Rank(), terminal, ev.At, ev.Duration)
+		b.Queue(`
+			INSERT INTO call_status_events (call_sid, status, at, sequence, duration)
+			SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM calls WHERE sid = $1)
+			ON CONFLICT (call_sid, status) DO NOTHING`,
+			sid, ev.Status, ev.At, ev.Sequence, ev.Duration)
+		br := tx.SendBatch(ctx, b)
+		var one int
+		err := br.QueryRow().Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			br.Close()
+			return errCallNotFound
+		}
+		if err != nil {
+			br.Close()
+			return err
+		}
+		c, err = scanCall(br.QueryRow())
+		advanced := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			br.Close()
+			return err
+		}
+		tag, err := br.Exec()
+		if err := errors.Join(err, br.Close()); err != nil {
+			return err
+		}
+		recorded := tag.RowsAffected() == 1
+		switch {
+		case advanced && terminal:
+			return enqueue(ctx, tx, storage.WorkSummarizeCall, sid, "")
+		case advanced:
+			return nil
+		}
+		if !recorded {
+			// A duplicate or stale callback: nothing changes.
+			c, err = scanCall(tx.QueryRow(ctx, `SELECT `+callCols+` FROM calls WHERE sid = $1`, sid))
+			return err
+		}
+		c, err = scanCall(tx.QueryRow(ctx, `UPDATE calls SET updated_at = GREATEST(updated_at, $2)
+			WHERE sid = $1 RETURNING `+callCols, sid, ev.At))
+		return err
+	})
+	if err != nil {
+		return storage.Call{}, err
+	}
+	return c, nil
+}
+
+// DeleteCall locks the call first, so no recording or work can be added
+// to it meanwhile (their foreign key checks wait on the lock) and the
+// recordings it returns are all the call had; everything it owns then goes
+// by cascade. Locks are taken in the order every path uses (call, work
+// items, recordings), so a worker finishing an item of this call waits for
+// the delete instead of deadlocking with it.
+func (s *Store) DeleteCall(ctx context.Context, sid string) ([]storage.Recording, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var recs []storage.Recording
+	err := s.inTx(ctx, "delete call", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `SELECT 1 FROM calls WHERE sid = $1 FOR UPDATE`, sid)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errCallNotFound
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM work WHERE call_sid = $1 ORDER BY id FOR UPDATE`, sid); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, `SELECT `+recordingCols+` FROM recordings WHERE call_sid = $1 ORDER BY id FOR UPDATE`, sid)
+		recs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Recording, error) { return scanRecording(r) })
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM calls WHERE sid = $1`, sid)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return recs, nil
+}

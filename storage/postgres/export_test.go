@@ -1,0 +1,12 @@
+package postgres
+
+import "context"
+
+// ListQuery exposes the page query builder to the plan tests.
+var ListQuery = listQuery
+
+// QueryRowForTest runs a query on the store's pool, for tests that check
+// what the connection itself is like.
+func (s *Store) QueryRowForTest(ctx context.Context, sql string, dest ...any) error {
+	return s.pool.QueryRow(ctx, sql).Scan(dest...)
+}

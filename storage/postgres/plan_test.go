@@ -1,0 +1,114 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"switchboard/storage"
+	"switchboard/storage/postgres"
+	"switchboard/storage/postgres/pgtest"
+)
+
+// planNode is the part of EXPLAIN (FORMAT JSON) the plan test reads.
+type planNode struct {
+	NodeType  string     `json:"Node Type"`
+	IndexName string     `json:"Index Name"`
+	Plans     []planNode `json:"Plans"`
+}
+
+func (n planNode) walk(f func(planNode)) {
+	f(n)
+	for _, c := range n.Plans {
+		c.walk(f)
+	}
+}
+
+// TestListCallsPlan checks that every ListCalls filter reads a page as one
+// range scan of the index made for it: no sequential scan, no sort, so the
+// cost of a page does not grow with the number of calls.
+func TestListCallsPlan(t *testing.T) {
+	url := pgtest.MigratedURL(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// Enough calls, spread over numbers and a year, mostly completed as in
+	// life, that the planner would rather sort a scan than walk an index if
+	// the right index were missing.
+	const rows = 50000
+	_, err = conn.Exec(ctx, `
+		INSERT INTO calls (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at)
+		SELECT 'CA' || lpad(to_hex(i), 32, '0'), 'AC0123456789abcdef0123456789abcdef',
+			'+1415555' || lpad((i % 20)::text, 4, '0'), '+1628555' || lpad((i % 10)::text, 4, '0'), 'inbound',
+			CASE i % 50 WHEN 0 THEN 'busy' WHEN 1 THEN 'failed' WHEN 2 THEN 'no-answer' ELSE 'completed' END, 4,
+			timestamptz '2026-01-01' + i * interval '10 minutes', timestamptz '2026-01-01' + i * interval '10 minutes'
+		FROM generate_series(1, $1) AS i`, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `ANALYZE calls`); err != nil {
+		t.Fatal(err)
+	}
+	cursor := storage.EncodeCursor(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), "CA"+strings.Repeat("0", 32))
+	since := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	until := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+
+	tests := []struct {
+		name   string
+		filter storage.CallFilter
+		index  []string // any of these is right
+	}{
+		{"Newest", storage.CallFilter{}, []string{"calls_created_idx"}},
+		{"NewestAfterCursor", storage.CallFilter{Cursor: cursor}, []string{"calls_created_idx"}},
+		{"SinceUntil", storage.CallFilter{Since: since, Until: until}, []string{"calls_created_idx"}},
+		{"Status", storage.CallFilter{Status: storage.StatusBusy}, []string{"calls_status_created_idx"}},
+		{"StatusAfterCursor", storage.CallFilter{Status: storage.StatusBusy, Cursor: cursor}, []string{"calls_status_created_idx"}},
+		{"From", storage.CallFilter{From: "+14155550012"}, []string{"calls_from_created_idx"}},
+		{"FromAfterCursor", storage.CallFilter{From: "+14155550012", Cursor: cursor}, []string{"calls_from_created_idx"}},
+		{"To", storage.CallFilter{To: "+16285550007"}, []string{"calls_to_created_idx"}},
+		{"ToSince", storage.CallFilter{To: "+16285550007", Since: since}, []string{"calls_to_created_idx"}},
+		{"FromAndTo", storage.CallFilter{From: "+14155550012", To: "+16285550002"}, []string{"calls_from_created_idx", "calls_to_created_idx"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, args := postgres.ListQuery(tt.filter, storage.DefaultPageSize)
+			var out []byte
+			if err := conn.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+q, args...).Scan(&out); err != nil {
+				t.Fatalf("EXPLAIN: %v", err)
+			}
+			var plans []struct{ Plan planNode }
+			if err := json.Unmarshal(out, &plans); err != nil || len(plans) != 1 {
+				t.Fatalf("EXPLAIN output %s: %v", out, err)
+			}
+			var used []string
+			plans[0].Plan.walk(func(n planNode) {
+				switch n.NodeType {
+				case "Seq Scan", "Sort", "Incremental Sort", "Bitmap Heap Scan":
+					t.Errorf("plan has a %s node:\n%s", n.NodeType, out)
+				case "Index Scan", "Index Only Scan":
+					used = append(used, n.IndexName)
+				}
+			})
+			if len(used) != 1 || !contains(tt.index, used[0]) {
+				t.Errorf("plan scans indexes %v, want one of %v:\n%s", used, tt.index, out)
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"switchboard/storage"
+)
+
+const recordingCols = `sid, call_sid, account_sid, source_url, duration, channels, started_at, state,
+	blob_key, size, sha256, content_type, attempts, last_error, created_at, stored_at`
+
+func scanRecording(row pgx.Row) (storage.Recording, error) {
+	var r storage.Recording
+	err := row.Scan(&r.SID, &r.CallSID, &r.AccountSID, &r.SourceURL, &r.Duration, &r.Channels, &r.StartedAt, &r.State,
+		&r.BlobKey, &r.Size, &r.SHA256, &r.ContentType, &r.Attempts, &r.LastError, &r.CreatedAt, &r.StoredAt)
+	r.StartedAt, r.CreatedAt, r.StoredAt = utcPtr(r.StartedAt), r.CreatedAt.UTC(), utcPtr(r.StoredAt)
+	return r, err
+}
+
+// AddRecording inserts the recording unless its SID exists and, in the same
+// statement, enqueues archiving for a new pending one: a recording is never
+// stored without the work that archives it.
+func (s *Store) AddRecording(ctx context.Context, r storage.Recording) (storage.Recording, bool, error) {
+	if err := storage.CheckSID("recording SID", r.SID, "RE"); err != nil {
+		return storage.Recording{}, false, err
+	}
+	if err := storage.CheckSID("call SID", r.CallSID, "CA"); err != nil {
+		return storage.Recording{}, false, err
+	}
+	if r.AccountSID != "" {
+		if err := storage.CheckSID("account SID", r.AccountSID, "AC"); err != nil {
+			return storage.Recording{}, false, err
+		}
+	}
+	switch r.State {
+	case "":
+		r.State = storage.RecordingPending
+	case storage.RecordingPending, storage.RecordingFailed:
+	default:
+		return storage.Recording{}, false, storage.Errorf(storage.ErrInvalid, "a new recording must be pending or failed")
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	// Archive results are only ever set by CompleteRecording and FailWork.
+	got, err := scanRecording(s.pool.QueryRow(ctx, `
+		WITH rec AS (
+			INSERT INTO recordings (sid, call_sid, account_sid, source_url, duration, channels, started_at, state, last_error, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (sid) DO NOTHING
+			RETURNING `+recordingCols+`
+		), queued AS (
+			INSERT INTO work (kind, call_sid, recording_sid)
+			SELECT $11, call_sid, sid FROM rec WHERE state = 'pending'
+			ON CONFLICT (kind, call_sid, recording_sid) DO NOTHING
+		)
+		SELECT `+recordingCols+` FROM rec`,
+		r.SID, r.CallSID, r.AccountSID, r.SourceURL, r.Duration, r.Channels, normPtr(r.StartedAt), r.State, r.LastError,
+		orNow(r.CreatedAt), storage.WorkArchiveRecording))
+	if err == nil {
+		return got, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return storage.Recording{}, false, translate(err, "add recording")
+	}
+	got, err = scanRecording(s.pool.QueryRow(ctx, `SELECT `+recordingCols+` FROM recordings WHERE sid = $1`, r.SID))
+	if err != nil {
+		return storage.Recording{}, false, translate(err, "add recording")
+	}
+	return got, false, nil
+}
+
+// GetRecording finds the recording only under its own call, so a link
+// naming another call cannot reach it.
+func (s *Store) GetRecording(ctx context.Context, callSID, sid string) (storage.Recording, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	r, err := scanRecording(s.pool.QueryRow(ctx, `SELECT `+recordingCols+` FROM recordings
+		WHERE sid = $1 AND call_sid = $2`, sid, callSID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storage.Recording{}, errRecordingNotFound
+	}
+	if err != nil {
+		return storage.Recording{}, translate(err, "get recording")
+	}
+	return r, nil
+}
