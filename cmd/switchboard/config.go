@@ -14,9 +14,12 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"switchboard/assistant"
+	"switchboard/assistant/bedrock"
+	"switchboard/assistant/openai"
 	"switchboard/runtime"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
+	"switchboard/storage/postgres"
 	s3store "switchboard/storage/s3"
 )
 
@@ -49,6 +52,10 @@ type Config struct {
 	Model  assistant.ModelConfig
 	// S3 holds recordings when S3_BUCKET is set; DATA_DIR otherwise.
 	S3 s3store.Config
+	// Postgres holds calls when DATABASE_URL is set; memory otherwise.
+	Postgres postgres.Config
+	OpenAI   openai.Config
+	Bedrock  bedrock.Config
 }
 
 // LoadConfig parses the environment (lookup is os.LookupEnv in main) and
@@ -153,14 +160,21 @@ func (c Config) Validate() error {
 	if c.RequestTimeout <= 0 || c.RequestTimeout > 10*time.Second {
 		add("REQUEST_TIMEOUT must be > 0 and ≤ 10s, got %s", c.RequestTimeout)
 	}
+	subs := []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate()}
 	switch c.Assistant {
 	case "scripted":
+	case "openai":
+		subs = append(subs, c.OpenAI.Validate())
+	case "bedrock":
+		subs = append(subs, c.Bedrock.Validate())
 	default:
-		add("ASSISTANT must be scripted, got %q", c.Assistant)
+		add("ASSISTANT must be scripted, openai or bedrock, got %q", c.Assistant)
 	}
-	subs := []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate()}
 	if c.S3.Bucket != "" {
 		subs = append(subs, c.S3.Validate())
+	}
+	if c.Postgres.URL != "" {
+		subs = append(subs, c.Postgres.Validate())
 	}
 	for _, err := range subs {
 		if err != nil {
@@ -173,6 +187,7 @@ func (c Config) Validate() error {
 			"PUBLIC_BASE_URL":   c.PublicBaseURL == "",
 			"API_TOKENS":        len(c.APITokens) == 0,
 			"S3_BUCKET":         c.S3.Bucket == "",
+			"DATABASE_URL":      c.Postgres.URL == "",
 		} {
 			if missing {
 				add("%s is required when SWITCHBOARD_ENV=production", name)

@@ -18,6 +18,7 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"switchboard/runtime/ssmenv"
+	"switchboard/storage/postgres"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -42,10 +43,11 @@ func environ() map[string]string {
 	return m
 }
 
-const usage = `usage: switchboard [serve|work|version]
+const usage = `usage: switchboard [serve|work|migrate|version]
 
   serve    answer Twilio webhooks and the calls API, and run background work (default)
   work     run the background work that is due, then exit (for schedulers)
+  migrate  apply the database migrations (DATABASE_URL), then exit
   version  print the version
 
 Under AWS Lambda (AWS_LAMBDA_RUNTIME_API set) the binary runs as the function.
@@ -64,7 +66,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
-	case "serve", "work":
+	case "serve", "work", "migrate":
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
@@ -81,6 +83,16 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	log := newLogger(cfg, stderr)
 	if len(fromSSM) > 0 {
 		log.Info("configuration loaded from Parameter Store", "path", environ[ssmenv.PathVariable], "variables", fromSSM)
+	}
+	if cmd == "migrate" {
+		if cfg.Postgres.URL == "" {
+			return errors.New("migrate: DATABASE_URL is not set")
+		}
+		if err := postgres.Migrate(ctx, cfg.Postgres); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		log.Info("database migrated")
+		return nil
 	}
 	m, err := NewMain(ctx, cfg, log)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"switchboard/assistant"
+	"switchboard/assistant/bedrock"
+	"switchboard/assistant/openai"
 	"switchboard/handlers"
 	"switchboard/runtime"
 	"switchboard/runtime/lambda"
@@ -19,6 +21,7 @@ import (
 	"switchboard/storage"
 	"switchboard/storage/localfs"
 	"switchboard/storage/memory"
+	"switchboard/storage/postgres"
 	s3store "switchboard/storage/s3"
 )
 
@@ -99,8 +102,17 @@ func (m *Main) Listen() error {
 }
 
 func (m *Main) openStores(ctx context.Context) error {
-	m.Calls = memory.New()
-	m.Warnings = append(m.Warnings, "calls are kept in memory and lost when the process stops (set DATABASE_URL for PostgreSQL)")
+	if m.Config.Postgres.URL != "" {
+		db, err := postgres.Open(ctx, m.Config.Postgres)
+		if err != nil {
+			return fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		m.Calls = db
+		m.closers = append(m.closers, db.Close)
+	} else {
+		m.Calls = memory.New()
+		m.Warnings = append(m.Warnings, "calls are kept in memory and lost when the process stops (set DATABASE_URL for PostgreSQL)")
+	}
 	if m.Config.S3.Bucket != "" {
 		blobs, err := s3store.New(ctx, m.Config.S3)
 		if err != nil {
@@ -119,9 +131,31 @@ func (m *Main) openStores(ctx context.Context) error {
 }
 
 func (m *Main) openAssistant(ctx context.Context) error {
-	s := assistant.NewScripted()
-	s.Greeting = m.Config.Model.Greeting
-	m.AI = s
+	metrics, err := assistant.NewMetrics(m.Registry)
+	if err != nil {
+		return err
+	}
+	deps := assistant.Deps{Config: m.Config.Model, Metrics: metrics, Logger: m.Log}
+	switch m.Config.Assistant {
+	case "openai":
+		a, err := openai.New(m.Config.OpenAI, deps)
+		if err != nil {
+			return fmt.Errorf("ASSISTANT=openai: %w", err)
+		}
+		m.AI = a
+		m.closers = append(m.closers, func() { _ = a.Close() })
+	case "bedrock":
+		a, err := bedrock.New(ctx, m.Config.Bedrock, deps)
+		if err != nil {
+			return fmt.Errorf("ASSISTANT=bedrock: %w", err)
+		}
+		m.AI = a
+	default:
+		s := assistant.NewScripted()
+		s.Greeting = m.Config.Model.Greeting
+		s.Goodbye = m.Config.Model.Goodbye
+		m.AI = s
+	}
 	return nil
 }
 
