@@ -165,7 +165,8 @@ func (s *Server) routes(app *fiber.App) {
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", s.metricsHandler())
+	// Metrics describe traffic and failures: like the API, they need a token.
+	app.Get("/metrics", s.requireToken, s.metricsHandler())
 
 	tw := app.Group("/twilio", s.captureWebhook, s.twilioForm, s.verifySignature)
 	tw.Post("/voice", s.voice)

@@ -134,7 +134,10 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	if route == "/" || route == "" {
 		route = "unmatched"
 	}
-	s.metrics.requests.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+	elapsed := time.Since(start)
+	s.metrics.requests.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Observe(elapsed.Seconds())
+	s.logger(c).Debug("request", "method", c.Method(), "route", route, "status", status,
+		"ms", float64(elapsed.Microseconds())/1000, "client_ip", c.IP())
 	return err
 }
 
