@@ -9,7 +9,7 @@ GOARCH   ?= amd64
 # TWILIO_AUTH_TOKEN is set, so captured webhooks replay exactly as in production.
 DEV_AUTH_TOKEN ?= switchboard-dev-auth-token
 
-.PHONY: run test lint build bench replay lambda ami verify-deploy clean
+.PHONY: run test lint build bench bench-archive replay lambda ami verify-deploy clean
 
 ## run: the dev server on embedded defaults (memory store, ./data blobs, scripted assistant)
 run:
@@ -36,6 +36,10 @@ bench:
 ## replay: every fixture in testdata/webhooks against `make run`'s server (start it first), re-signed with its token
 replay:
 	$(GO) run ./cmd/replay --url http://localhost:8080 --auth-token "$${TWILIO_AUTH_TOKEN:-$(DEV_AUTH_TOKEN)}" testdata/webhooks
+
+## bench-archive: archive a 512 MiB recording from cmd/fakecloud (a separate process) into its fake S3: peak memory, throughput against plain copies
+bench-archive:
+	$(GO) test -run '^$$' -bench '^BenchmarkArchive$$' -benchtime 3x -count=1 -timeout 30m ./storage/s3
 
 ## lambda: dist/switchboard-lambda.zip, the binary as `bootstrap` for the provided.al2023 runtime
 lambda:
