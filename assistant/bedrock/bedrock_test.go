@@ -20,6 +20,7 @@ import (
 
 	"switchboard/assistant"
 	"switchboard/assistant/bedrock"
+	"switchboard/assistant/bedrock/bedrocktest"
 	"switchboard/storage"
 )
 
@@ -57,8 +58,8 @@ func modelError(t *testing.T, err error, outcome string) *assistant.ModelError {
 }
 
 func TestReplyMultiTurnSendsHistoryInOrder(t *testing.T) {
-	f := newFake(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, textOutput(fmt.Sprintf("Réponse %d.", n+1)))
+	f := bedrocktest.New(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		bedrocktest.WriteJSON(w, http.StatusOK, bedrocktest.TextOutput(fmt.Sprintf("Réponse %d.", n+1)))
 	})
 	env := mustAssistant(t, f, nil)
 	c := conversation()
@@ -76,16 +77,16 @@ func TestReplyMultiTurnSendsHistoryInOrder(t *testing.T) {
 		c.Turns = append(c.Turns, storage.Turn{Number: n, Role: storage.RoleAssistant, Text: got.Text})
 	}
 
-	reqs := f.requests()
+	reqs := f.Requests()
 	if len(reqs) != len(said) {
 		t.Fatalf("fake received %d signed requests, want %d", len(reqs), len(said))
 	}
 	for i, r := range reqs {
-		if r.rawErr != nil {
-			t.Fatalf("request %d is not Converse JSON: %v", i, r.rawErr)
+		if r.RawErr != nil {
+			t.Fatalf("request %d is not Converse JSON: %v", i, r.RawErr)
 		}
-		if r.modelID != testModel {
-			t.Errorf("request %d model %q, want %q", i, r.modelID, testModel)
+		if r.ModelID != testModel {
+			t.Errorf("request %d model %q, want %q", i, r.ModelID, testModel)
 		}
 		type msg struct{ Role, Text string }
 		want := []msg{{"user", "(The call is connected.)"}, {"assistant", greeting}}
@@ -94,7 +95,7 @@ func TestReplyMultiTurnSendsHistoryInOrder(t *testing.T) {
 		}
 		want = append(want, msg{"user", said[i]})
 		var got []msg
-		for _, m := range r.body.Messages {
+		for _, m := range r.Body.Messages {
 			if len(m.Content) != 1 {
 				t.Fatalf("request %d message has %d content blocks", i, len(m.Content))
 			}
@@ -103,18 +104,18 @@ func TestReplyMultiTurnSendsHistoryInOrder(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("request %d history (-want +got):\n%s", i, diff)
 		}
-		if len(r.body.System) != 1 || !strings.Contains(r.body.System[0].Text, "Rosa's Bakery") || !strings.Contains(r.body.System[0].Text, "fr-FR") {
-			t.Errorf("request %d system = %+v, want the configured prompt", i, r.body.System)
+		if len(r.Body.System) != 1 || !strings.Contains(r.Body.System[0].Text, "Rosa's Bakery") || !strings.Contains(r.Body.System[0].Text, "fr-FR") {
+			t.Errorf("request %d system = %+v, want the configured prompt", i, r.Body.System)
 		}
 		for _, s := range said {
-			if strings.Contains(r.body.System[0].Text, s) {
+			if strings.Contains(r.Body.System[0].Text, s) {
 				t.Errorf("request %d: caller text %q leaked into the system prompt", i, s)
 			}
 		}
-		if r.body.InferenceConfig.MaxTokens != 150 {
-			t.Errorf("request %d maxTokens %d", i, r.body.InferenceConfig.MaxTokens)
+		if r.Body.InferenceConfig.MaxTokens != 150 {
+			t.Errorf("request %d maxTokens %d", i, r.Body.InferenceConfig.MaxTokens)
 		}
-		if tc := r.body.ToolConfig; tc == nil || len(tc.Tools) != 1 || tc.Tools[0].ToolSpec.Name != "end_call" ||
+		if tc := r.Body.ToolConfig; tc == nil || len(tc.Tools) != 1 || tc.Tools[0].ToolSpec.Name != "end_call" ||
 			tc.Tools[0].ToolSpec.InputSchema.JSON["type"] != "object" {
 			t.Errorf("request %d toolConfig = %+v, want the end_call toolSpec", i, tc)
 		}
@@ -122,7 +123,7 @@ func TestReplyMultiTurnSendsHistoryInOrder(t *testing.T) {
 }
 
 func TestReplyConnectionsReused(t *testing.T) {
-	f := newFake(t, always(http.StatusOK, textOutput("Oui.")))
+	f := bedrocktest.New(t, bedrocktest.Always(http.StatusOK, bedrocktest.TextOutput("Oui.")))
 	env := mustAssistant(t, f, nil)
 	const turns = 10
 	var reused atomic.Int64
@@ -144,7 +145,7 @@ func TestReplyConnectionsReused(t *testing.T) {
 	// Without keep-alive every turn dials. Go's transport may still dial a
 	// spare connection when a turn starts before the previous connection is
 	// back in its pool, so the count is bounded, not exactly one.
-	conns := f.newConns.Load()
+	conns := f.NewConns()
 	t.Logf("%d turns: %d connections accepted, %d requests on a reused connection", turns, conns, reused.Load())
 	if conns >= turns || reused.Load() == 0 {
 		t.Errorf("%d connections for %d turns, %d reused: connections are not kept alive", conns, turns, reused.Load())
@@ -162,7 +163,7 @@ func TestReplyEndCall(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, always(http.StatusOK, toolUseOutput("end_call", tt.input)))
+			f := bedrocktest.New(t, bedrocktest.Always(http.StatusOK, bedrocktest.ToolUseOutput("end_call", tt.input)))
 			env := mustAssistant(t, f, nil)
 			got, err := env.a.Reply(turnCtx(t), conversation(caller(1, "C'est tout, au revoir.")))
 			if err != nil {
@@ -177,26 +178,26 @@ func TestReplyEndCall(t *testing.T) {
 
 func TestReplyRetries(t *testing.T) {
 	t.Run("ThrottledThenOK", func(t *testing.T) {
-		f := newFake(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		f := bedrocktest.New(t, func(n int, w http.ResponseWriter, _ *http.Request) {
 			if n == 0 {
-				awsError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many requests, please wait before trying again.")
+				bedrocktest.AWSError(w, http.StatusTooManyRequests, "ThrottlingException", "Too many requests, please wait before trying again.")
 				return
 			}
-			writeJSON(w, http.StatusOK, textOutput("Nous ouvrons à huit heures."))
+			bedrocktest.WriteJSON(w, http.StatusOK, bedrocktest.TextOutput("Nous ouvrons à huit heures."))
 		})
 		env := mustAssistant(t, f, nil)
 		got, err := env.a.Reply(turnCtx(t), conversation(caller(1, "Vous ouvrez quand ?")))
 		if err != nil {
 			t.Fatalf("Reply: %v", err)
 		}
-		if got.Text != "Nous ouvrons à huit heures." || len(f.requests()) != 2 {
-			t.Errorf("Reply = %+v after %d requests, want the second answer", got, len(f.requests()))
+		if got.Text != "Nous ouvrons à huit heures." || len(f.Requests()) != 2 {
+			t.Errorf("Reply = %+v after %d requests, want the second answer", got, len(f.Requests()))
 		}
 	})
 
 	t.Run("ServerErrorForeverErrUnavailable", func(t *testing.T) {
-		f := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-			awsError(w, http.StatusInternalServerError, "InternalServerException", "internal error")
+		f := bedrocktest.New(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			bedrocktest.AWSError(w, http.StatusInternalServerError, "InternalServerException", "internal error")
 		})
 		env := mustAssistant(t, f, func(c *assistant.ModelConfig) { c.TurnTimeout = 2 * time.Second })
 		start := time.Now()
@@ -206,7 +207,7 @@ func TestReplyRetries(t *testing.T) {
 		if !strings.HasPrefix(err.Error(), "provider returned 500 after ") {
 			t.Errorf("message %q", err.Error())
 		}
-		if n := len(f.requests()); n < 2 {
+		if n := len(f.Requests()); n < 2 {
 			t.Errorf("fake received %d requests, want retries", n)
 		}
 		if elapsed > 3*time.Second {
@@ -215,24 +216,24 @@ func TestReplyRetries(t *testing.T) {
 	})
 
 	t.Run("AccessDeniedNotRetried", func(t *testing.T) {
-		f := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-			awsError(w, http.StatusForbidden, "AccessDeniedException", "not allowed")
+		f := bedrocktest.New(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			bedrocktest.AWSError(w, http.StatusForbidden, "AccessDeniedException", "not allowed")
 		})
 		env := mustAssistant(t, f, nil)
 		_, err := env.a.Reply(turnCtx(t), conversation(caller(1, "Allô ?")))
 		modelError(t, err, assistant.OutcomeError)
-		if err.Error() != "provider returned 403" || len(f.requests()) != 1 {
-			t.Errorf("message %q after %d requests, want one 403", err.Error(), len(f.requests()))
+		if err.Error() != "provider returned 403" || len(f.Requests()) != 1 {
+			t.Errorf("message %q after %d requests, want one 403", err.Error(), len(f.Requests()))
 		}
 	})
 }
 
 func TestReplyWrongCredentialsRejectedBySignatureCheck(t *testing.T) {
-	f := newFake(t, always(http.StatusOK, textOutput("unused")))
+	f := bedrocktest.New(t, bedrocktest.Always(http.StatusOK, bedrocktest.TextOutput("unused")))
 	client := bedrockruntime.NewFromConfig(aws.Config{
-		Region:      testRegion,
-		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, "wrong-secret", ""),
-	}, func(o *bedrockruntime.Options) { o.BaseEndpoint = aws.String(f.srv.URL) })
+		Region:      bedrocktest.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(bedrocktest.KeyID, "wrong-secret", ""),
+	}, func(o *bedrockruntime.Options) { o.BaseEndpoint = aws.String(f.URL()) })
 	a, err := bedrock.NewWithClient(client, bedrock.Config{ModelID: testModel, Temperature: 0.3, MaxTokens: 150},
 		assistant.Deps{Config: assistant.DefaultModelConfig(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -246,11 +247,11 @@ func TestReplyWrongCredentialsRejectedBySignatureCheck(t *testing.T) {
 }
 
 func TestReplySlowProviderTimesOut(t *testing.T) {
-	f := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+	f := bedrocktest.New(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-time.After(20 * time.Second):
-			writeJSON(w, http.StatusOK, textOutput("Trop tard."))
+			bedrocktest.WriteJSON(w, http.StatusOK, bedrocktest.TextOutput("Trop tard."))
 		}
 	})
 	env := mustAssistant(t, f, func(c *assistant.ModelConfig) { c.TurnTimeout = time.Second })
@@ -277,11 +278,11 @@ func TestReplyMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, always(http.StatusOK, tt.body))
+			f := bedrocktest.New(t, bedrocktest.Always(http.StatusOK, tt.body))
 			env := mustAssistant(t, f, nil)
 			_, err := env.a.Reply(turnCtx(t), conversation(caller(1, "Allô ?")))
 			modelError(t, err, assistant.OutcomeMalformed)
-			if n := len(f.requests()); n != 1 {
+			if n := len(f.Requests()); n != 1 {
 				t.Errorf("fake received %d requests, want 1", n)
 			}
 		})
@@ -291,7 +292,7 @@ func TestReplyMalformed(t *testing.T) {
 func TestReplyShapedForSpeech(t *testing.T) {
 	long := "**Bien sûr !** Voici nos pains :\n1. baguette\n2. seigle\n\n" +
 		strings.Repeat("Tout est fait à la main chaque matin dans notre boutique. ", 20) + "Voir https://rosa.example"
-	f := newFake(t, always(http.StatusOK, textOutput(long)))
+	f := bedrocktest.New(t, bedrocktest.Always(http.StatusOK, bedrocktest.TextOutput(long)))
 	env := mustAssistant(t, f, nil)
 	got, err := env.a.Reply(turnCtx(t), conversation(caller(1, "Quels pains ?")))
 	if err != nil {
@@ -309,7 +310,7 @@ func TestReplyShapedForSpeech(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
-	f := newFake(t, always(http.StatusOK, textOutput(
+	f := bedrocktest.New(t, bedrocktest.Always(http.StatusOK, bedrocktest.TextOutput(
 		`{"summary":"Le client veut un gâteau pour samedi.","reason":"commande de gâteau","outcome":"rappel promis","follow_up":"yes"}`)))
 	env := mustAssistant(t, f, nil)
 	got, err := env.a.Summarize(turnCtx(t), conversation(caller(1, "Je voudrais un gâteau pour samedi.")))
@@ -320,7 +321,7 @@ func TestSummarize(t *testing.T) {
 		got.Outcome != "rappel promis" || !got.FollowUp {
 		t.Errorf("summary = %+v", got)
 	}
-	r := f.requests()[0].body
+	r := f.Requests()[0].Body
 	if r.ToolConfig != nil {
 		t.Errorf("summary request offers tools")
 	}
@@ -330,15 +331,15 @@ func TestSummarize(t *testing.T) {
 }
 
 func TestNewUsesDefaultCredentialChain(t *testing.T) {
-	f := newFake(t, always(http.StatusOK, textOutput("Bonjour.")))
-	t.Setenv("AWS_ACCESS_KEY_ID", testKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", testSecret)
+	f := bedrocktest.New(t, bedrocktest.Always(http.StatusOK, bedrocktest.TextOutput("Bonjour.")))
+	t.Setenv("AWS_ACCESS_KEY_ID", bedrocktest.KeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", bedrocktest.Secret)
 	t.Setenv("AWS_SESSION_TOKEN", "")
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	a, err := bedrock.New(context.Background(), bedrock.Config{
-		ModelID: testModel, Region: testRegion, Temperature: 0.3, MaxTokens: 150, Endpoint: f.srv.URL,
+		ModelID: testModel, Region: bedrocktest.Region, Temperature: 0.3, MaxTokens: 150, Endpoint: f.URL(),
 	}, assistant.Deps{Config: assistant.DefaultModelConfig(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"switchboard/assistant/openai/openaitest"
 	"switchboard/storage"
 )
 
@@ -19,11 +20,11 @@ import (
 // to the delay.
 func BenchmarkReplyOverhead(b *testing.B) {
 	const providerDelay = 20 * time.Millisecond
-	f := newFake(b, func(_ int, w http.ResponseWriter, _ *http.Request) {
+	f := openaitest.New(b, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		time.Sleep(providerDelay)
-		writeJSON(w, http.StatusOK, completion("We are open from eight in the morning until six in the evening, Monday to Saturday."))
+		openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("We are open from eight in the morning until six in the evening, Monday to Saturday."))
 	})
-	env := mustAssistant(b, f.baseURL(), nil)
+	env := mustAssistant(b, f.BaseURL(), nil)
 
 	// A realistic mid-call history: ten turns before the caller's latest words.
 	c := conversation()
@@ -54,9 +55,9 @@ func BenchmarkReplyOverhead(b *testing.B) {
 // cost rather than loopback HTTP, the fake's own work and timer slack.
 func BenchmarkRawHTTPBaseline(b *testing.B) {
 	const providerDelay = 20 * time.Millisecond
-	f := newFake(b, func(_ int, w http.ResponseWriter, _ *http.Request) {
+	f := openaitest.New(b, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		time.Sleep(providerDelay)
-		writeJSON(w, http.StatusOK, completion("We are open from eight in the morning until six in the evening, Monday to Saturday."))
+		openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("We are open from eight in the morning until six in the evening, Monday to Saturday."))
 	})
 	body := []byte(`{"model":"test-model","messages":[{"role":"system","content":"You answer calls."},{"role":"user","content":"And on Sundays?"}],"max_tokens":150}`)
 	client := &http.Client{}
@@ -64,7 +65,7 @@ func BenchmarkRawHTTPBaseline(b *testing.B) {
 
 	start := time.Now()
 	for b.Loop() {
-		res, err := client.Post(f.baseURL()+"/chat/completions", "application/json", bytes.NewReader(body))
+		res, err := client.Post(f.BaseURL()+"/chat/completions", "application/json", bytes.NewReader(body))
 		if err != nil {
 			b.Fatal(err)
 		}

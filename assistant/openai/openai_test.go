@@ -16,6 +16,7 @@ import (
 
 	"switchboard/assistant"
 	"switchboard/assistant/openai"
+	"switchboard/assistant/openai/openaitest"
 	"switchboard/storage"
 )
 
@@ -61,8 +62,8 @@ func modelError(t *testing.T, err error, outcome string) *assistant.ModelError {
 }
 
 func TestGreetAsksNoModel(t *testing.T) {
-	f := newFake(t, always(http.StatusOK, completion("unused")))
-	env := mustAssistant(t, f.baseURL(), nil)
+	f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.Completion("unused")))
+	env := mustAssistant(t, f.BaseURL(), nil)
 	got, err := env.a.Greet(turnCtx(t), assistant.Conversation{})
 	if err != nil {
 		t.Fatalf("Greet: %v", err)
@@ -70,16 +71,16 @@ func TestGreetAsksNoModel(t *testing.T) {
 	if got.Text != greeting || got.EndCall {
 		t.Errorf("Greet = %+v, want the configured greeting", got)
 	}
-	if n := len(f.requests()); n != 0 {
+	if n := len(f.Requests()); n != 0 {
 		t.Errorf("Greet made %d model requests, want 0", n)
 	}
 }
 
 func TestReplyMultiTurnSendsHistoryInOrder(t *testing.T) {
-	f := newFake(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, completion(fmt.Sprintf("Answer number %d.", n+1)))
+	f := openaitest.New(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion(fmt.Sprintf("Answer number %d.", n+1)))
 	})
-	env := mustAssistant(t, f.baseURL(), nil)
+	env := mustAssistant(t, f.BaseURL(), nil)
 	ctx := turnCtx(t)
 
 	c := conversation()
@@ -98,19 +99,19 @@ func TestReplyMultiTurnSendsHistoryInOrder(t *testing.T) {
 		c.Turns = append(c.Turns, storage.Turn{Number: n, Role: storage.RoleAssistant, Text: got.Text})
 	}
 
-	reqs := f.requests()
+	reqs := f.Requests()
 	if len(reqs) != len(said) {
 		t.Fatalf("fake received %d requests, want %d", len(reqs), len(said))
 	}
 	for i, r := range reqs {
-		if r.rawErr != nil {
-			t.Fatalf("request %d is not chat-completions JSON: %v", i, r.rawErr)
+		if r.RawErr != nil {
+			t.Fatalf("request %d is not chat-completions JSON: %v", i, r.RawErr)
 		}
-		if r.auth != "Bearer test-key" {
-			t.Errorf("request %d Authorization %q", i, r.auth)
+		if r.Auth != "Bearer test-key" {
+			t.Errorf("request %d Authorization %q", i, r.Auth)
 		}
-		if r.body.Model != "test-model" || r.body.MaxTokens != 150 || r.body.Temperature != 0.3 {
-			t.Errorf("request %d model/max_tokens/temperature = %q/%d/%g", i, r.body.Model, r.body.MaxTokens, r.body.Temperature)
+		if r.Body.Model != "test-model" || r.Body.MaxTokens != 150 || r.Body.Temperature != 0.3 {
+			t.Errorf("request %d model/max_tokens/temperature = %q/%d/%g", i, r.Body.Model, r.Body.MaxTokens, r.Body.Temperature)
 		}
 		// Turn N+1's request: system, greeting, then (user, assistant) per
 		// earlier turn, then this turn's words as user.
@@ -121,13 +122,13 @@ func TestReplyMultiTurnSendsHistoryInOrder(t *testing.T) {
 		}
 		want = append(want, msg{"user", said[i]})
 		var got []msg
-		for _, m := range r.body.Messages[1:] {
+		for _, m := range r.Body.Messages[1:] {
 			got = append(got, msg{m.Role, m.Content})
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("request %d history (-want +got):\n%s", i, diff)
 		}
-		sys := r.body.Messages[0]
+		sys := r.Body.Messages[0]
 		if sys.Role != "system" || !strings.Contains(sys.Content, "Rosa's Bakery") || !strings.Contains(sys.Content, "en-US") {
 			t.Errorf("request %d first message is not the configured system prompt: %+v", i, sys)
 		}
@@ -136,8 +137,8 @@ func TestReplyMultiTurnSendsHistoryInOrder(t *testing.T) {
 				t.Errorf("request %d: caller text %q leaked into the system prompt", i, s)
 			}
 		}
-		if len(r.body.Tools) != 1 || r.body.Tools[0].Function.Name != "end_call" || r.body.Tools[0].Type != "function" {
-			t.Errorf("request %d tools = %+v, want the end_call function", i, r.body.Tools)
+		if len(r.Body.Tools) != 1 || r.Body.Tools[0].Function.Name != "end_call" || r.Body.Tools[0].Type != "function" {
+			t.Errorf("request %d tools = %+v, want the end_call function", i, r.Body.Tools)
 		}
 	}
 	if got := counter(t, env.reg, "switchboard_assistant_request_duration_seconds",
@@ -156,8 +157,8 @@ func TestReplyMultiTurnSendsHistoryInOrder(t *testing.T) {
 }
 
 func TestReplyConnectionsReused(t *testing.T) {
-	f := newFake(t, always(http.StatusOK, completion("Sure.")))
-	env := mustAssistant(t, f.baseURL(), nil)
+	f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.Completion("Sure.")))
+	env := mustAssistant(t, f.BaseURL(), nil)
 	const turns = 10
 	var reused atomic.Int64
 	ctx := httptrace.WithClientTrace(turnCtx(t), &httptrace.ClientTrace{
@@ -178,7 +179,7 @@ func TestReplyConnectionsReused(t *testing.T) {
 	// Without keep-alive every turn dials. Go's transport may still dial a
 	// spare connection when a turn starts before the previous connection is
 	// back in its pool, so the count is bounded, not exactly one.
-	conns := f.newConns.Load()
+	conns := f.NewConns()
 	t.Logf("%d turns: %d connections accepted, %d requests on a reused connection", turns, conns, reused.Load())
 	if conns >= turns || reused.Load() == 0 {
 		t.Errorf("%d connections for %d turns, %d reused: connections are not kept alive", conns, turns, reused.Load())
@@ -197,8 +198,8 @@ func TestReplyEndCall(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, always(http.StatusOK, toolCall("end_call", tt.args)))
-			env := mustAssistant(t, f.baseURL(), nil)
+			f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.ToolCall("end_call", tt.args)))
+			env := mustAssistant(t, f.BaseURL(), nil)
 			got, err := env.a.Reply(turnCtx(t), conversation(caller(1, "That's all, bye.")))
 			if err != nil {
 				t.Fatalf("Reply: %v", err)
@@ -212,15 +213,15 @@ func TestReplyEndCall(t *testing.T) {
 
 func TestReplyRetries(t *testing.T) {
 	t.Run("RateLimitedThenOK", func(t *testing.T) {
-		f := newFake(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		f := openaitest.New(t, func(n int, w http.ResponseWriter, _ *http.Request) {
 			if n == 0 {
 				w.Header().Set("Retry-After", "1")
-				writeJSON(w, http.StatusTooManyRequests, `{"error":{"message":"slow down","type":"rate_limit"}}`)
+				openaitest.WriteJSON(w, http.StatusTooManyRequests, `{"error":{"message":"slow down","type":"rate_limit"}}`)
 				return
 			}
-			writeJSON(w, http.StatusOK, completion("We open at eight."))
+			openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("We open at eight."))
 		})
-		env := mustAssistant(t, f.baseURL(), nil)
+		env := mustAssistant(t, f.BaseURL(), nil)
 		got, err := env.a.Reply(turnCtx(t), conversation(caller(1, "When do you open?")))
 		if err != nil {
 			t.Fatalf("Reply: %v", err)
@@ -228,11 +229,11 @@ func TestReplyRetries(t *testing.T) {
 		if got.Text != "We open at eight." {
 			t.Errorf("Reply = %+v", got)
 		}
-		reqs := f.requests()
+		reqs := f.Requests()
 		if len(reqs) != 2 {
 			t.Fatalf("fake received %d requests, want 2", len(reqs))
 		}
-		if gap := reqs[1].at.Sub(reqs[0].at); gap < 900*time.Millisecond {
+		if gap := reqs[1].At.Sub(reqs[0].At); gap < 900*time.Millisecond {
 			t.Errorf("retry came %s after the 429, want Retry-After (1s) honoured", gap)
 		}
 		if got := counter(t, env.reg, "switchboard_assistant_retries_total", nil); got != 1 {
@@ -241,24 +242,24 @@ func TestReplyRetries(t *testing.T) {
 	})
 
 	t.Run("RateLimitedBeyondDeadlineGivesUp", func(t *testing.T) {
-		f := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		f := openaitest.New(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Retry-After", "30")
-			writeJSON(w, http.StatusTooManyRequests, `{"error":{"message":"slow down"}}`)
+			openaitest.WriteJSON(w, http.StatusTooManyRequests, `{"error":{"message":"slow down"}}`)
 		})
-		env := mustAssistant(t, f.baseURL(), nil)
+		env := mustAssistant(t, f.BaseURL(), nil)
 		_, err := env.a.Reply(turnCtx(t), conversation(caller(1, "Hello?")))
 		modelError(t, err, assistant.OutcomeRateLimited)
 		if err.Error() != "provider returned 429" {
 			t.Errorf("message %q", err.Error())
 		}
-		if n := len(f.requests()); n != 1 {
+		if n := len(f.Requests()); n != 1 {
 			t.Errorf("fake received %d requests, want 1: a 30 s wait cannot fit an 8 s turn", n)
 		}
 	})
 
 	t.Run("ServerErrorForeverErrUnavailable", func(t *testing.T) {
-		f := newFake(t, always(http.StatusInternalServerError, `<html>oops</html>`))
-		env := mustAssistant(t, f.baseURL(), func(c *assistant.ModelConfig) { c.TurnTimeout = 2 * time.Second })
+		f := openaitest.New(t, openaitest.Always(http.StatusInternalServerError, `<html>oops</html>`))
+		env := mustAssistant(t, f.BaseURL(), func(c *assistant.ModelConfig) { c.TurnTimeout = 2 * time.Second })
 		start := time.Now()
 		_, err := env.a.Reply(turnCtx(t), conversation(caller(1, "Hello?")))
 		elapsed := time.Since(start)
@@ -266,7 +267,7 @@ func TestReplyRetries(t *testing.T) {
 		if !strings.HasPrefix(err.Error(), "provider returned 500 after ") {
 			t.Errorf("message %q, want provider returned 500 after N attempts", err.Error())
 		}
-		if n := len(f.requests()); n < 2 {
+		if n := len(f.Requests()); n < 2 {
 			t.Errorf("fake received %d requests, want retries", n)
 		}
 		if elapsed > 2*time.Second+time.Second {
@@ -275,27 +276,27 @@ func TestReplyRetries(t *testing.T) {
 	})
 
 	t.Run("ClientErrorNotRetried", func(t *testing.T) {
-		f := newFake(t, always(http.StatusBadRequest, `{"error":{"message":"bad model"}}`))
-		env := mustAssistant(t, f.baseURL(), nil)
+		f := openaitest.New(t, openaitest.Always(http.StatusBadRequest, `{"error":{"message":"bad model"}}`))
+		env := mustAssistant(t, f.BaseURL(), nil)
 		_, err := env.a.Reply(turnCtx(t), conversation(caller(1, "Hello?")))
 		modelError(t, err, assistant.OutcomeError)
 		if err.Error() != "provider returned 400" {
 			t.Errorf("message %q", err.Error())
 		}
-		if n := len(f.requests()); n != 1 {
+		if n := len(f.Requests()); n != 1 {
 			t.Errorf("fake received %d requests, want 1", n)
 		}
 	})
 
 	t.Run("StalledAttemptRetried", func(t *testing.T) {
-		f := newFake(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		f := openaitest.New(t, func(n int, w http.ResponseWriter, r *http.Request) {
 			if n == 0 {
 				<-r.Context().Done()
 				return
 			}
-			writeJSON(w, http.StatusOK, completion("Here I am."))
+			openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("Here I am."))
 		})
-		env := mustAssistant(t, f.baseURL(), func(c *assistant.ModelConfig) {
+		env := mustAssistant(t, f.BaseURL(), func(c *assistant.ModelConfig) {
 			c.TurnTimeout = 3 * time.Second
 			c.AttemptTimeout = 500 * time.Millisecond
 		})
@@ -303,13 +304,13 @@ func TestReplyRetries(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Reply: %v", err)
 		}
-		if got.Text != "Here I am." || len(f.requests()) != 2 {
-			t.Errorf("Reply = %+v after %d requests, want the second attempt's reply", got, len(f.requests()))
+		if got.Text != "Here I am." || len(f.Requests()) != 2 {
+			t.Errorf("Reply = %+v after %d requests, want the second attempt's reply", got, len(f.Requests()))
 		}
 	})
 
 	t.Run("DroppedConnectionRetried", func(t *testing.T) {
-		f := newFake(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		f := openaitest.New(t, func(n int, w http.ResponseWriter, _ *http.Request) {
 			if n == 0 {
 				conn, _, err := http.NewResponseController(w).Hijack()
 				if err == nil {
@@ -317,9 +318,9 @@ func TestReplyRetries(t *testing.T) {
 				}
 				return
 			}
-			writeJSON(w, http.StatusOK, completion("Back again."))
+			openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("Back again."))
 		})
-		env := mustAssistant(t, f.baseURL(), nil)
+		env := mustAssistant(t, f.BaseURL(), nil)
 		got, err := env.a.Reply(turnCtx(t), conversation(caller(1, "Hello?")))
 		if err != nil {
 			t.Fatalf("Reply: %v", err)
@@ -331,14 +332,14 @@ func TestReplyRetries(t *testing.T) {
 }
 
 func TestReplySlowProviderTimesOut(t *testing.T) {
-	f := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+	f := openaitest.New(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-time.After(20 * time.Second):
-			writeJSON(w, http.StatusOK, completion("Too late."))
+			openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("Too late."))
 		}
 	})
-	env := mustAssistant(t, f.baseURL(), func(c *assistant.ModelConfig) { c.TurnTimeout = time.Second })
+	env := mustAssistant(t, f.BaseURL(), func(c *assistant.ModelConfig) { c.TurnTimeout = time.Second })
 	start := time.Now()
 	_, err := env.a.Reply(turnCtx(t), conversation(caller(1, "Hello?")))
 	elapsed := time.Since(start)
@@ -358,8 +359,8 @@ func TestReplySlowProviderTimesOut(t *testing.T) {
 }
 
 func TestReplyHandlerDeadlineWins(t *testing.T) {
-	f := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	env := mustAssistant(t, f.baseURL(), nil)
+	f := openaitest.New(t, func(_ int, w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	env := mustAssistant(t, f.BaseURL(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -378,23 +379,23 @@ func TestReplyMalformed(t *testing.T) {
 	}{
 		{"InvalidJSON", "application/json", `{"choices":[{"message":`},
 		{"NoChoices", "application/json", `{"id":"x","object":"chat.completion","choices":[]}`},
-		{"EmptyContent", "application/json", completion("")},
-		{"OnlyCode", "application/json", completion("```\nprint(1)\n```")},
+		{"EmptyContent", "application/json", openaitest.Completion("")},
+		{"OnlyCode", "application/json", openaitest.Completion("```\nprint(1)\n```")},
 		{"HTMLPage", "text/html", `<html>proxy error</html>`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			f := openaitest.New(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", tt.contentType)
 				w.Write([]byte(tt.body))
 			})
-			env := mustAssistant(t, f.baseURL(), nil)
+			env := mustAssistant(t, f.BaseURL(), nil)
 			_, err := env.a.Reply(turnCtx(t), conversation(caller(1, "Hello?")))
 			modelError(t, err, assistant.OutcomeMalformed)
 			if err.Error() != "provider returned a malformed response" {
 				t.Errorf("message %q", err.Error())
 			}
-			if n := len(f.requests()); n != 1 {
+			if n := len(f.Requests()); n != 1 {
 				t.Errorf("fake received %d requests, want 1", n)
 			}
 		})
@@ -404,8 +405,8 @@ func TestReplyMalformed(t *testing.T) {
 func TestReplyShapedForSpeech(t *testing.T) {
 	long := "## Our menu\nWe bake:\n- **sourdough**\n- rye\n- [croissants](https://rosa.example/c)\n\n" +
 		strings.Repeat("Every loaf is made by hand in our shop every single morning. ", 20) + "See https://rosa.example 🍞"
-	f := newFake(t, always(http.StatusOK, completion(long)))
-	env := mustAssistant(t, f.baseURL(), nil)
+	f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.Completion(long)))
+	env := mustAssistant(t, f.BaseURL(), nil)
 	got, err := env.a.Reply(turnCtx(t), conversation(caller(1, "What do you bake?")))
 	if err != nil {
 		t.Fatalf("Reply: %v", err)
@@ -427,13 +428,13 @@ func TestReplyShapedForSpeech(t *testing.T) {
 }
 
 func TestReplyRejectsConversationWithoutCallerTurn(t *testing.T) {
-	f := newFake(t, always(http.StatusOK, completion("unused")))
-	env := mustAssistant(t, f.baseURL(), nil)
+	f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.Completion("unused")))
+	env := mustAssistant(t, f.BaseURL(), nil)
 	_, err := env.a.Reply(turnCtx(t), conversation())
 	if !errors.Is(err, storage.ErrInvalid) {
 		t.Fatalf("error %v, want ErrInvalid", err)
 	}
-	if n := len(f.requests()); n != 0 {
+	if n := len(f.Requests()); n != 0 {
 		t.Errorf("fake received %d requests, want 0", n)
 	}
 }
@@ -446,8 +447,8 @@ func TestSummarize(t *testing.T) {
 	const summaryJSON = `{"summary":"The caller wants a birthday cake for Saturday. A callback was promised.","reason":"cake order","outcome":"callback promised","follow_up":true}`
 
 	t.Run("StructuredOutput", func(t *testing.T) {
-		f := newFake(t, always(http.StatusOK, completion(summaryJSON)))
-		env := mustAssistant(t, f.baseURL(), nil)
+		f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.Completion(summaryJSON)))
+		env := mustAssistant(t, f.BaseURL(), nil)
 		got, err := env.a.Summarize(turnCtx(t), call)
 		if err != nil {
 			t.Fatalf("Summarize: %v", err)
@@ -464,7 +465,7 @@ func TestSummarize(t *testing.T) {
 		if got.CreatedAt.IsZero() {
 			t.Error("summary has no CreatedAt")
 		}
-		r := f.requests()[0].body
+		r := f.Requests()[0].Body
 		if r.ResponseFormat == nil || r.ResponseFormat.Type != "json_schema" || r.ResponseFormat.JSONSchema.Name != "call_summary" {
 			t.Errorf("response_format = %+v, want json_schema", r.ResponseFormat)
 		}
@@ -479,8 +480,8 @@ func TestSummarize(t *testing.T) {
 	})
 
 	t.Run("PlainJSONInText", func(t *testing.T) {
-		f := newFake(t, always(http.StatusOK, completion("Here is the summary:\n```json\n"+summaryJSON+"\n```")))
-		env := mustAssistant(t, f.baseURL(), nil)
+		f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.Completion("Here is the summary:\n```json\n"+summaryJSON+"\n```")))
+		env := mustAssistant(t, f.BaseURL(), nil)
 		got, err := env.a.Summarize(turnCtx(t), call)
 		if err != nil {
 			t.Fatalf("Summarize: %v", err)
@@ -491,21 +492,21 @@ func TestSummarize(t *testing.T) {
 	})
 
 	t.Run("MalformedErrUnavailable", func(t *testing.T) {
-		f := newFake(t, always(http.StatusOK, completion("The caller wanted a cake.")))
-		env := mustAssistant(t, f.baseURL(), nil)
+		f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.Completion("The caller wanted a cake.")))
+		env := mustAssistant(t, f.BaseURL(), nil)
 		_, err := env.a.Summarize(turnCtx(t), call)
 		modelError(t, err, assistant.OutcomeMalformed)
 	})
 
 	t.Run("SilentCallNeedsNoModel", func(t *testing.T) {
-		f := newFake(t, always(http.StatusOK, completion(summaryJSON)))
-		env := mustAssistant(t, f.baseURL(), nil)
+		f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.Completion(summaryJSON)))
+		env := mustAssistant(t, f.BaseURL(), nil)
 		got, err := env.a.Summarize(turnCtx(t), conversation())
 		if err != nil {
 			t.Fatalf("Summarize: %v", err)
 		}
-		if got.Outcome != "no conversation" || len(f.requests()) != 0 {
-			t.Errorf("summary = %+v after %d requests", got, len(f.requests()))
+		if got.Outcome != "no conversation" || len(f.Requests()) != 0 {
+			t.Errorf("summary = %+v after %d requests", got, len(f.Requests()))
 		}
 	})
 }
