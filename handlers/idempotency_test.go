@@ -183,3 +183,25 @@ func TestSilence(t *testing.T) {
 		t.Errorf("silence stored turns: %d, want only the greeting", n)
 	}
 }
+
+// TestTurnAfterCallEnded: the caller hung up mid-turn and the gather arrives
+// after the terminal status. Their words are kept; the assistant is not asked.
+func TestTurnAfterCallEnded(t *testing.T) {
+	ai := &countingAssistant{Scripted: assistant.NewScripted()}
+	in := handlertest.Start(t, handlertest.Options{Assistant: ai})
+	call := twiliotest.NewCall(handlertest.AccountSID)
+	in.Webhook("/twilio/voice", call.Form())
+	in.Webhook("/twilio/status", call.Form("CallStatus", "completed"))
+	r := in.Webhook("/twilio/gather?turn=1", call.Form("SpeechResult", "I wanted to ask about"))
+	assertTwiML(t, r)
+	if !strings.Contains(r.Body, "<Hangup>") || strings.Contains(r.Body, "<Gather") {
+		t.Errorf("late turn answered:\n%s", r.Body)
+	}
+	if n := ai.replies.Load(); n != 0 {
+		t.Errorf("assistant asked %d times for a finished call", n)
+	}
+	got := in.GetCall(call.CallSID)
+	if len(got.Turns) != 2 || got.Turns[1].Text != "I wanted to ask about" {
+		t.Errorf("turns = %+v", got.Turns)
+	}
+}

@@ -180,6 +180,20 @@ func (s *Server) gather(c *fiber.Ctx) error {
 		return sendTwiML(c, s.ask(sayStillThere, n, max(silence, 1)))
 	}
 
+	if call.Status.Terminal() {
+		// The caller hung up while speaking: keep their last words, but
+		// asking the assistant would only cost time and money; Twilio
+		// discards TwiML for a finished call anyway.
+		sctx, cancel := s.storeContext(c)
+		_, _, err := s.calls.AddTurn(sctx, storage.Turn{CallSID: nc.SID, Number: n, Role: storage.RoleCaller, Text: speech, Confidence: confidence})
+		cancel()
+		if err != nil {
+			return err
+		}
+		s.logger(c).Info("turn after the call ended; not answered", "turn", n, "status", call.Status)
+		return sendTwiML(c, renderTwiML(twimlHangup{}))
+	}
+
 	// One assistant request per (call, turn) in this process; deliveries
 	// racing on other instances are settled by the store: the first stored
 	// answer wins and every delivery answers with it.
