@@ -29,9 +29,10 @@ lint:
 build:
 	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/switchboard ./cmd/switchboard
 
-## bench: benchmarks (never part of test)
+## bench: Go benchmarks, then the webhooks against PostgreSQL next to pgbench (never part of test)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
+	$(GO) run ./storage/postgres/bench
 
 ## replay: every fixture in testdata/webhooks against `make run`'s server (start it first), re-signed with its token
 replay:

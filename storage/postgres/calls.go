@@ -57,62 +57,79 @@ func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Cal
 }
 
 // GetCall reads the call and its parts in one repeatable-read snapshot, so
-// the parts agree with each other.
+// the parts agree with each other. The five reads go as one pipelined batch:
+// a call costs three round trips (begin, reads, commit) however many parts
+// it has.
 func (s *Store) GetCall(ctx context.Context, sid string) (storage.Call, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var c storage.Call
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		c, err = scanCall(tx.QueryRow(ctx, `SELECT `+callCols+` FROM calls WHERE sid = $1`, sid))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errCallNotFound
-		}
-		if err != nil {
-			return err
-		}
-
-		rows, _ := tx.Query(ctx, `SELECT status, at, sequence, duration FROM call_status_events
+		b := &pgx.Batch{}
+		b.Queue(`SELECT `+callCols+` FROM calls WHERE sid = $1`, sid)
+		b.Queue(`SELECT status, at, sequence, duration FROM call_status_events
 			WHERE call_sid = $1 ORDER BY at, sequence, id`, sid)
-		c.Timeline, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.StatusEvent, error) {
-			var e storage.StatusEvent
-			err := r.Scan(&e.Status, &e.At, &e.Sequence, &e.Duration)
-			e.At = e.At.UTC()
-			return e, err
-		})
-		if err != nil {
-			return err
-		}
-		if len(c.Timeline) == 0 {
-			c.Timeline = nil
-		}
-
-		rows, _ = tx.Query(ctx, `SELECT `+turnCols+` FROM turns
+		b.Queue(`SELECT `+turnCols+` FROM turns
 			WHERE call_sid = $1 ORDER BY number, role = 'assistant'`, sid)
-		c.Turns, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Turn, error) { return scanTurn(r) })
-		if err != nil {
-			return err
+		b.Queue(`SELECT text, reason, outcome, follow_up, created_at FROM summaries WHERE call_sid = $1`, sid)
+		b.Queue(`SELECT `+recordingCols+` FROM recordings WHERE call_sid = $1 ORDER BY id`, sid)
+		br := tx.SendBatch(ctx, b)
+		err := readCall(br, &c)
+		if cerr := br.Close(); err == nil {
+			err = cerr
 		}
-
-		var sum storage.Summary
-		err = tx.QueryRow(ctx, `SELECT text, reason, outcome, follow_up, created_at FROM summaries WHERE call_sid = $1`, sid).
-			Scan(&sum.Text, &sum.Reason, &sum.Outcome, &sum.FollowUp, &sum.CreatedAt)
-		switch {
-		case err == nil:
-			sum.CreatedAt = sum.CreatedAt.UTC()
-			c.Summary = &sum
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
-		}
-
-		rows, _ = tx.Query(ctx, `SELECT `+recordingCols+` FROM recordings WHERE call_sid = $1 ORDER BY id`, sid)
-		c.Recordings, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Recording, error) { return scanRecording(r) })
 		return err
 	})
 	if err != nil {
 		return storage.Call{}, translate(err, "get call")
 	}
 	return c, nil
+}
+
+// readCall reads GetCall's batch results, in the order they were queued.
+func readCall(br pgx.BatchResults, c *storage.Call) error {
+	var err error
+	*c, err = scanCall(br.QueryRow())
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errCallNotFound
+	}
+	if err != nil {
+		return err
+	}
+
+	rows, _ := br.Query()
+	c.Timeline, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.StatusEvent, error) {
+		var e storage.StatusEvent
+		err := r.Scan(&e.Status, &e.At, &e.Sequence, &e.Duration)
+		e.At = e.At.UTC()
+		return e, err
+	})
+	if err != nil {
+		return err
+	}
+	if len(c.Timeline) == 0 {
+		c.Timeline = nil
+	}
+
+	rows, _ = br.Query()
+	c.Turns, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Turn, error) { return scanTurn(r) })
+	if err != nil {
+		return err
+	}
+
+	var sum storage.Summary
+	err = br.QueryRow().Scan(&sum.Text, &sum.Reason, &sum.Outcome, &sum.FollowUp, &sum.CreatedAt)
+	switch {
+	case err == nil:
+		sum.CreatedAt = sum.CreatedAt.UTC()
+		c.Summary = &sum
+	case !errors.Is(err, pgx.ErrNoRows):
+		return err
+	}
+
+	rows, _ = br.Query()
+	c.Recordings, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Recording, error) { return scanRecording(r) })
+	return err
 }
 
 // ListCalls pages newest first with a keyset cursor on (created_at, sid):

@@ -1,0 +1,209 @@
+package instances_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"switchboard/handlers/handlertest"
+	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/worker"
+	"switchboard/storage"
+	"switchboard/storage/postgres/pgtest"
+)
+
+// severable is an instance's call store that can be cut off from the
+// database at once, as it is when the process is killed: from then on
+// nothing the instance does reaches the database. It remembers the work it
+// claimed and whether a release was attempted after the cut.
+type severable struct {
+	storage.CallStore
+	cut atomic.Bool
+
+	mu             sync.Mutex
+	claimed        []storage.Work
+	releaseRefused int
+}
+
+var errKilled = storage.Errorf(storage.ErrUnavailable, "instance killed")
+
+func (s *severable) ClaimWork(ctx context.Context, now time.Time, lease time.Duration) (storage.Work, bool, error) {
+	if s.cut.Load() {
+		return storage.Work{}, false, errKilled
+	}
+	w, ok, err := s.CallStore.ClaimWork(ctx, now, lease)
+	if ok {
+		s.mu.Lock()
+		s.claimed = append(s.claimed, w)
+		s.mu.Unlock()
+	}
+	return w, ok, err
+}
+
+func (s *severable) ReleaseWork(ctx context.Context, w storage.Work) error {
+	if s.cut.Load() {
+		s.mu.Lock()
+		s.releaseRefused++
+		s.mu.Unlock()
+		return errKilled
+	}
+	return s.CallStore.ReleaseWork(ctx, w)
+}
+
+func (s *severable) FailWork(ctx context.Context, w storage.Work, f storage.Failure) error {
+	if s.cut.Load() {
+		return errKilled
+	}
+	return s.CallStore.FailWork(ctx, w, f)
+}
+
+func (s *severable) CompleteRecording(ctx context.Context, w storage.Work, b storage.StoredBlob, del bool) error {
+	if s.cut.Load() {
+		return errKilled
+	}
+	return s.CallStore.CompleteRecording(ctx, w, b, del)
+}
+
+func (s *severable) CompleteSummary(ctx context.Context, w storage.Work, sum storage.Summary) error {
+	if s.cut.Load() {
+		return errKilled
+	}
+	return s.CallStore.CompleteSummary(ctx, w, sum)
+}
+
+func (s *severable) CompleteWork(ctx context.Context, w storage.Work) error {
+	if s.cut.Load() {
+		return errKilled
+	}
+	return s.CallStore.CompleteWork(ctx, w)
+}
+
+// countingBlobs counts the objects written in full.
+type countingBlobs struct {
+	storage.BlobStore
+	puts atomic.Int64
+}
+
+func (b *countingBlobs) Put(ctx context.Context, key string, r io.Reader, contentType string) (storage.BlobInfo, error) {
+	info, err := b.BlobStore.Put(ctx, key, r, contentType)
+	if err == nil {
+		b.puts.Add(1)
+	}
+	return info, err
+}
+
+// TestInstanceKilledWhileArchiving kills an instance in the middle of a
+// recording download: its worker stops and nothing more it does reaches the
+// database, so the claim is never released. Another instance takes the
+// work once the lease has expired and archives the recording, once.
+func TestInstanceKilledWhileArchiving(t *testing.T) {
+	const lease = 2 * time.Second
+	dbURL := pgtest.MigratedURL(t)
+	media := mustMedia(t)
+	local, blobDir := mustBlobs(t)
+	blobs := &countingBlobs{BlobStore: local}
+	wc := worker.Config{Lease: lease}
+
+	doomedStore := &severable{CallStore: mustOpen(t, storeConfig(dbURL))}
+	doomed := handlertest.Start(t, handlertest.Options{Calls: doomedStore, Blobs: blobs, Media: media, Worker: wc})
+
+	call := twiliotest.NewCall(handlertest.AccountSID)
+	if r := doomed.Webhook("/twilio/voice", call.Form()); r.Status != http.StatusOK {
+		t.Fatalf("incoming call: %d %s", r.Status, r.Body)
+	}
+	audio := bytes.Repeat([]byte("0123456789abcdef"), 40000)
+	recSID := twiliotest.SID("RE")
+	media.Add(recSID, audio)
+	release := media.Block(recSID)
+	t.Cleanup(release)
+	started := media.Started()
+	if r := doomed.Webhook("/twilio/recording", recordingForm(call, media, recSID)); r.Status != http.StatusNoContent {
+		t.Fatalf("recording callback: %d %s", r.Status, r.Body)
+	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the download never started")
+	}
+
+	// Kill: cut the database off, then stop the worker in the middle of
+	// its download. Its attempt to give the work back goes nowhere.
+	doomedStore.cut.Store(true)
+	doomed.StopWorkers()
+	release()
+	doomedStore.mu.Lock()
+	claimed, refused := doomedStore.claimed, doomedStore.releaseRefused
+	doomedStore.mu.Unlock()
+	if len(claimed) != 1 || claimed[0].Kind != storage.WorkArchiveRecording || refused != 1 {
+		t.Fatalf("killed instance claimed %+v and tried %d releases; want the archive work and one release", claimed, refused)
+	}
+	leaseUntil := claimed[0].LeaseUntil
+
+	survivorStore := mustOpen(t, storeConfig(dbURL))
+	if rec, err := survivorStore.GetRecording(t.Context(), call.CallSID, recSID); err != nil || rec.State != storage.RecordingPending || rec.Attempts != 1 {
+		t.Fatalf("after the kill: %+v, %v; want pending after one attempt", rec, err)
+	}
+	survivor := handlertest.Start(t, handlertest.Options{Calls: survivorStore, Blobs: blobs, Media: media, Worker: wc})
+
+	var rec storage.Recording
+	handlertest.Eventually(t, 20*time.Second, "the survivor archiving the recording", func() bool {
+		rec = recordingOf(t, survivor, call.CallSID)
+		return rec.State != storage.RecordingPending
+	})
+
+	t.Run("StoredAfterTheLease", func(t *testing.T) {
+		if rec.State != storage.RecordingStored || rec.SHA256 != twiliotest.SHA256(audio) || rec.Size != int64(len(audio)) || rec.LastError != "" {
+			t.Fatalf("recording %+v; want stored with the audio's size and sha256", rec)
+		}
+		if rec.StoredAt == nil || rec.StoredAt.Before(leaseUntil) {
+			t.Errorf("stored at %v, before the killed instance's lease ended at %v", rec.StoredAt, leaseUntil)
+		}
+		if rec.Attempts != 2 {
+			t.Errorf("attempts = %d, want 2 (the killed instance's claim and the survivor's)", rec.Attempts)
+		}
+		if n := media.Gets(recSID); n != 2 {
+			t.Errorf("media downloaded %d times, want 2", n)
+		}
+	})
+
+	t.Run("OneObject", func(t *testing.T) {
+		if n := blobs.puts.Load(); n != 1 {
+			t.Errorf("%d objects written, want 1", n)
+		}
+		var objects []string
+		err := filepath.WalkDir(filepath.Join(blobDir, "objects"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				objects = append(objects, p)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(objects) != 1 || !strings.HasSuffix(objects[0], recSID+".wav") {
+			t.Errorf("objects in the blob store: %q; want the one recording", objects)
+		}
+		r := survivor.API(http.MethodGet, "/api/v1/calls/"+call.CallSID+"/recordings/"+recSID+"/audio")
+		if r.Status != http.StatusOK || r.Body != string(audio) {
+			t.Errorf("audio through the API: %d, %d bytes; want 200 and the %d bytes", r.Status, len(r.Body), len(audio))
+		}
+	})
+}
+
+// recordingOf reads the call's only recording through the API.
+func recordingOf(t *testing.T, in *handlertest.Instance, callSID string) storage.Recording {
+	t.Helper()
+	c := in.GetCall(callSID)
+	if len(c.Recordings) != 1 {
+		t.Fatalf("call has %d recordings, want 1", len(c.Recordings))
+	}
+	return c.Recordings[0]
+}
