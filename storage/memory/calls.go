@@ -12,21 +12,11 @@ import (
 // UpsertCall creates the call, or fills in the fields an earlier, sparser
 // webhook left empty and otherwise leaves it alone.
 func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Call, error) {
-	if err := storage.CheckSID("call SID", nc.SID, "CA"); err != nil {
+	nc, err := nc.Check()
+	if err != nil {
 		return storage.Call{}, err
 	}
-	if nc.AccountSID != "" {
-		if err := storage.CheckSID("account SID", nc.AccountSID, "AC"); err != nil {
-			return storage.Call{}, err
-		}
-	}
 	status := nc.Status
-	if status == "" {
-		status = storage.StatusRinging
-	}
-	if !status.Valid() {
-		return storage.Call{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
-	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -9,23 +9,9 @@ import (
 // AddRecording stores r once per recording SID; a new pending recording
 // enqueues its archive work in the same step, so it is never forgotten.
 func (s *Store) AddRecording(ctx context.Context, r storage.Recording) (storage.Recording, bool, error) {
-	if err := storage.CheckSID("recording SID", r.SID, "RE"); err != nil {
+	r, err := r.CheckNew()
+	if err != nil {
 		return storage.Recording{}, false, err
-	}
-	if err := storage.CheckSID("call SID", r.CallSID, "CA"); err != nil {
-		return storage.Recording{}, false, err
-	}
-	if r.AccountSID != "" {
-		if err := storage.CheckSID("account SID", r.AccountSID, "AC"); err != nil {
-			return storage.Recording{}, false, err
-		}
-	}
-	switch r.State {
-	case "":
-		r.State = storage.RecordingPending
-	case storage.RecordingPending, storage.RecordingFailed:
-	default:
-		return storage.Recording{}, false, storage.Errorf(storage.ErrInvalid, "a new recording must be pending or failed")
 	}
 
 	s.mu.Lock()

@@ -25,21 +25,11 @@ func scanCall(row pgx.Row) (storage.Call, error) {
 // webhook left empty, in one statement: concurrent deliveries of the same
 // incoming call cannot create it twice.
 func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Call, error) {
-	if err := storage.CheckSID("call SID", nc.SID, "CA"); err != nil {
+	nc, err := nc.Check()
+	if err != nil {
 		return storage.Call{}, err
 	}
-	if nc.AccountSID != "" {
-		if err := storage.CheckSID("account SID", nc.AccountSID, "AC"); err != nil {
-			return storage.Call{}, err
-		}
-	}
 	status := nc.Status
-	if status == "" {
-		status = storage.StatusRinging
-	}
-	if !status.Valid() {
-		return storage.Call{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
-	}
 	at := orNow(nc.At)
 	ctx, cancel := s.bound(ctx)
 	defer cancel()

@@ -24,23 +24,9 @@ func scanRecording(row pgx.Row) (storage.Recording, error) {
 // statement, enqueues archiving for a new pending one: a recording is never
 // stored without the work that archives it.
 func (s *Store) AddRecording(ctx context.Context, r storage.Recording) (storage.Recording, bool, error) {
-	if err := storage.CheckSID("recording SID", r.SID, "RE"); err != nil {
+	r, err := r.CheckNew()
+	if err != nil {
 		return storage.Recording{}, false, err
-	}
-	if err := storage.CheckSID("call SID", r.CallSID, "CA"); err != nil {
-		return storage.Recording{}, false, err
-	}
-	if r.AccountSID != "" {
-		if err := storage.CheckSID("account SID", r.AccountSID, "AC"); err != nil {
-			return storage.Recording{}, false, err
-		}
-	}
-	switch r.State {
-	case "":
-		r.State = storage.RecordingPending
-	case storage.RecordingPending, storage.RecordingFailed:
-	default:
-		return storage.Recording{}, false, storage.Errorf(storage.ErrInvalid, "a new recording must be pending or failed")
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()

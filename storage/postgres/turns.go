@@ -23,14 +23,8 @@ func scanTurn(row pgx.Row) (storage.Turn, error) {
 // loser's insert does nothing and it reads the winner's turn, so both
 // answer the caller with the same text.
 func (s *Store) AddTurn(ctx context.Context, t storage.Turn) (storage.Turn, bool, error) {
-	if t.Number < 0 || t.Number > storage.MaxTurn {
-		return storage.Turn{}, false, storage.Errorf(storage.ErrInvalid, "turn number must be 0 to %d", storage.MaxTurn)
-	}
-	if t.Role != storage.RoleAssistant && t.Role != storage.RoleCaller {
-		return storage.Turn{}, false, storage.Errorf(storage.ErrInvalid, "turn role must be %q or %q", storage.RoleAssistant, storage.RoleCaller)
-	}
-	if len(t.Text) > storage.MaxTurnText {
-		return storage.Turn{}, false, storage.Errorf(storage.ErrInvalid, "turn text must be at most %d bytes", storage.MaxTurnText)
+	if err := t.Check(); err != nil {
+		return storage.Turn{}, false, err
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()

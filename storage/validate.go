@@ -1,0 +1,64 @@
+package storage
+
+// Input checks shared by every CallStore, so all implementations refuse the
+// same inputs with the same messages.
+
+// Check validates a new call and returns it with its status defaulted to
+// ringing. ErrInvalid for a malformed SID or an unknown status.
+func (nc NewCall) Check() (NewCall, error) {
+	if err := CheckSID("call SID", nc.SID, "CA"); err != nil {
+		return nc, err
+	}
+	if nc.AccountSID != "" {
+		if err := CheckSID("account SID", nc.AccountSID, "AC"); err != nil {
+			return nc, err
+		}
+	}
+	if nc.Status == "" {
+		nc.Status = StatusRinging
+	}
+	if !nc.Status.Valid() {
+		return nc, Errorf(ErrInvalid, "unknown call status")
+	}
+	return nc, nil
+}
+
+// Check validates a turn to be added. ErrInvalid for a number outside
+// 0..MaxTurn, an unknown role or text over MaxTurnText.
+func (t Turn) Check() error {
+	if t.Number < 0 || t.Number > MaxTurn {
+		return Errorf(ErrInvalid, "turn number must be 0 to %d", MaxTurn)
+	}
+	if t.Role != RoleAssistant && t.Role != RoleCaller {
+		return Errorf(ErrInvalid, "turn role must be %q or %q", RoleAssistant, RoleCaller)
+	}
+	if len(t.Text) > MaxTurnText {
+		return Errorf(ErrInvalid, "turn text must be at most %d bytes", MaxTurnText)
+	}
+	return nil
+}
+
+// CheckNew validates a recording to be added and returns it with its state
+// defaulted to pending. ErrInvalid for malformed SIDs or a state other than
+// pending or failed.
+func (r Recording) CheckNew() (Recording, error) {
+	if err := CheckSID("recording SID", r.SID, "RE"); err != nil {
+		return r, err
+	}
+	if err := CheckSID("call SID", r.CallSID, "CA"); err != nil {
+		return r, err
+	}
+	if r.AccountSID != "" {
+		if err := CheckSID("account SID", r.AccountSID, "AC"); err != nil {
+			return r, err
+		}
+	}
+	switch r.State {
+	case "":
+		r.State = RecordingPending
+	case RecordingPending, RecordingFailed:
+	default:
+		return r, Errorf(ErrInvalid, "a new recording must be pending or failed")
+	}
+	return r, nil
+}
