@@ -1,0 +1,86 @@
+package storage_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"switchboard/storage"
+)
+
+func TestCheckKey(t *testing.T) {
+	ok := []string{"a", "recordings/AC1/2026/11/30/CA1/RE1.wav", "a-b_c.d/e"}
+	bad := []string{"", "../x", "a/../../x", "/abs", "a//b", "a/./b", "a\\b", "a\x00b", "é", strings.Repeat("a", storage.MaxKeyLen+1), "a/", "."}
+	for _, k := range ok {
+		if err := storage.CheckKey(k); err != nil {
+			t.Errorf("CheckKey(%q) = %v", k, err)
+		}
+	}
+	for _, k := range bad {
+		if err := storage.CheckKey(k); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("CheckKey(%q) = %v, want ErrInvalid", k, err)
+		}
+	}
+}
+
+func TestRecordingKey(t *testing.T) {
+	at := time.Date(2026, 11, 30, 23, 30, 0, 0, time.FixedZone("x", -5*3600))
+	got := storage.RecordingKey("AC1", "CA2", "RE3", at, "wav")
+	if got != "recordings/AC1/2026/12/01/CA2/RE3.wav" {
+		t.Errorf("RecordingKey = %s (the date must be UTC)", got)
+	}
+}
+
+func TestCursor(t *testing.T) {
+	sid := "CA" + strings.Repeat("ab", 16)
+	at := time.Date(2026, 11, 30, 1, 2, 3, 456789000, time.UTC)
+	gotAt, gotSID, err := storage.DecodeCursor(storage.EncodeCursor(at, sid))
+	if err != nil || !gotAt.Equal(at) || gotSID != sid {
+		t.Fatalf("round trip: %v %s %v", gotAt, gotSID, err)
+	}
+	for _, c := range []string{"x", "!!!", strings.Repeat("A", 200), storage.EncodeCursor(at, "CA1")} {
+		if _, _, err := storage.DecodeCursor(c); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("DecodeCursor(%q) = %v, want ErrInvalid", c, err)
+		}
+	}
+}
+
+func TestAdvances(t *testing.T) {
+	cases := []struct {
+		cur, next storage.CallStatus
+		want      bool
+	}{
+		{storage.StatusRinging, storage.StatusInProgress, true},
+		{storage.StatusInProgress, storage.StatusRinging, false},
+		{storage.StatusInProgress, storage.StatusCompleted, true},
+		{storage.StatusCompleted, storage.StatusBusy, false},
+		{storage.StatusCompleted, storage.StatusCompleted, false},
+		{storage.StatusQueued, storage.StatusNoAnswer, true},
+	}
+	for _, c := range cases {
+		if got := storage.Advances(c.cur, c.next); got != c.want {
+			t.Errorf("Advances(%s, %s) = %v", c.cur, c.next, got)
+		}
+	}
+	if _, err := storage.ParseCallStatus("exploded"); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("ParseCallStatus: %v", err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	cause := errors.New("driver detail")
+	err := storage.Wrap(storage.ErrUnavailable, cause, "database unreachable")
+	if !errors.Is(err, storage.ErrUnavailable) || !errors.Is(err, cause) {
+		t.Errorf("Wrap does not unwrap to its kind and cause")
+	}
+	if storage.Message(err) != "database unreachable" || storage.KindOf(err) != storage.ErrUnavailable {
+		t.Errorf("Message %q, KindOf %v", storage.Message(err), storage.KindOf(err))
+	}
+	if storage.KindOf(cause) != nil || storage.Message(cause) != "" {
+		t.Errorf("an internal error has a kind or a client message")
+	}
+	if storage.Wrap(storage.ErrInvalid, nil, "x") != nil {
+		t.Errorf("Wrap(nil) is not nil")
+	}
+}
