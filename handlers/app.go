@@ -31,6 +31,10 @@ type Config struct {
 	// AuthToken is the Twilio auth token. Empty disables signature checks
 	// (development only).
 	AuthToken string
+	// NextAuthToken, during a token rotation, is also accepted: set it to
+	// the secondary token before promoting it in Twilio, so webhooks signed
+	// with either verify and no request is refused in between.
+	NextAuthToken string
 	// APITokens are the bearer tokens accepted by /api. Empty leaves the API
 	// open (development only).
 	APITokens []string

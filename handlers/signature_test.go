@@ -9,6 +9,7 @@ import (
 
 	twclient "github.com/twilio/twilio-go/client"
 
+	"switchboard/handlers"
 	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
 	"switchboard/storage"
@@ -109,4 +110,26 @@ func TestSignatureRejected(t *testing.T) {
 			t.Fatalf("valid signature: %d %s", r.Status, r.Body)
 		}
 	})
+}
+
+// TestSignatureDuringRotation: with the next token configured, webhooks
+// signed with either token verify; others are still refused.
+func TestSignatureDuringRotation(t *testing.T) {
+	const next = "the-next-auth-token-0123456789"
+	in := handlertest.Start(t, handlertest.Options{Handlers: handlers.Config{NextAuthToken: next}})
+	call := twiliotest.NewCall(handlertest.AccountSID)
+	form := call.Form()
+	for name, token := range map[string]string{"OKCurrent": handlertest.AuthToken, "OKNext": next, "ErrOther": "some-other-token"} {
+		t.Run(name, func(t *testing.T) {
+			req := handlertest.SignedRequest(t, in.URL, "/twilio/voice", form)
+			req.Header.Set("X-Twilio-Signature", twiliotest.Sign(token, handlertest.PublicBaseURL+"/twilio/voice", form))
+			want := http.StatusOK
+			if strings.HasPrefix(name, "Err") {
+				want = http.StatusForbidden
+			}
+			if r := in.Do(req); r.Status != want {
+				t.Fatalf("status %d, want %d: %s", r.Status, want, r.Body)
+			}
+		})
+	}
 }

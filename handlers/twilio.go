@@ -59,11 +59,16 @@ func (s *Server) verifySignature(c *fiber.Ctx) error {
 	for k, v := range formOf(c) {
 		params[k] = v[0]
 	}
-	v := twclient.NewRequestValidator(s.cfg.AuthToken)
-	if !v.Validate(publicURL, params, sig) {
-		return newHTTPError(http.StatusForbidden, "forbidden", "invalid X-Twilio-Signature")
+	for _, token := range []string{s.cfg.AuthToken, s.cfg.NextAuthToken} {
+		if token == "" {
+			continue
+		}
+		v := twclient.NewRequestValidator(token)
+		if v.Validate(publicURL, params, sig) {
+			return c.Next()
+		}
 	}
-	return c.Next()
+	return newHTTPError(http.StatusForbidden, "forbidden", "invalid X-Twilio-Signature")
 }
 
 // Parameter readers. Each returns an ErrInvalid error naming the parameter,

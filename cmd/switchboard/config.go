@@ -26,14 +26,17 @@ import (
 // Config is every setting of the service, read once from the environment.
 // Fields tagged secret are masked when the configuration is printed.
 type Config struct {
-	Env              string   `env:"SWITCHBOARD_ENV" envDefault:"development"`
-	PublicBaseURL    string   `env:"PUBLIC_BASE_URL"`
-	TwilioAccountSID string   `env:"TWILIO_ACCOUNT_SID"`
-	TwilioAuthToken  string   `env:"TWILIO_AUTH_TOKEN" secret:"true"`
-	TwilioAPIBaseURL string   `env:"TWILIO_API_BASE_URL" envDefault:"https://api.twilio.com"`
-	APITokens        []string `env:"API_TOKENS" envSeparator:"," secret:"true"`
-	DataDir          string   `env:"DATA_DIR" envDefault:"./data"`
-	LogLevel         string   `env:"LOG_LEVEL" envDefault:"info"`
+	Env              string `env:"SWITCHBOARD_ENV" envDefault:"development"`
+	PublicBaseURL    string `env:"PUBLIC_BASE_URL"`
+	TwilioAccountSID string `env:"TWILIO_ACCOUNT_SID"`
+	TwilioAuthToken  string `env:"TWILIO_AUTH_TOKEN" secret:"true"`
+	// TwilioNextAuthToken is accepted besides TWILIO_AUTH_TOKEN while the
+	// account's token is rotated.
+	TwilioNextAuthToken string   `env:"TWILIO_NEXT_AUTH_TOKEN" secret:"true"`
+	TwilioAPIBaseURL    string   `env:"TWILIO_API_BASE_URL" envDefault:"https://api.twilio.com"`
+	APITokens           []string `env:"API_TOKENS" envSeparator:"," secret:"true"`
+	DataDir             string   `env:"DATA_DIR" envDefault:"./data"`
+	LogLevel            string   `env:"LOG_LEVEL" envDefault:"info"`
 
 	Language       string        `env:"CALL_LANGUAGE" envDefault:"en-US"`
 	Voice          string        `env:"CALL_VOICE" envDefault:"Polly.Joanna-Neural"`

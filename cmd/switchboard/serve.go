@@ -69,6 +69,7 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 	m.Handlers = handlers.New(handlers.Config{
 		PublicBaseURL:    cfg.PublicBaseURL,
 		AuthToken:        cfg.TwilioAuthToken,
+		NextAuthToken:    cfg.TwilioNextAuthToken,
 		APITokens:        cfg.APITokens,
 		Language:         cfg.Language,
 		Voice:            cfg.Voice,
