@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -34,8 +35,20 @@ func (s *Server) twilioForm(c *fiber.Ctx) error {
 	if sid := form.Get("CallSid"); storage.ValidSID(sid, "CA") {
 		s.setCallLogger(c, sid)
 	}
+	// Twilio gives a webhook 15 s in all; everything this request does,
+	// store round trips and the assistant included, ends before that.
+	ctx, cancel := context.WithTimeout(c.UserContext(), webhookBudget)
+	defer cancel()
+	c.SetUserContext(ctx)
 	return c.Next()
 }
+
+// webhookBudget bounds the whole of one webhook, leaving Twilio's 15 s
+// limit a margin for the network.
+const webhookBudget = 13 * time.Second
+
+// finalWrite is kept free at the end of a turn for storing the answer.
+const finalWrite = time.Second
 
 func formOf(c *fiber.Ctx) url.Values {
 	f, _ := c.Locals(localForm).(url.Values)

@@ -225,7 +225,13 @@ func (s *Server) answer(ctx context.Context, call storage.Call, n int, speech st
 	conv.Turns = append(conv.Turns, callerTurn)
 
 	reply := storage.Turn{CallSID: call.SID, Number: n, Role: storage.RoleAssistant}
-	actx, acancel := context.WithTimeout(ctx, s.cfg.TurnTimeout)
+	// The assistant gets its turn deadline, cut short if the webhook's
+	// budget would not leave time to store the answer.
+	adeadline := time.Now().Add(s.cfg.TurnTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Add(-finalWrite).Before(adeadline) {
+		adeadline = dl.Add(-finalWrite)
+	}
+	actx, acancel := context.WithDeadline(ctx, adeadline)
 	r, aerr := s.ai.Reply(actx, conv)
 	acancel()
 	switch {
@@ -246,7 +252,9 @@ func (s *Server) answer(ctx context.Context, call storage.Call, n int, speech st
 	if n >= storage.MaxTurn && !reply.EndsCall {
 		reply.Text, reply.EndsCall = sayTooLong, true
 	}
-	sctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	// Store the answer even when the webhook's budget is spent: Twilio's
+	// retry of this turn then answers from the store instead of asking again.
+	sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RequestTimeout)
 	defer cancel()
 	stored, _, err := s.calls.AddTurn(sctx, reply)
 	return stored, err
