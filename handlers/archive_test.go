@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -191,5 +192,43 @@ func TestArchiveWorkerStoppedMidTask(t *testing.T) {
 	// Released at shutdown, the interrupted attempt does not count.
 	if rec.Attempts != 1 {
 		t.Errorf("attempts = %d, want 1", rec.Attempts)
+	}
+}
+
+// TestCallDeletedWhileArchiving: the call is deleted while its audio is
+// being downloaded. The upload finishes after the deletion, and its object
+// must not stay behind with nothing referring to it.
+func TestCallDeletedWhileArchiving(t *testing.T) {
+	in := handlertest.Start(t, handlertest.Options{})
+	audio := bytes.Repeat([]byte("deleted-call-audio"), 20000)
+	call := twiliotest.NewCall(handlertest.AccountSID)
+	in.Webhook("/twilio/voice", call.Form())
+	recSID := twiliotest.SID("RE")
+	in.Media.Add(recSID, audio)
+	release := in.Media.Block(recSID)
+	defer release()
+	started := in.Media.Started()
+	completeRecording(t, in, call, recSID)
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the download never started")
+	}
+	if r := in.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	release()
+	key := storage.RecordingKey(handlertest.AccountSID, call.CallSID, recSID, time.Now(), "wav")
+	// The key's date is the recording's creation day: today, or yesterday
+	// if the test straddles midnight.
+	keys := []string{key, storage.RecordingKey(handlertest.AccountSID, call.CallSID, recSID, time.Now().Add(-24*time.Hour), "wav")}
+	// Wait for the attempt to end, then look for its object.
+	handlertest.Eventually(t, 10*time.Second, "the archive attempt to end", func() bool {
+		return metricSum(t, in.Registry, "switchboard_work_total", map[string]string{"kind": "archive_recording"}) >= 1
+	})
+	for _, k := range keys {
+		if _, err := in.Blobs.Stat(t.Context(), k); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("audio of a deleted call left at %s: %v", k, err)
+		}
 	}
 }

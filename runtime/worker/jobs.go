@@ -44,11 +44,19 @@ func (p *Pool) archive(ctx context.Context, w Work, log *slog.Logger) error {
 	}
 	blob := storage.StoredBlob{Key: key, Size: info.Size, SHA256: info.SHA256, ContentType: contentType}
 	err = p.calls.CompleteRecording(ctx, w, blob, p.cfg.DeleteAfterArchive)
-	if errors.Is(err, storage.ErrNotFound) {
-		// The call was deleted while the audio was uploading: nothing
-		// refers to the object any more.
-		log.Info("call deleted during archiving; removing the audio")
-		return p.blobs.Delete(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
+		// Either another worker took the work over (its lease expired), and
+		// writes the same object, or the call was deleted while the audio was
+		// uploading, which removed the work with it: then nothing refers to
+		// the object any more and it must not stay behind.
+		if _, gerr := p.calls.GetRecording(ctx, w.CallSID, w.RecordingSID); errors.Is(gerr, storage.ErrNotFound) {
+			log.Info("call deleted during archiving; removing the audio")
+			if derr := p.blobs.Delete(ctx, key); derr != nil {
+				return derr
+			}
+			return nil
+		}
+		return err
 	}
 	if err != nil {
 		return err
