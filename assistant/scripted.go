@@ -14,6 +14,9 @@ import (
 type Rule struct {
 	Keywords []string
 	Answer   string
+	// Topic names what the caller asked about, for the summary; "" for
+	// rules that are not a topic (a "yes", say).
+	Topic string
 }
 
 // Scripted is the deterministic assistant used in development, in tests and
@@ -40,11 +43,11 @@ func NewScripted() *Scripted {
 	return &Scripted{
 		Greeting: "Hello, thanks for calling. How can I help you today?",
 		Rules: []Rule{
-			{Keywords: []string{"hours", "open", "close", "opening"}, Answer: "We are open Monday to Friday, nine in the morning to six in the evening."},
-			{Keywords: []string{"address", "where are you", "located", "location"}, Answer: "You can find us at 100 Main Street, next to the central station."},
-			{Keywords: []string{"price", "cost", "how much", "pricing"}, Answer: "Our plans start at twenty dollars a month. Would you like me to have someone send you the details?"},
-			{Keywords: []string{"human", "person", "agent", "representative", "operator"}, Answer: "I will ask a colleague to call you back as soon as possible. Is there anything else I can help with?"},
-			{Keywords: []string{"appointment", "book", "schedule", "reservation"}, Answer: "I can note that you would like an appointment. Which day suits you best?"},
+			{Keywords: []string{"hours", "open", "close", "opening"}, Answer: "We are open Monday to Friday, nine in the morning to six in the evening.", Topic: "hours"},
+			{Keywords: []string{"address", "where are you", "located", "location"}, Answer: "You can find us at 100 Main Street, next to the central station.", Topic: "address"},
+			{Keywords: []string{"price", "cost", "how much", "pricing"}, Answer: "Our plans start at twenty dollars a month. Would you like me to have someone send you the details?", Topic: "prices"},
+			{Keywords: []string{"human", "person", "agent", "representative", "operator"}, Answer: "I will ask a colleague to call you back as soon as possible. Is there anything else I can help with?", Topic: "a call back"},
+			{Keywords: []string{"appointment", "book", "schedule", "reservation"}, Answer: "I can note that you would like an appointment. Which day suits you best?", Topic: "an appointment"},
 			{Keywords: []string{"yes", "sure", "please"}, Answer: "Great, I have noted that. Is there anything else?"},
 		},
 		Fallback:  "I'm sorry, I can only help with opening hours, our address, prices and appointments. What would you like to know?",
@@ -95,9 +98,9 @@ func (s *Scripted) Summarize(ctx context.Context, c Conversation) (storage.Summa
 		}
 		callerTurns++
 		said := normalize(t.Text)
-		for _, r := range s.Rules[:5] {
-			if containsAny(said, r.Keywords) && !contains(topics, r.Keywords[0]) {
-				topics = append(topics, r.Keywords[0])
+		for _, r := range s.Rules {
+			if r.Topic != "" && containsAny(said, r.Keywords) && !contains(topics, r.Topic) {
+				topics = append(topics, r.Topic)
 			}
 		}
 		if containsAny(said, []string{"human", "person", "agent", "representative", "call me back", "appointment", "book"}) {

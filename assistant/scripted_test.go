@@ -66,11 +66,19 @@ func TestScriptedSummarize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Reason != "hours, human" || !s.FollowUp || !strings.Contains(s.Text, "3 time(s)") {
+	if s.Reason != "hours, a call back" || !s.FollowUp || !strings.Contains(s.Text, "3 time(s)") {
 		t.Errorf("summary = %+v", s)
 	}
 	silent, _ := a.Summarize(context.Background(), conv())
 	if silent.Outcome != "caller said nothing" || silent.FollowUp {
 		t.Errorf("silent summary = %+v", silent)
+	}
+}
+
+func TestScriptedSummarizeOwnRules(t *testing.T) {
+	a := &assistant.Scripted{Rules: []assistant.Rule{{Keywords: []string{"pizza"}, Answer: "Yes.", Topic: "pizza"}}}
+	s, err := a.Summarize(context.Background(), conv("do you sell pizza"))
+	if err != nil || s.Reason != "pizza" {
+		t.Fatalf("summary = %+v, %v", s, err)
 	}
 }

@@ -148,6 +148,13 @@ func TestWholeCall(t *testing.T) {
 		if r.Status != http.StatusOK || !strings.Contains(r.Body, call.CallSID) || !strings.Contains(r.Body, `"next_cursor":""`) {
 			t.Fatalf("list: %d %s", r.Status, r.Body)
 		}
+		// The same number typed with a bare "+".
+		if r := in.API(http.MethodGet, "/api/v1/calls?from="+call.From); !strings.Contains(r.Body, call.CallSID) {
+			t.Errorf("unencoded + in from: %d %s", r.Status, r.Body)
+		}
+		if r := in.API(http.MethodGet, "/api/v1/calls?status=busy"); strings.Contains(r.Body, call.CallSID) {
+			t.Errorf("status filter ignored: %s", r.Body)
+		}
 	})
 
 	t.Run("Delete", func(t *testing.T) {

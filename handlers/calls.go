@@ -40,7 +40,7 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	f.From, f.To = c.Query("from"), c.Query("to")
+	f.From, f.To = phoneQuery(c.Query("from")), phoneQuery(c.Query("to"))
 	if len(f.From) > 64 || len(f.To) > 64 {
 		return storage.Errorf(storage.ErrInvalid, "from and to are at most 64 characters")
 	}
@@ -70,6 +70,15 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 		})
 	}
 	return c.JSON(out)
+}
+
+// phoneQuery reads an E.164 filter. A "+" typed unencoded in a query string
+// arrives as a space; "?from=+14155550100" means the number, not " 1415…".
+func phoneQuery(v string) string {
+	if strings.HasPrefix(v, " ") {
+		v = "+" + strings.TrimLeft(v, " ")
+	}
+	return strings.TrimSpace(v)
 }
 
 func queryTime(c *fiber.Ctx, name string) (time.Time, error) {
