@@ -19,14 +19,19 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"switchboard/assistant"
+	"switchboard/handlers/twiliosig"
 	"switchboard/storage"
 )
 
 // Config is the handlers' behaviour, as configured by the operator.
 type Config struct {
-	// PublicBaseURL is the scheme and host Twilio uses to reach the service
-	// (e.g. https://voice.example.com). Signatures are checked against it plus
-	// the request URI; it never comes from the Host or forwarded headers.
+	// PublicBaseURL is the URL Twilio uses to reach the service: a scheme and
+	// host (https://voice.example.com), and optionally a path when the
+	// service lives under one (an API Gateway stage or base path mapping:
+	// https://abc.execute-api.eu-west-1.amazonaws.com/prod). Requests under
+	// the path are routed on the rest; signatures are checked against the
+	// URL as Twilio requested it, never the Host or forwarded headers; every
+	// URL in TwiML is absolute under it.
 	PublicBaseURL string
 	// AuthToken is the Twilio auth token. Empty disables signature checks
 	// (development only).
@@ -76,20 +81,38 @@ type Deps struct {
 	// RequestID, when set, names the request from its context (under
 	// Lambda, the invocation's request id) before any header is consulted.
 	RequestID func(ctx context.Context) string
+	// AltTargets, when set, returns other request targets (path and query)
+	// the request may have had when Twilio signed it, from its context:
+	// under Lambda, REST and ALB events carry the query as a map, whose
+	// original order and escaping the runtime can only guess.
+	AltTargets func(ctx context.Context) []string
+	// CaptureRefused hands the capture hook requests refused for their
+	// signature too (for generating fixtures); by default only requests
+	// that passed the check are captured, so unauthenticated senders
+	// cannot fill the capture folder.
+	CaptureRefused bool
 }
 
 // Server holds the handlers' dependencies. Create it with New.
 type Server struct {
-	cfg       Config
-	calls     storage.CallStore
-	blobs     storage.BlobStore
-	ai        assistant.Assistant
-	log       *slog.Logger
-	registry  *prometheus.Registry
-	metrics   *metrics
-	workReady func()
-	capture   func(c *fiber.Ctx)
-	reqID     func(ctx context.Context) string
+	cfg        Config
+	calls      storage.CallStore
+	blobs      storage.BlobStore
+	ai         assistant.Assistant
+	log        *slog.Logger
+	registry   *prometheus.Registry
+	metrics    *metrics
+	workReady  func()
+	capture    func(c *fiber.Ctx)
+	captureAll bool
+	reqID      func(ctx context.Context) string
+	altTargets func(ctx context.Context) []string
+
+	// origin and basePath split PublicBaseURL: requests under basePath are
+	// routed on the rest of their path.
+	origin, basePath string
+	signatures       *twiliosig.Checker
+	routeTable       []fiber.Route
 
 	turns    singleflight.Group // one assistant request per (call, turn) per process
 	draining atomic.Bool
@@ -130,17 +153,24 @@ func New(cfg Config, d Deps) *Server {
 	if d.WorkReady == nil {
 		d.WorkReady = func() {}
 	}
+	origin, basePath := splitBaseURL(cfg.PublicBaseURL)
+	cfg.PublicBaseURL = origin + basePath
 	return &Server{
-		cfg:       cfg,
-		calls:     d.Calls,
-		blobs:     d.Blobs,
-		ai:        d.Assistant,
-		log:       d.Log,
-		registry:  d.Registry,
-		metrics:   newMetrics(d.Registry),
-		workReady: d.WorkReady,
-		capture:   d.Capture,
-		reqID:     d.RequestID,
+		origin:     origin,
+		basePath:   basePath,
+		signatures: twiliosig.NewChecker(cfg.AuthToken, cfg.NextAuthToken),
+		captureAll: d.CaptureRefused,
+		altTargets: d.AltTargets,
+		cfg:        cfg,
+		calls:      d.Calls,
+		blobs:      d.Blobs,
+		ai:         d.Assistant,
+		log:        d.Log,
+		registry:   d.Registry,
+		metrics:    newMetrics(d.Registry),
+		workReady:  d.WorkReady,
+		capture:    d.Capture,
+		reqID:      d.RequestID,
 	}
 }
 
@@ -155,24 +185,29 @@ func (s *Server) Drain() { s.draining.Store(true) }
 func (s *Server) App(base fiber.Config, first ...fiber.Handler) *fiber.App {
 	base.ErrorHandler = s.errorHandler
 	base.DisableStartupMessage = true
+	// Nothing here parses multipart bodies; fasthttp would otherwise parse
+	// one before any handler could refuse it.
+	base.DisablePreParseMultipartForm = true
 	app := fiber.New(base)
 	for _, h := range first {
 		app.Use(h)
 	}
 	s.routes(app)
+	s.routeTable = app.GetRoutes(true)
+	app.Server().Handler = s.guard(app.Server().Handler)
 	return app
 }
 
 // routes registers every route of the service.
 func (s *Server) routes(app *fiber.App) {
-	app.Use(s.requestContext, s.observe)
+	app.Use(s.requestContext, s.observe, s.edge)
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	// Metrics describe traffic and failures: like the API, they need a token.
 	app.Get("/metrics", s.requireToken, s.metricsHandler())
 
-	tw := app.Group("/twilio", s.captureWebhook, s.twilioForm, s.verifySignature)
+	tw := app.Group("/twilio", s.captureWebhook, s.twilioRequest)
 	tw.Post("/voice", s.voice)
 	tw.Post("/gather", s.gather)
 	tw.Post("/status", s.status)
@@ -185,9 +220,7 @@ func (s *Server) routes(app *fiber.App) {
 	api.Delete("/calls/:sid", s.deleteCall)
 	api.Get("/calls/:sid/recordings/:rsid/audio", s.recordingAudio)
 
-	app.Use(func(c *fiber.Ctx) error {
-		return storage.Errorf(storage.ErrNotFound, "no route for %s %s", c.Method(), c.Path())
-	})
+	app.Use(s.notFound)
 }
 
 // storeContext bounds the store work of one request, inside any deadline the

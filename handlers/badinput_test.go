@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -127,6 +128,11 @@ func TestBadAPIRequests(t *testing.T) {
 		{"BadStatusFilter", "GET", "/api/v1/calls?status=exploded", 400},
 		{"BadSince", "GET", "/api/v1/calls?since=yesterday", 400},
 		{"BadLimit", "GET", "/api/v1/calls?limit=-1", 400},
+		{"LimitZero", "GET", "/api/v1/calls?limit=0", 400},
+		{"LimitOverMax", "GET", "/api/v1/calls?limit=201", 400},
+		{"LimitHuge", "GET", "/api/v1/calls?limit=99999999999999999999", 400},
+		{"CursorTimeTooLate", "GET", "/api/v1/calls?cursor=" + storageCursor("9223372036854775807"), 400},
+		{"CursorTimeTooEarly", "GET", "/api/v1/calls?cursor=" + storageCursor("-9223372036854775808"), 400},
 		{"BadCursor", "GET", "/api/v1/calls?cursor=not-a-cursor", 400},
 		{"BadRecordingSid", "GET", "/api/v1/calls/" + call.CallSID + "/recordings/RE..%2Fx/audio", 400},
 		{"UnknownRecording", "GET", "/api/v1/calls/" + call.CallSID + "/recordings/RE" + strings.Repeat("0", 32) + "/audio", 404},
@@ -141,12 +147,18 @@ func TestBadAPIRequests(t *testing.T) {
 			}
 		})
 	}
-	t.Run("LimitCapped", func(t *testing.T) {
-		if r := in.API("GET", "/api/v1/calls?limit=1000"); r.Status != http.StatusOK {
+	t.Run("OKLimitMax", func(t *testing.T) {
+		if r := in.API("GET", "/api/v1/calls?limit=200"); r.Status != http.StatusOK {
 			t.Fatalf("got %d %s", r.Status, r.Body)
 		}
 	})
 	if n := len(in.GetCall(call.CallSID).Turns); n != 1 {
 		t.Errorf("bad API requests changed the call: %d turns", n)
 	}
+}
+
+// storageCursor builds a cursor in the stores' encoding with the given
+// microsecond time, as a client could forge one.
+func storageCursor(micros string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(micros + "|CA" + strings.Repeat("0", 32)))
 }

@@ -26,7 +26,8 @@ func TestWholeCall(t *testing.T) {
 	r := in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
 	assertTwiML(t, r)
 	for _, want := range []string{"<Start><Recording recordingStatusCallback=\"https://switchboard.example.com/twilio/recording\"",
-		`action="/twilio/gather?turn=1"`, "Hello, thanks for calling", "/twilio/gather?silence=1&amp;turn=1</Redirect>"} {
+		`action="https://switchboard.example.com/twilio/gather?turn=1"`, "Hello, thanks for calling",
+		">https://switchboard.example.com/twilio/gather?silence=1&amp;turn=1</Redirect>"} {
 		if !strings.Contains(r.Body, want) {
 			t.Errorf("greeting TwiML lacks %q:\n%s", want, r.Body)
 		}
@@ -47,7 +48,7 @@ func TestWholeCall(t *testing.T) {
 		if got := strings.Contains(r.Body, "<Hangup>"); got != last {
 			t.Errorf("turn %d: hangup = %v, want %v", i+1, got, last)
 		}
-		if !last && !strings.Contains(r.Body, `action="/twilio/gather?turn=`+itoa(i+2)+`"`) {
+		if !last && !strings.Contains(r.Body, `action="https://switchboard.example.com/twilio/gather?turn=`+itoa(i+2)+`"`) {
 			t.Errorf("turn %d: next gather is not turn %d:\n%s", i+1, i+2, r.Body)
 		}
 	}

@@ -50,10 +50,9 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 	if f.Until, err = queryTime(c, "until"); err != nil {
 		return err
 	}
-	if f.Limit, err = queryInt(c, "limit", storage.DefaultPageSize, 1, 1000); err != nil {
+	if f.Limit, err = queryInt(c, "limit", storage.DefaultPageSize, 1, storage.MaxPageSize); err != nil {
 		return err
 	}
-	f.Limit = min(f.Limit, storage.MaxPageSize)
 	f.Cursor = c.Query("cursor")
 
 	ctx, cancel := s.storeContext(c)

@@ -2,8 +2,10 @@ package handlers
 
 import "github.com/gofiber/fiber/v2"
 
-// captureWebhook hands every webhook and its response to the capture hook
-// (CAPTURE_DIR), after the handler chain ran, errors included.
+// captureWebhook hands webhooks and their responses to the capture hook
+// (CAPTURE_DIR), after the handler chain ran, errors included: those that
+// passed the signature check (every one when checks are off), and refused
+// ones only when Deps.CaptureRefused says so.
 func (s *Server) captureWebhook(c *fiber.Ctx) error {
 	if s.capture == nil {
 		return c.Next()
@@ -15,6 +17,8 @@ func (s *Server) captureWebhook(c *fiber.Ctx) error {
 		}
 		err = nil
 	}
-	s.capture(c)
+	if verified, _ := c.Locals(localVerified).(bool); verified || !s.signatures.Enabled() || s.captureAll {
+		s.capture(c)
+	}
 	return err
 }

@@ -17,9 +17,12 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-// readyz answers 200 when the instance should receive traffic: not draining,
-// and the call store and blob store reachable. The load balancer's health
-// check points here.
+// readyz answers 200 when the instance can answer calls: it is not
+// draining and the call store is reachable. The load balancer routes by it.
+// The blob store's health is reported in the body and in metrics but never
+// fails readiness: archiving retries until S3 is back, and an S3 outage
+// must not make the load balancer (or an ELB-health-checked Auto Scaling
+// group) take every healthy instance out of service.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	checks := fiber.Map{}
 	ready := true
@@ -35,13 +38,14 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		ready = false
 		s.logger(c).Warn("readiness: call store unavailable", "err", err.Error())
 	}
+	s.metrics.up.WithLabelValues("calls").Set(boolGauge(checks["calls"] == "ok"))
 	if p, ok := s.blobs.(storage.Pinger); ok {
 		checks["blobs"] = "ok"
 		if err := p.Ping(ctx); err != nil {
 			checks["blobs"] = "unavailable"
-			ready = false
-			s.logger(c).Warn("readiness: blob store unavailable", "err", err.Error())
+			s.logger(c).Warn("readiness: blob store unavailable; still ready, archiving will retry", "err", err.Error())
 		}
+		s.metrics.up.WithLabelValues("blobs").Set(boolGauge(checks["blobs"] == "ok"))
 	}
 	status := http.StatusOK
 	checks["status"] = "ready"
@@ -50,6 +54,13 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		checks["status"] = "not ready"
 	}
 	return c.Status(status).JSON(checks)
+}
+
+func boolGauge(ok bool) float64 {
+	if ok {
+		return 1
+	}
+	return 0
 }
 
 // requireToken admits /api requests carrying one of the configured bearer

@@ -171,8 +171,8 @@ func TestSilence(t *testing.T) {
 	in.Webhook("/twilio/voice", call.Form())
 	r := in.Webhook("/twilio/gather?silence=1&turn=1", call.Form())
 	assertTwiML(t, r)
-	if !strings.Contains(r.Body, "Are you still there?") || !strings.Contains(r.Body, `action="/twilio/gather?turn=1"`) ||
-		!strings.Contains(r.Body, "/twilio/gather?silence=2&amp;turn=1</Redirect>") {
+	if !strings.Contains(r.Body, "Are you still there?") || !strings.Contains(r.Body, `action="`+handlertest.PublicBaseURL+`/twilio/gather?turn=1"`) ||
+		!strings.Contains(r.Body, ">"+handlertest.PublicBaseURL+"/twilio/gather?silence=2&amp;turn=1</Redirect>") {
 		t.Errorf("first silence:\n%s", r.Body)
 	}
 	r = in.Webhook("/twilio/gather?silence=2&turn=1", call.Form())

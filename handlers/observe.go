@@ -38,6 +38,9 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 		_, _ = rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
+	// A client-supplied id aliases the request buffer, which fasthttp
+	// reuses; the logger keeps it beyond this request's handlers.
+	id = strings.Clone(id)
 	c.Locals(localRequestID, id)
 	c.Locals(localLogger, s.log.With("request_id", id))
 	c.Set(fiber.HeaderXRequestID, id)
@@ -99,6 +102,7 @@ func maskPhone(p string) string {
 type metrics struct {
 	requests *prometheus.HistogramVec
 	turns    *prometheus.CounterVec
+	up       *prometheus.GaugeVec
 }
 
 func newMetrics(r *prometheus.Registry) *metrics {
@@ -113,12 +117,19 @@ func newMetrics(r *prometheus.Registry) *metrics {
 			Help: "Assistant turns by outcome (ok, failed, duplicate, silence).",
 		}, []string{"outcome"}),
 	}
-	r.MustRegister(m.requests, m.turns)
+	m.up = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchboard_dependency_up",
+		Help: "Whether a store answered the last readiness check (1) or not (0): calls (fails readiness) and blobs (reported only).",
+	}, []string{"dependency"})
+	r.MustRegister(m.requests, m.turns, m.up)
 	return m
 }
 
 // observe records every request's latency and status, labelled by the route
-// pattern (never the raw path, whose SIDs would explode the label set).
+// pattern (never the raw path, whose SIDs would explode the label set), a
+// method from a fixed set and the status: every label value is a constant
+// or a fresh string, never a view of fasthttp's reused request buffer,
+// which the registry would keep and later requests would overwrite.
 func (s *Server) observe(c *fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
@@ -135,8 +146,9 @@ func (s *Server) observe(c *fiber.Ctx) error {
 		route = "unmatched"
 	}
 	elapsed := time.Since(start)
-	s.metrics.requests.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Observe(elapsed.Seconds())
-	s.logger(c).Debug("request", "method", c.Method(), "route", route, "status", status,
+	method := methodLabel(c.Method())
+	s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(elapsed.Seconds())
+	s.logger(c).Debug("request", "method", method, "route", route, "status", status,
 		"ms", float64(elapsed.Microseconds())/1000, "client_ip", c.IP())
 	return err
 }

@@ -77,13 +77,13 @@ func (s *Server) ask(text string, turn, silence int) []byte {
 	return renderTwiML(
 		twimlGather{
 			Input:         "speech",
-			Action:        gatherURL(turn, 0),
+			Action:        s.gatherURL(turn, 0),
 			Method:        "POST",
 			SpeechTimeout: "auto",
 			Language:      s.cfg.Language,
 			Say:           s.say(text),
 		},
-		twimlRedirect{Method: "POST", URL: gatherURL(turn, silence+1)},
+		twimlRedirect{Method: "POST", URL: s.gatherURL(turn, silence+1)},
 	)
 }
 
@@ -92,13 +92,15 @@ func (s *Server) goodbye(text string) []byte {
 	return renderTwiML(s.say(text), twimlHangup{})
 }
 
-// gatherURL writes the query keys in sorted order: API Gateway REST and ALB
-// events carry the query as a map, so the Lambda runtime can only rebuild it
-// sorted, and the signature Twilio computed over the URL as written must
-// still match.
-func gatherURL(turn, silence int) string {
+// gatherURL is absolute under PUBLIC_BASE_URL, path included: a relative
+// URL would be resolved against wherever Twilio's last request went and
+// loses an API Gateway stage. The query keys are written in sorted order:
+// API Gateway REST and ALB events carry the query as a map, so the Lambda
+// runtime rebuilds it sorted first, and the signature Twilio computed over
+// the URL as written then matches at the first try.
+func (s *Server) gatherURL(turn, silence int) string {
 	if silence > 0 {
-		return "/twilio/gather?silence=" + itoa(silence) + "&turn=" + itoa(turn)
+		return s.cfg.PublicBaseURL + "/twilio/gather?silence=" + itoa(silence) + "&turn=" + itoa(turn)
 	}
-	return "/twilio/gather?turn=" + itoa(turn)
+	return s.cfg.PublicBaseURL + "/twilio/gather?turn=" + itoa(turn)
 }

@@ -77,16 +77,16 @@ func (s *Server) voice(c *fiber.Ctx) error {
 		return err
 	}
 	recording := twimlStart{Recording: twimlRecording{
-		Callback: strings.TrimRight(s.cfg.PublicBaseURL, "/") + "/twilio/recording",
+		Callback: s.cfg.PublicBaseURL + "/twilio/recording",
 		Method:   "POST",
 		Events:   recordingEvents,
 		Channels: recordingChannel,
 	}}
 	gather := twimlGather{
-		Input: "speech", Action: gatherURL(1, 0), Method: "POST",
+		Input: "speech", Action: s.gatherURL(1, 0), Method: "POST",
 		SpeechTimeout: "auto", Language: s.cfg.Language, Say: s.say(greeting),
 	}
-	return sendTwiML(c, renderTwiML(recording, gather, twimlRedirect{Method: "POST", URL: gatherURL(1, 1)}))
+	return sendTwiML(c, renderTwiML(recording, gather, twimlRedirect{Method: "POST", URL: s.gatherURL(1, 1)}))
 }
 
 // greeting returns the stored greeting (turn 0), creating it on the first

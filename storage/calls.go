@@ -10,6 +10,7 @@ type CallStatus string
 // The call statuses Twilio reports.
 const (
 	StatusQueued     CallStatus = "queued"
+	StatusInitiated  CallStatus = "initiated"
 	StatusRinging    CallStatus = "ringing"
 	StatusInProgress CallStatus = "in-progress"
 	StatusCompleted  CallStatus = "completed"
@@ -21,15 +22,18 @@ const (
 
 // rank orders statuses: a call's status only ever moves to a higher rank.
 // All terminal statuses share the top rank, so the first terminal status wins.
+// Twilio reports initiated (with StatusCallbackEvent=initiated) when it
+// starts dialling an outbound leg, after queued and before ringing.
 var rank = map[CallStatus]int{
 	StatusQueued:     1,
-	StatusRinging:    2,
-	StatusInProgress: 3,
-	StatusCompleted:  4,
-	StatusBusy:       4,
-	StatusFailed:     4,
-	StatusNoAnswer:   4,
-	StatusCanceled:   4,
+	StatusInitiated:  2,
+	StatusRinging:    3,
+	StatusInProgress: 4,
+	StatusCompleted:  5,
+	StatusBusy:       5,
+	StatusFailed:     5,
+	StatusNoAnswer:   5,
+	StatusCanceled:   5,
 }
 
 // ParseCallStatus returns the status named s, or an ErrInvalid error.

@@ -29,8 +29,15 @@ func DecodeCursor(c string) (time.Time, string, error) {
 		return time.Time{}, "", bad
 	}
 	us, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
+	if err != nil || us < minCursorMicros || us > maxCursorMicros {
 		return time.Time{}, "", bad
 	}
 	return time.UnixMicro(us).UTC(), sid, nil
 }
+
+// A cursor's time lies in years 1 to 9999, the range every store (and RFC
+// 3339) can represent.
+var (
+	minCursorMicros = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorMicros = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)

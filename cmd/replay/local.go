@@ -56,6 +56,8 @@ func newApp(o appOptions) (*fiber.App, func(), error) {
 		Calls: memory.New(), Blobs: blobs, Assistant: assistant.NewScripted(),
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Capture: o.Capture,
+		// Fixtures include webhooks refused for their signature.
+		CaptureRefused: true,
 	})
 	return srv.App(runtime.FiberConfig(localConfig)), func() { os.RemoveAll(dir) }, nil
 }

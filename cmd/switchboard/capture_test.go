@@ -161,10 +161,9 @@ func TestCaptureMode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The forged webhook is refused and not captured: unauthenticated
+		// senders cannot fill CAPTURE_DIR.
 		want := []string{"001-voice", "002-gather-turn1", "003-gather-turn1", "004-gather-turn2", "005-status-completed"}
-		if i == 0 {
-			want = append(want, "006-voice") // the forged one, refused, captured all the same
-		}
 		var names []string
 		for _, f := range fx {
 			names = append(names, f.Name)
@@ -175,9 +174,6 @@ func TestCaptureMode(t *testing.T) {
 		}
 		if strings.Join(names, " ") != strings.Join(want, " ") {
 			t.Errorf("call %d captured %q, want %q", i, names, want)
-		}
-		if i == 0 && (fx[5].Golden.Status != http.StatusForbidden || fx[5].Request.Signature != fixture.SignatureKeep) {
-			t.Errorf("forged webhook captured as %d, signature %q", fx[5].Golden.Status, fx[5].Request.Signature)
 		}
 		st, err := os.Stat(folder)
 		if err != nil || st.Mode().Perm() != 0o700 {

@@ -16,6 +16,7 @@ import (
 	"switchboard/assistant"
 	"switchboard/assistant/bedrock"
 	"switchboard/assistant/openai"
+	"switchboard/handlers"
 	"switchboard/runtime"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
@@ -127,8 +128,10 @@ func (c Config) Validate() error {
 		add("SWITCHBOARD_ENV must be development or production, got %q", c.Env)
 	}
 	if c.PublicBaseURL != "" {
-		if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.TrimRight(u.Path, "/") != "" {
-			add("PUBLIC_BASE_URL must be an http(s) URL with no path, e.g. https://voice.example.com, got %q", c.PublicBaseURL)
+		// A path is allowed: an API Gateway stage or base path mapping
+		// (https://abc.execute-api.eu-west-1.amazonaws.com/prod).
+		if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			add("PUBLIC_BASE_URL must be an http(s) URL with no query, e.g. https://voice.example.com or https://abc.execute-api.eu-west-1.amazonaws.com/prod, got %q", c.PublicBaseURL)
 		}
 	}
 	if c.TwilioAccountSID != "" && !storage.ValidSID(c.TwilioAccountSID, "AC") {
@@ -151,8 +154,8 @@ func (c Config) Validate() error {
 	default:
 		add("LOG_LEVEL must be debug, info, warn or error, got %q", c.LogLevel)
 	}
-	if len(c.Language) < 2 || len(c.Language) > 16 {
-		add("CALL_LANGUAGE must be a BCP 47 tag such as en-US, got %q", c.Language)
+	if _, err := handlers.CheckSpeech(c.Language, c.Voice); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxSilence < 1 || c.MaxSilence > 10 {
 		add("MAX_SILENCE must be from 1 to 10, got %d", c.MaxSilence)
@@ -185,6 +188,15 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Production() {
+		// The auth token travels to TWILIO_API_BASE_URL as Basic auth.
+		if u, err := url.Parse(c.TwilioAPIBaseURL); err == nil && u.Scheme != "https" {
+			add("TWILIO_API_BASE_URL must be https when SWITCHBOARD_ENV=production, got %q", c.TwilioAPIBaseURL)
+		}
+		for name, tok := range map[string]string{"TWILIO_AUTH_TOKEN": c.TwilioAuthToken, "TWILIO_NEXT_AUTH_TOKEN": c.TwilioNextAuthToken} {
+			if tok != "" && !twilioTokenShape(tok) {
+				add("%s must be a Twilio auth token (32 hexadecimal digits)", name)
+			}
+		}
 		for name, missing := range map[string]bool{
 			"TWILIO_AUTH_TOKEN": c.TwilioAuthToken == "",
 			"PUBLIC_BASE_URL":   c.PublicBaseURL == "",
@@ -198,6 +210,21 @@ func (c Config) Validate() error {
 		}
 	}
 	return sortedJoin(errs)
+}
+
+// twilioTokenShape reports whether t looks like a Twilio auth token: 32
+// hexadecimal digits, as the Console shows it.
+func twilioTokenShape(t string) bool {
+	if len(t) != 32 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // sortedJoin joins errors one per line in a stable order.

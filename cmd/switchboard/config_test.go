@@ -23,7 +23,15 @@ func TestLoadConfig(t *testing.T) {
 		names []string
 	}{
 		{"ErrBadURL", map[string]string{"PUBLIC_BASE_URL": "ftp://x"}, []string{"PUBLIC_BASE_URL"}},
-		{"ErrURLWithPath", map[string]string{"PUBLIC_BASE_URL": "https://x.example.com/app"}, []string{"PUBLIC_BASE_URL"}},
+		{"ErrURLWithQuery", map[string]string{"PUBLIC_BASE_URL": "https://x.example.com/app?x=1"}, []string{"PUBLIC_BASE_URL"}},
+		{"ErrURLWithCredentials", map[string]string{"PUBLIC_BASE_URL": "https://u:p@x.example.com"}, []string{"PUBLIC_BASE_URL"}},
+		{"ErrLanguageWithoutRegion", map[string]string{"CALL_LANGUAGE": "en"}, []string{"CALL_LANGUAGE"}},
+		{"ErrLanguageUnknown", map[string]string{"CALL_LANGUAGE": "xx-YY"}, []string{"CALL_LANGUAGE"}},
+		{"ErrVoiceSpeaksAnotherLanguage", map[string]string{"CALL_LANGUAGE": "de-DE", "CALL_VOICE": "Polly.Joanna-Neural"}, []string{"CALL_VOICE"}},
+		{"ErrGoogleVoiceSpeaksAnotherLanguage", map[string]string{"CALL_LANGUAGE": "fr-FR", "CALL_VOICE": "Google.es-ES-Neural2-A"}, []string{"CALL_VOICE"}},
+		{"ErrProductionPlainTwilioAPI", production(map[string]string{"TWILIO_API_BASE_URL": "http://api.twilio.com"}), []string{"TWILIO_API_BASE_URL"}},
+		{"ErrProductionTokenShape", production(map[string]string{"TWILIO_AUTH_TOKEN": "not-a-twilio-token"}), []string{"TWILIO_AUTH_TOKEN"}},
+		{"ErrProductionNextTokenShape", production(map[string]string{"TWILIO_NEXT_AUTH_TOKEN": "0123"}), []string{"TWILIO_NEXT_AUTH_TOKEN"}},
 		{"ErrNegativeSize", map[string]string{"WORKERS": "-1"}, []string{"WORKERS"}},
 		{"ErrNegativeBody", map[string]string{"HTTP_BODY_LIMIT": "-5"}, []string{"HTTP_BODY_LIMIT"}},
 		{"ErrUnknownEnv", map[string]string{"SWITCHBOARD_ENV": "staging"}, []string{"SWITCHBOARD_ENV"}},
@@ -46,6 +54,39 @@ func TestLoadConfig(t *testing.T) {
 				if !strings.Contains(err.Error(), n) {
 					t.Errorf("error does not name %s:\n%v", n, err)
 				}
+			}
+		})
+	}
+}
+
+// production returns a complete production environment with extra applied.
+func production(extra map[string]string) map[string]string {
+	env := map[string]string{
+		"SWITCHBOARD_ENV": "production", "TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
+		"PUBLIC_BASE_URL": "https://voice.example.com", "API_TOKENS": "token-aaaaaaaaaaaaaaaa",
+		"S3_BUCKET": "recordings", "DATABASE_URL": "postgres://switchboard@db.example.com/switchboard",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+func TestLoadConfigAccepts(t *testing.T) {
+	cases := map[string]map[string]string{
+		"OKProduction":             production(nil),
+		"OKBaseURLWithStage":       {"PUBLIC_BASE_URL": "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"},
+		"OKBaseURLWithSlash":       {"PUBLIC_BASE_URL": "https://voice.example.com/"},
+		"OKVoiceOfOtherRegion":     {"CALL_LANGUAGE": "en-GB", "CALL_VOICE": "Polly.Joanna-Neural"},
+		"OKGermanVoice":            {"CALL_LANGUAGE": "de-DE", "CALL_VOICE": "Polly.Vicki-Neural"},
+		"OKGoogleVoice":            {"CALL_LANGUAGE": "es-MX", "CALL_VOICE": "Google.es-US-Neural2-A"},
+		"OKUnknownVoiceIsAWarning": {"CALL_LANGUAGE": "en-US", "CALL_VOICE": "ElevenLabs.Someone"},
+		"OKMandarin":               {"CALL_LANGUAGE": "cmn-Hans-CN", "CALL_VOICE": "Polly.Zhiyu-Neural"},
+	}
+	for name, env := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := LoadConfig(env); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

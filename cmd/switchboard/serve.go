@@ -60,6 +60,9 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 	if cfg.TwilioAuthToken == "" {
 		m.Warnings = append(m.Warnings, "TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked (development only)")
 	}
+	if w, _ := handlers.CheckSpeech(cfg.Language, cfg.Voice); w != "" {
+		m.Warnings = append(m.Warnings, w)
+	}
 	if len(cfg.APITokens) == 0 {
 		m.Warnings = append(m.Warnings, "API_TOKENS is not set: the calls API is open to anyone who can reach it (development only)")
 	}
@@ -83,7 +86,7 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 	}, handlers.Deps{
 		Calls: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
 		Registry: m.Registry, WorkReady: m.Workers.Notify,
-		Capture: m.captureHook(), RequestID: lambda.RequestID,
+		Capture: m.captureHook(), RequestID: lambda.RequestID, AltTargets: lambda.AltTargets,
 	})
 	// The Lambda context middleware does nothing under the HTTP server, so
 	// both runtimes serve the very same app.

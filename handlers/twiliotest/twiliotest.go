@@ -4,36 +4,17 @@
 package twiliotest
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"fmt"
 	"net/url"
-	"sort"
-	"strings"
 	"sync/atomic"
+
+	"switchboard/handlers/twiliosig"
 )
 
 // Sign returns the X-Twilio-Signature Twilio sends for a POST of form to
-// fullURL: HMAC-SHA1, keyed with the auth token, over the URL followed by
-// every parameter sorted by name, each name then its value.
+// fullURL (see twiliosig).
 func Sign(authToken, fullURL string, form url.Values) string {
-	names := make([]string, 0, len(form))
-	for k := range form {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	b.WriteString(fullURL)
-	for _, k := range names {
-		for _, v := range form[k] {
-			b.WriteString(k)
-			b.WriteString(v)
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return twiliosig.Sign(authToken, fullURL, form)
 }
 
 var seq atomic.Uint64

@@ -39,3 +39,23 @@ func RequestID(ctx context.Context) string {
 	}
 	return ""
 }
+
+type altTargetsKey struct{}
+
+// AltTargets returns the other request targets (path and query) an event's
+// request may have had when Twilio signed its URL — REST and ALB events
+// carry the query as a map, whose original order and escaping are lost — or
+// nil outside Lambda. Pass it c.UserContext(); the app checks a signature
+// against each after the target it routed.
+func AltTargets(ctx context.Context) []string {
+	t, _ := ctx.Value(altTargetsKey{}).([]string)
+	return t
+}
+
+func altTargets(path string, queries []string) []string {
+	out := make([]string, len(queries))
+	for i, q := range queries {
+		out[i] = escapePath(path) + "?" + q
+	}
+	return out
+}

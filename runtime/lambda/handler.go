@@ -49,8 +49,6 @@ type Handler struct {
 	app       *fiber.App
 	handle    fasthttp.RequestHandler
 	bodyLimit int
-	basePath  string
-	keepStage bool
 }
 
 var _ awslambda.Handler = (*Handler)(nil)
@@ -66,20 +64,6 @@ func WithBodyLimit(n int) Option {
 	return func(h *Handler) { h.bodyLimit = n }
 }
 
-// WithBasePath strips a custom-domain base path mapping (for example
-// "/switchboard") from every event's path before routing, because API
-// Gateway passes the mapped prefix through to the function.
-func WithBasePath(p string) Option {
-	return func(h *Handler) { h.basePath = cleanBasePath(p) }
-}
-
-// WithStagePrefix keeps an HTTP API's "/{stage}" prefix in the routed path.
-// By default it is removed, because HTTP APIs put a named stage into rawPath
-// while REST APIs do not, and the app's routes must not depend on either.
-func WithStagePrefix() Option {
-	return func(h *Handler) { h.keepStage = true }
-}
-
 // NewHandler returns a Lambda handler for app. Register every route (and
 // UserContext as the first middleware) before calling it, as before
 // app.Listen: it prepares the app's route tree once.
@@ -88,7 +72,10 @@ func NewHandler(app *fiber.App, opts ...Option) *Handler {
 	for _, o := range opts {
 		o(h)
 	}
-	h.handle = app.Handler()
+	// Handler prepares the route tree; the server's handler is the app's
+	// with whatever the app wrapped around it, as the HTTP listener serves.
+	app.Handler()
+	h.handle = app.Server().Handler
 	return h
 }
 
@@ -109,6 +96,9 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	fctx := new(fasthttp.RequestCtx)
 	var empty fasthttp.Request
 	fctx.Init(&empty, clientAddr(ev), nil)
+	if alts := ev.altQueries(); len(alts) > 0 {
+		ctx = context.WithValue(ctx, altTargetsKey{}, altTargets(h.routePath(ev), alts))
+	}
 	fctx.SetUserValue(lambdaContextKey{}, ctx)
 
 	body, reqErr := h.buildRequest(&fctx.Request, ev)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -49,16 +50,16 @@ func (h *Handler) buildRequest(req *fasthttp.Request, ev *event) ([]byte, *fiber
 }
 
 // routePath is the path the app routes on: the event's path without an
-// HTTP API stage prefix or a configured base path.
+// HTTP API stage prefix, so HTTP APIs (whose rawPath has a named stage) and
+// REST APIs (whose path has none) look the same to the app. A custom-domain
+// base path is left in place: the app knows it from PUBLIC_BASE_URL and
+// routes on the rest, whether or not the event carried it.
 func (h *Handler) routePath(ev *event) string {
 	p := ev.rawPath()
-	if ev.kind == kindHTTPAPI && !h.keepStage {
+	if ev.kind == kindHTTPAPI {
 		if st := ev.RequestContext.Stage; st != "" && st != "$default" {
 			p = stripPrefix(p, "/"+st)
 		}
-	}
-	if h.basePath != "" {
-		p = stripPrefix(p, h.basePath)
 	}
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p
@@ -78,14 +79,6 @@ func stripPrefix(p, prefix string) string {
 	return p
 }
 
-func cleanBasePath(p string) string {
-	p = strings.Trim(strings.TrimSpace(p), "/")
-	if p == "" {
-		return ""
-	}
-	return "/" + p
-}
-
 // query rebuilds the raw query string. HTTP APIs and function URLs send it
 // verbatim; ALBs send parameters still percent-encoded, so they are joined
 // as they are; REST APIs send them decoded, so they are encoded again. Keys
@@ -102,6 +95,86 @@ func (ev *event) query() string {
 	default:
 		return encodeQuery(ev.QueryStringParameters, ev.MultiValueQueryStringParameters, url.QueryEscape)
 	}
+}
+
+// maxPermutedKeys bounds the query keys whose every order is tried.
+const maxPermutedKeys = 3
+
+// altQueries returns other query strings the request may have had when
+// Twilio signed its URL, for events that carry the query as a map (REST and
+// ALB): every order of the keys when there are at most maxPermutedKeys of
+// them, and for REST (whose values arrive decoded) each order with spaces
+// written as %20 as well as "+". The first query() result is not repeated.
+// The list is small and bounded: each entry costs one more signature check.
+func (ev *event) altQueries() []string {
+	if ev.kind == kindHTTPAPI {
+		return nil // sent verbatim
+	}
+	single, multi := ev.QueryStringParameters, ev.MultiValueQueryStringParameters
+	keys := sortedKeys(single)
+	if len(multi) > 0 {
+		keys = sortedKeys(multi)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	values := func(k string) []string {
+		if len(multi) > 0 {
+			return multi[k]
+		}
+		return []string{single[k]}
+	}
+	escapers := []func(string) string{url.QueryEscape, pathStyleEscape}
+	if ev.kind != kindREST {
+		escapers = []func(string) string{escapeQuery} // ALB values arrive encoded
+	}
+	orders := [][]string{keys}
+	if len(keys) <= maxPermutedKeys {
+		orders = permutations(keys)
+	}
+	first := ev.query()
+	var out []string
+	for _, order := range orders {
+		for _, esc := range escapers {
+			var b strings.Builder
+			for _, k := range order {
+				for _, v := range values(k) {
+					if b.Len() > 0 {
+						b.WriteByte('&')
+					}
+					b.WriteString(esc(k))
+					b.WriteByte('=')
+					b.WriteString(esc(v))
+				}
+			}
+			if q := b.String(); q != first && !slices.Contains(out, q) {
+				out = append(out, q)
+			}
+		}
+	}
+	return out
+}
+
+// pathStyleEscape escapes like url.QueryEscape but writes a space as %20, as
+// a URL typed into Twilio's console may have it.
+func pathStyleEscape(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
+
+// permutations returns every order of keys (at most maxPermutedKeys of
+// them), the given order first.
+func permutations(keys []string) [][]string {
+	if len(keys) <= 1 {
+		return [][]string{keys}
+	}
+	var out [][]string
+	for i, k := range keys {
+		rest := append(append([]string(nil), keys[:i]...), keys[i+1:]...)
+		for _, p := range permutations(rest) {
+			out = append(out, append([]string{k}, p...))
+		}
+	}
+	return out
 }
 
 func encodeQuery(single map[string]string, multi map[string][]string, esc func(string) string) string {
