@@ -30,8 +30,8 @@ func (s *Server) guard(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			// requests are smuggled past a proxy that reads the other
 			// one: refuse and drop the connection, whose next bytes
 			// cannot be trusted to start a request.
-			ctx.SetConnectionClose()
 			s.rawError(ctx, http.StatusBadRequest, "invalid", "request has both Content-Length and Transfer-Encoding")
+			ctx.SetConnectionClose()
 			return
 		}
 		if !knownMethod(ctx.Method()) {

@@ -1,18 +1,28 @@
 package handlers_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gofiber/fiber/v2"
 	twclient "github.com/twilio/twilio-go/client"
+	"github.com/valyala/fasthttp"
 
 	"switchboard/handlers"
 	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
 	"switchboard/storage"
+	"switchboard/storage/memory"
 )
 
 // TestSignatureVector checks the canonical vector of Twilio's SDKs against
@@ -129,6 +139,170 @@ func TestSignatureDuringRotation(t *testing.T) {
 			}
 			if r := in.Do(req); r.Status != want {
 				t.Fatalf("status %d, want %d: %s", r.Status, want, r.Body)
+			}
+		})
+	}
+}
+
+// TestSignatureAsTheSDKsCompute: what the official SDKs accept, through the
+// server: repeated form keys (twilio-python and twilio-node de-duplicate a
+// key's values and sort them), an apostrophe in the URL either raw or
+// escaped, the URL with the default port; and the request target exactly
+// as received.
+func TestSignatureAsTheSDKsCompute(t *testing.T) {
+	in := handlertest.Start(t, handlertest.Options{})
+	signed := func(path, signedURL string, form url.Values) *http.Request {
+		req := handlertest.SignedRequest(t, in.URL, path, form)
+		req.Header.Set("X-Twilio-Signature", twiliotest.Sign(handlertest.AuthToken, signedURL, form))
+		return req
+	}
+	base := handlertest.PublicBaseURL
+	t.Run("OKRepeatedKeys", func(t *testing.T) {
+		call := twiliotest.NewCall(handlertest.AccountSID)
+		form := call.Form("CallStatus", "ringing")
+		form["StirVerstat"] = []string{"TN-Validation-Passed-A", "TN-Validation-Passed-A", "Other"}
+		if r := in.Do(signed("/twilio/voice", base+"/twilio/voice", form)); r.Status != http.StatusOK {
+			t.Fatalf("got %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("OKApostropheRawInURL", func(t *testing.T) {
+		call := twiliotest.NewCall(handlertest.AccountSID)
+		// Sent with %27 on the wire (clients must escape it), signed
+		// with the apostrophe as typed into Twilio's console.
+		req := signed("/twilio/voice?site=o%27hare", base+"/twilio/voice?site=o'hare", call.Form())
+		if r := in.Do(req); r.Status != http.StatusOK {
+			t.Fatalf("got %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("OKDefaultPort", func(t *testing.T) {
+		call := twiliotest.NewCall(handlertest.AccountSID)
+		req := signed("/twilio/voice", strings.Replace(base, ".com", ".com:443", 1)+"/twilio/voice", call.Form())
+		if r := in.Do(req); r.Status != http.StatusOK {
+			t.Fatalf("got %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("ErrEncodedPathNotNormalised", func(t *testing.T) {
+		// Signed for /twilio/gather, sent to /twilio/%67ather: the same
+		// route once decoded, but not the URL that was signed.
+		call := twiliotest.NewCall(handlertest.AccountSID)
+		in.Webhook("/twilio/voice", call.Form())
+		req := signed("/twilio/%67ather?turn=1", base+"/twilio/gather?turn=1", call.Form("SpeechResult", "hi"))
+		if r := in.Do(req); r.Status != http.StatusForbidden {
+			t.Fatalf("got %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("ErrValuesNotDeduplicatedBySender", func(t *testing.T) {
+		// A signature over both copies of a repeated value is not the
+		// SDKs' (and Twilio's) signature.
+		call := twiliotest.NewCall(handlertest.AccountSID)
+		form := call.Form()
+		form["X"] = []string{"a", "a"}
+		req := signed("/twilio/voice", base+"/twilio/voice", form)
+		req.Header.Set("X-Twilio-Signature", naiveSign(handlertest.AuthToken, base+"/twilio/voice", form))
+		if r := in.Do(req); r.Status != http.StatusForbidden {
+			t.Fatalf("got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// naiveSign concatenates every value in the order given.
+func naiveSign(token, u string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString(u)
+	for _, k := range keys {
+		for _, v := range form[k] {
+			b.WriteString(k + v)
+		}
+	}
+	mac := hmac.New(sha1.New, []byte(token))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// TestUnsignedRefusedCheaply: a body of thousands of empty fields is
+// refused for its field count before any signature is computed, and a
+// request without a signature before its body is parsed; a real webhook
+// (Twilio sends about 40 fields) passes.
+func TestUnsignedRefusedCheaply(t *testing.T) {
+	in := handlertest.Start(t, handlertest.Options{Handlers: handlers.Config{NextAuthToken: "the-next-auth-token-0123456789"}})
+	many := strings.Repeat("&", 10000)
+	for name, tc := range map[string]struct {
+		body, sig string
+		status    int
+	}{
+		"ErrManyFieldsForged":  {many, "RSOYDt4T1cUTdK1PDd93/VVr8B8=", http.StatusRequestEntityTooLarge},
+		"ErrManyFieldsNoSig":   {many, "", http.StatusForbidden},
+		"ErrMalformedSig":      {"CallSid=x", "not base64 at all", http.StatusForbidden},
+		"ErrSmallForged":       {"CallSid=x", "RSOYDt4T1cUTdK1PDd93/VVr8B8=", http.StatusForbidden},
+		"ErrMaxBodyOneField":   {"a=" + strings.Repeat("b", 60<<10), "RSOYDt4T1cUTdK1PDd93/VVr8B8=", http.StatusForbidden},
+		"ErrOverFieldLimit201": {strings.Repeat("a=1&", 200) + "a=1", "RSOYDt4T1cUTdK1PDd93/VVr8B8=", http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, in.URL+"/twilio/voice", strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tc.sig != "" {
+				req.Header.Set("X-Twilio-Signature", tc.sig)
+			}
+			if r := in.Do(req); r.Status != tc.status {
+				t.Fatalf("got %d %s, want %d", r.Status, r.Body, tc.status)
+			}
+		})
+	}
+	t.Run("OKManyRealFields", func(t *testing.T) {
+		call := twiliotest.NewCall(handlertest.AccountSID)
+		form := call.Form()
+		for i := len(form); i < 200; i++ {
+			form.Set(fmt.Sprintf("Extra%03d", i), "v")
+		}
+		if r := in.Webhook("/twilio/voice", form); r.Status != http.StatusOK {
+			t.Fatalf("got %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// BenchmarkRefuseUnsigned measures what refusing a forged webhook costs:
+// a small body, a body at the limit with one large field, and one with
+// 10,000 empty fields, with both auth tokens configured. Run with
+// -benchmem; the ratio of the large cases to the small one is the figure.
+func BenchmarkRefuseUnsigned(b *testing.B) {
+	srv := handlers.New(handlers.Config{
+		PublicBaseURL: handlertest.PublicBaseURL, AuthToken: handlertest.AuthToken,
+		NextAuthToken: "the-next-auth-token-0123456789", MaxBody: 64 << 10,
+	}, handlers.Deps{Calls: memory.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	app := srv.App(fiber.Config{BodyLimit: 64 << 10})
+	app.Handler() // builds the route tree
+	handle := app.Server().Handler
+	for _, bc := range []struct{ name, body string }{
+		{"Small", "CallSid=CA0123&From=%2B14155550100&To=%2B18005550100"},
+		{"MaxBodyOneField", "a=" + strings.Repeat("b", 64<<10-3)},
+		{"MaxBodyOneFieldWithQuery", "a=" + strings.Repeat("b", 64<<10-3)},
+		{"TenThousandEmptyFields", strings.Repeat("&", 10000)},
+		{"LimitFields", strings.Repeat("a=1&", 199) + "a=1"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var ctx fasthttp.RequestCtx
+			uri := "/twilio/voice"
+			if strings.HasSuffix(bc.name, "WithQuery") {
+				uri += "?site=o%27hare&line=main"
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Request.Reset()
+				ctx.Response.Reset()
+				ctx.Request.Header.SetMethod(http.MethodPost)
+				ctx.Request.SetRequestURI(uri)
+				ctx.Request.Header.SetContentType("application/x-www-form-urlencoded")
+				ctx.Request.Header.Set("X-Twilio-Signature", "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+				ctx.Request.SetBodyString(bc.body)
+				handle(&ctx)
+				if s := ctx.Response.StatusCode(); s != http.StatusForbidden && s != http.StatusRequestEntityTooLarge {
+					b.Fatalf("status %d: %s", s, ctx.Response.Body())
+				}
 			}
 		})
 	}

@@ -32,6 +32,9 @@ const maxFormFields = 200
 // signed string built once for every candidate URL and token. The form is
 // parsed into fresh strings that outlive the request buffer.
 func (s *Server) twilioRequest(c *fiber.Ctx) error {
+	if c.Method() != http.MethodPost {
+		return c.Next() // no webhook route: 405
+	}
 	// The raw body: nothing on this path may decode a Content-Encoding.
 	body := c.Request().Body()
 	if len(body) > s.cfg.MaxBody {
@@ -53,7 +56,7 @@ func (s *Server) twilioRequest(c *fiber.Ctx) error {
 		return storage.Errorf(storage.ErrInvalid, "malformed form body")
 	}
 	if s.signatures.Enabled() {
-		if !s.signatures.Check(sig, s.signedURLs(c), twiliosig.Params(form)) {
+		if !s.signatures.Check(sig, s.signedURLs(c), twiliosig.NewParams(form)) {
 			return newHTTPError(http.StatusForbidden, "forbidden", "invalid X-Twilio-Signature")
 		}
 		c.Locals(localVerified, true)

@@ -53,7 +53,7 @@ func TestSDKVectors(t *testing.T) {
 	c := twiliosig.NewChecker(token)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if !c.Check(tc.sig, twiliosig.URLVariants(tc.url), twiliosig.Params(tc.params)) {
+			if !c.Check(tc.sig, twiliosig.URLVariants(tc.url), twiliosig.NewParams(tc.params)) {
 				t.Errorf("signature %s refused for %s", tc.sig, tc.url)
 			}
 			changed := url.Values{}
@@ -61,7 +61,7 @@ func TestSDKVectors(t *testing.T) {
 				changed[k] = v
 			}
 			changed.Set("Extra", "1")
-			if c.Check(tc.sig, twiliosig.URLVariants(tc.url), twiliosig.Params(changed)) {
+			if c.Check(tc.sig, twiliosig.URLVariants(tc.url), twiliosig.NewParams(changed)) {
 				t.Errorf("signature %s accepted with an added parameter", tc.sig)
 			}
 		})
@@ -72,7 +72,7 @@ func TestSDKVectors(t *testing.T) {
 }
 
 func TestCheckRefuses(t *testing.T) {
-	params := twiliosig.Params(defaultParams())
+	params := twiliosig.NewParams(defaultParams())
 	good := twiliosig.Sign(token, requestURL, defaultParams())
 	cases := map[string]struct {
 		c   *twiliosig.Checker
@@ -99,7 +99,7 @@ func TestCheckRefuses(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
-	params := twiliosig.Params(defaultParams())
+	params := twiliosig.NewParams(defaultParams())
 	c := twiliosig.NewChecker("old-token", "new-token")
 	for _, tok := range []string{"old-token", "new-token"} {
 		if !c.Check(twiliosig.Sign(tok, requestURL, defaultParams()), []string{requestURL}, params) {
@@ -128,6 +128,6 @@ func BenchmarkParams(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		twiliosig.Params(form)
+		twiliosig.NewParams(form)
 	}
 }
