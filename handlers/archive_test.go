@@ -214,6 +214,10 @@ func TestCallDeletedWhileArchiving(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the download never started")
 	}
+	// Only an ended call can be deleted; the recording is still uploading.
+	if r := in.Webhook("/twilio/status", call.Form("CallStatus", "completed", "CallDuration", "3")); r.Status != http.StatusNoContent {
+		t.Fatalf("status: %d %s", r.Status, r.Body)
+	}
 	if r := in.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)
 	}
