@@ -94,7 +94,7 @@ func (p *Pool) afterLostLease(ctx context.Context, w Work, key string, lost erro
 			return nil
 		}
 	}
-	log.Error("call deleted while its recording was archiving; its audio could not be removed", "key", key, "err", err.Error())
+	log.Error("lease lost after uploading; the audio of a possibly deleted call could not be removed", "key", key, "err", err.Error())
 	return fmt.Errorf("archived audio at %s may be orphaned (%v): %w", key, lost, err)
 }
 
