@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"bytes"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -196,39 +195,42 @@ func TestArchiveWorkerStoppedMidTask(t *testing.T) {
 }
 
 // TestCallDeletedWhileArchiving: the call is deleted while its audio is
-// being downloaded. The upload finishes after the deletion, and its object
-// must not stay behind with nothing referring to it.
+// being downloaded. The upload finishes after the deletion, when the work
+// and its lease are gone with the call; its object must not stay behind
+// with nothing referring to it, and nothing of the call may come back.
 func TestCallDeletedWhileArchiving(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
-	audio := bytes.Repeat([]byte("deleted-call-audio"), 20000)
-	call := twiliotest.NewCall(handlertest.AccountSID)
-	in.Webhook("/twilio/voice", call.Form())
-	recSID := twiliotest.SID("RE")
-	in.Media.Add(recSID, audio)
-	release := in.Media.Block(recSID)
-	defer release()
-	started := in.Media.Started()
-	completeRecording(t, in, call, recSID)
-	select {
-	case <-started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the download never started")
-	}
-	if r := in.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNoContent {
-		t.Fatalf("delete: %d %s", r.Status, r.Body)
-	}
-	release()
-	key := storage.RecordingKey(handlertest.AccountSID, call.CallSID, recSID, time.Now(), "wav")
-	// The key's date is the recording's creation day: today, or yesterday
-	// if the test straddles midnight.
-	keys := []string{key, storage.RecordingKey(handlertest.AccountSID, call.CallSID, recSID, time.Now().Add(-24*time.Hour), "wav")}
-	// Wait for the attempt to end, then look for its object.
-	handlertest.Eventually(t, 10*time.Second, "the archive attempt to end", func() bool {
-		return metricSum(t, in.Registry, "switchboard_work_total", map[string]string{"kind": "archive_recording"}) >= 1
-	})
-	for _, k := range keys {
-		if _, err := in.Blobs.Stat(t.Context(), k); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("audio of a deleted call left at %s: %v", k, err)
-		}
+	for _, cs := range callStores {
+		t.Run(cs.name, func(t *testing.T) {
+			blobs, dir := mustBlobDir(t)
+			in := handlertest.Start(t, handlertest.Options{Calls: cs.open(t), Blobs: blobs})
+			audio := bytes.Repeat([]byte("deleted-call-audio"), 20000)
+			call := twiliotest.NewCall(handlertest.AccountSID)
+			in.Webhook("/twilio/voice", call.Form())
+			recSID := twiliotest.SID("RE")
+			in.Media.Add(recSID, audio)
+			release := in.Media.Block(recSID)
+			defer release()
+			started := in.Media.Started()
+			completeRecording(t, in, call, recSID)
+			select {
+			case <-started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the download never started")
+			}
+			// Only an ended call can be deleted; the recording is still uploading.
+			endCall(t, in, call)
+			deleteCall(t, in, call.CallSID)
+			release()
+			// Wait for the attempt to end, then look for its object.
+			handlertest.Eventually(t, 10*time.Second, "the archive attempt to end", func() bool {
+				return metricSum(t, in.Registry, "switchboard_work_total", map[string]string{"kind": "archive_recording"}) >= 1
+			})
+			if files := objectFiles(t, dir); len(files) != 0 {
+				t.Errorf("audio of a deleted call left behind: %v", files)
+			}
+			if r := in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNotFound {
+				t.Errorf("GET deleted call after the archive attempt: %d %s", r.Status, r.Body)
+			}
+		})
 	}
 }

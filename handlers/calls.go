@@ -123,45 +123,66 @@ func (s *Server) getCall(c *fiber.Ctx) error {
 	return c.JSON(call)
 }
 
-// deleteCall answers DELETE /api/v1/calls/{sid}: the recordings' audio is
-// deleted first, then the call, so a failure part-way leaves the call in
-// place to be deleted again rather than audio nobody can find.
+// deleteCall answers DELETE /api/v1/calls/{sid}. Only a call that has
+// ended can be deleted (409 naming its status otherwise). The audio goes
+// first, then the call, so a failure part-way leaves the call in place to
+// be deleted again rather than audio nobody can find. The store then keeps
+// a tombstone, so Twilio's late callbacks cannot bring the call back.
+//
+// Every recording's audio is deleted under its deterministic key, whatever
+// the store says of it: a pending recording may have an object already
+// (its upload finished just before the worker crashed) or be uploading
+// now. What the worker writes after the call is gone it deletes itself;
+// the second pass covers an upload that finished between the two reads.
 func (s *Server) deleteCall(c *fiber.Ctx) error {
 	sid, err := callSIDParam(c)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := s.storeContext(c)
-	defer cancel()
 	call, err := s.calls.GetCall(ctx, sid)
+	cancel()
 	if err != nil {
 		return err
 	}
-	if err := s.deleteBlobs(c, call.Recordings); err != nil {
+	if err := storage.CheckDeletable(sid, call.Status); err != nil {
 		return err
 	}
+	if err := s.deleteAudio(c, call.Recordings); err != nil {
+		return err
+	}
+	ctx, cancel = s.storeContext(c)
 	recs, err := s.calls.DeleteCall(ctx, sid)
+	cancel()
 	if err != nil {
 		return err
 	}
-	// A recording archived between the two reads above.
-	if err := s.deleteBlobs(c, recs); err != nil {
+	if err := s.deleteAudio(c, recs); err != nil {
 		return err
 	}
 	s.logger(c).Info("call deleted", "call_sid", sid, "recordings", len(recs))
 	return c.SendStatus(http.StatusNoContent)
 }
 
-func (s *Server) deleteBlobs(c *fiber.Ctx, recs []storage.Recording) error {
+// deleteAudio deletes every object a recording may have: the one the
+// archive worker writes under the recording's ArchiveKey, and the one it
+// was stored under, should that differ.
+func (s *Server) deleteAudio(c *fiber.Ctx, recs []storage.Recording) error {
 	for _, r := range recs {
-		if r.BlobKey == "" {
-			continue
+		keys := []string{r.ArchiveKey()}
+		if r.BlobKey != "" && r.BlobKey != keys[0] {
+			keys = append(keys, r.BlobKey)
 		}
-		ctx, cancel := s.storeContext(c)
-		err := s.blobs.Delete(ctx, r.BlobKey)
-		cancel()
-		if err != nil {
-			return err
+		for _, key := range keys {
+			if key == "" {
+				continue
+			}
+			ctx, cancel := s.storeContext(c)
+			err := s.blobs.Delete(ctx, key)
+			cancel()
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -36,6 +36,9 @@ var kindStatus = []struct {
 	{storage.ErrConflict, http.StatusConflict, "conflict"},
 	{storage.ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
 	{storage.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	// Webhooks acknowledge writes about deleted calls themselves; this is
+	// for any other request that meets one.
+	{storage.ErrGone, http.StatusGone, "gone"},
 }
 
 // httpError is an error that carries its own status, for conditions that

@@ -52,6 +52,9 @@ func (s *Server) status(c *fiber.Ctx) error {
 			call, err = s.calls.ApplyStatus(ctx, nc.SID, ev)
 		}
 	}
+	if errors.Is(err, storage.ErrGone) {
+		return s.ackDeletedCallback(c)
+	}
 	if err != nil {
 		return err
 	}
@@ -122,6 +125,9 @@ func (s *Server) recording(c *fiber.Ctx) error {
 		if _, err = s.calls.UpsertCall(ctx, storage.NewCall{SID: callSID, AccountSID: accountSID, Status: storage.StatusInProgress, At: now}); err == nil {
 			stored, created, err = s.calls.AddRecording(ctx, rec)
 		}
+	}
+	if errors.Is(err, storage.ErrGone) {
+		return s.ackDeletedCallback(c)
 	}
 	if err != nil {
 		return err

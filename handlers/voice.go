@@ -67,12 +67,18 @@ func (s *Server) voice(c *fiber.Ctx) error {
 	ctx, cancel := s.storeContext(c)
 	defer cancel()
 	call, err := s.calls.UpsertCall(ctx, nc)
+	if errors.Is(err, storage.ErrGone) {
+		return s.hangUpDeletedCall(c)
+	}
 	if err != nil {
 		return err
 	}
 	s.logger(c).Info("incoming call", "from", maskPhone(call.From), "to", maskPhone(call.To))
 
 	greeting, err := s.greeting(c.UserContext(), call)
+	if errors.Is(err, storage.ErrGone) {
+		return s.hangUpDeletedCall(c)
+	}
 	if err != nil {
 		return err
 	}
@@ -161,6 +167,9 @@ func (s *Server) gather(c *fiber.Ctx) error {
 		}
 	}
 	cancel()
+	if errors.Is(err, storage.ErrGone) {
+		return s.hangUpDeletedCall(c)
+	}
 	if err != nil {
 		return err
 	}
@@ -187,6 +196,9 @@ func (s *Server) gather(c *fiber.Ctx) error {
 		sctx, cancel := s.storeContext(c)
 		_, _, err := s.calls.AddTurn(sctx, storage.Turn{CallSID: nc.SID, Number: n, Role: storage.RoleCaller, Text: speech, Confidence: confidence})
 		cancel()
+		if errors.Is(err, storage.ErrGone) {
+			return s.hangUpDeletedCall(c)
+		}
 		if err != nil {
 			return err
 		}
@@ -200,6 +212,9 @@ func (s *Server) gather(c *fiber.Ctx) error {
 	v, err, _ := s.turns.Do(nc.SID+"/"+itoa(n), func() (any, error) {
 		return s.answer(c.UserContext(), call, n, speech, confidence)
 	})
+	if errors.Is(err, storage.ErrGone) {
+		return s.hangUpDeletedCall(c)
+	}
 	if err != nil {
 		return err
 	}

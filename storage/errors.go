@@ -20,9 +20,13 @@ var (
 	// ErrUnavailable: a dependency (database, bucket, provider) cannot be reached
 	// right now; the same request may succeed later.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrGone: the call was deleted and its SID is remembered (a tombstone),
+	// so a write about it stored nothing. Unlike ErrNotFound it is final: the
+	// write must not be retried, and the caller must not create the call.
+	ErrGone = errors.New("gone")
 )
 
-var kinds = []error{ErrNotFound, ErrInvalid, ErrConflict, ErrUnauthorized, ErrUnavailable}
+var kinds = []error{ErrNotFound, ErrInvalid, ErrConflict, ErrUnauthorized, ErrUnavailable, ErrGone}
 
 // Error is an error of a known kind with a message that is safe to show to
 // clients. Err, when set, carries the underlying cause for logs only.

@@ -44,3 +44,22 @@ type StoredBlob struct {
 	SHA256      string // lowercase hex
 	ContentType string
 }
+
+// ArchiveKey is the blob key the archive worker writes r's audio under:
+// RecordingKey of its account, call and recording SIDs and its start time
+// (its creation time when Twilio did not report one), as WAV. The key is
+// fixed from the moment the recording is stored, so the audio of a recording
+// the store still calls pending (an upload that finished just before a crash,
+// or one still running) can be found and deleted with its call. It is ""
+// when r cannot have a valid key (no account SID): then no audio was ever
+// written for it.
+func (r Recording) ArchiveKey() string {
+	started := r.CreatedAt
+	if r.StartedAt != nil {
+		started = *r.StartedAt
+	}
+	if !ValidSID(r.AccountSID, "AC") || !ValidSID(r.CallSID, "CA") || !ValidSID(r.SID, "RE") {
+		return ""
+	}
+	return RecordingKey(r.AccountSID, r.CallSID, r.SID, started, "wav")
+}

@@ -84,3 +84,43 @@ func TestErrors(t *testing.T) {
 		t.Errorf("Wrap(nil) is not nil")
 	}
 }
+
+func TestArchiveKey(t *testing.T) {
+	account, call, rec := "AC"+strings.Repeat("0a", 16), "CA"+strings.Repeat("1b", 16), "RE"+strings.Repeat("2c", 16)
+	created := time.Date(2026, 11, 30, 23, 59, 0, 0, time.UTC)
+	started := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	r := storage.Recording{SID: rec, CallSID: call, AccountSID: account, CreatedAt: created}
+	if got, want := r.ArchiveKey(), storage.RecordingKey(account, call, rec, created, "wav"); got != want {
+		t.Errorf("ArchiveKey without a start time = %s, want %s (dated by creation)", got, want)
+	}
+	r.StartedAt = &started
+	if got, want := r.ArchiveKey(), "recordings/"+account+"/2026/11/29/"+call+"/"+rec+".wav"; got != want {
+		t.Errorf("ArchiveKey = %s, want %s (dated by the recording's start)", got, want)
+	}
+	if err := storage.CheckKey(r.ArchiveKey()); err != nil {
+		t.Errorf("ArchiveKey is not a valid key: %v", err)
+	}
+	r.AccountSID = ""
+	if got := r.ArchiveKey(); got != "" {
+		t.Errorf("ArchiveKey without an account = %q, want \"\"", got)
+	}
+}
+
+func TestCheckDeletable(t *testing.T) {
+	sid := "CA" + strings.Repeat("ab", 16)
+	for _, st := range []storage.CallStatus{storage.StatusQueued, storage.StatusRinging, storage.StatusInProgress} {
+		err := storage.CheckDeletable(sid, st)
+		if storage.KindOf(err) != storage.ErrConflict || !strings.Contains(storage.Message(err), string(st)) {
+			t.Errorf("CheckDeletable(%s) = %v, want ErrConflict naming the status", st, err)
+		}
+	}
+	for _, st := range []storage.CallStatus{storage.StatusCompleted, storage.StatusBusy, storage.StatusFailed, storage.StatusNoAnswer, storage.StatusCanceled} {
+		if err := storage.CheckDeletable(sid, st); err != nil {
+			t.Errorf("CheckDeletable(%s) = %v, want nil", st, err)
+		}
+	}
+	gone := storage.CallGone(sid)
+	if storage.KindOf(gone) != storage.ErrGone || errors.Is(gone, storage.ErrNotFound) || !strings.Contains(storage.Message(gone), sid) {
+		t.Errorf("CallGone = %v (kind %v), want ErrGone, distinct from ErrNotFound, naming the call", gone, storage.KindOf(gone))
+	}
+}

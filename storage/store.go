@@ -9,15 +9,23 @@ import (
 // and the durable background work they cause. Implementations are safe for
 // concurrent use by any number of goroutines and, for shared stores, processes.
 // Times are supplied by callers where they matter so tests stay deterministic.
+//
+// Deleted calls stay deleted. DeleteCall leaves a tombstone for the call's
+// SID, and until PurgeTombstones removes it every write that would create or
+// change that call (UpsertCall, ApplyStatus, AddTurn, AddRecording) stores
+// nothing and returns ErrGone: Twilio keeps sending a call's late status and
+// recording callbacks after the call was deleted, and none of them may bring
+// it back. Reads of a deleted call answer ErrNotFound. Once its tombstone is
+// purged a SID is unknown again and may be created afresh.
 type CallStore interface {
 	// UpsertCall creates the call, or leaves an existing one unchanged apart
 	// from filling in fields it lacked. Idempotent on SID. ErrInvalid for a
-	// malformed SID.
+	// malformed SID; ErrGone, creating nothing, when the call was deleted.
 	UpsertCall(ctx context.Context, c NewCall) (Call, error)
 
 	// GetCall returns the call with its timeline (oldest first), turns
 	// (by number, assistant after caller within a number), summary and
-	// recordings. ErrNotFound when absent.
+	// recordings. ErrNotFound when absent, deleted ones included.
 	GetCall(ctx context.Context, sid string) (Call, error)
 
 	// ListCalls returns calls newest first (by CreatedAt, then SID), without
@@ -27,30 +35,43 @@ type CallStore interface {
 
 	// AddTurn stores t unless a turn with the same (call, number, role)
 	// exists, and returns the stored turn and whether it was created by this
-	// call. ErrNotFound when the call does not exist; ErrInvalid for a number
-	// outside 0..MaxTurn, an unknown role or text over MaxTurnText.
+	// call. ErrNotFound when the call does not exist; ErrGone when it was
+	// deleted; ErrInvalid for a number outside 0..MaxTurn, an unknown role or
+	// text over MaxTurnText.
 	AddTurn(ctx context.Context, t Turn) (Turn, bool, error)
 
 	// ApplyStatus records ev in the call's timeline (once per status) and moves
 	// the call's status forward only (see Advances). When the call reaches a
 	// terminal status, summary work is enqueued in the same transaction.
 	// Returns the call as now stored (without its parts). ErrNotFound when
-	// the call does not exist; ErrInvalid for an unknown status.
+	// the call does not exist; ErrGone when it was deleted; ErrInvalid for an
+	// unknown status.
 	ApplyStatus(ctx context.Context, sid string, ev StatusEvent) (Call, error)
 
 	// AddRecording stores r unless a recording with its SID exists, and
 	// returns the stored one and whether it was created. A new pending
 	// recording enqueues its archive work in the same transaction.
-	// ErrNotFound when the call does not exist; ErrInvalid for a malformed SID.
+	// ErrNotFound when the call does not exist; ErrGone, enqueuing nothing,
+	// when it was deleted; ErrInvalid for a malformed SID.
 	AddRecording(ctx context.Context, r Recording) (Recording, bool, error)
 
 	// GetRecording returns one recording of a call. ErrNotFound when absent.
 	GetRecording(ctx context.Context, callSID, sid string) (Recording, error)
 
 	// DeleteCall removes the call and everything it owns, including its
-	// pending work, and returns the recordings it had so the caller can
-	// delete their blobs. ErrNotFound when absent.
+	// pending work, and leaves a tombstone for its SID, in one transaction.
+	// It returns every recording the call had, whatever its state: a pending
+	// one may already have audio under its ArchiveKey (an upload that
+	// finished just before a crash, or one still running), so the caller
+	// deletes the blobs of all of them. ErrNotFound when absent (a second
+	// delete included); ErrConflict, naming the status and changing nothing,
+	// while the call has not ended (see CheckDeletable).
 	DeleteCall(ctx context.Context, sid string) ([]Recording, error)
+
+	// PurgeTombstones forgets at most limit tombstones of calls deleted
+	// before the given time, oldest first, and returns how many it removed.
+	// ErrInvalid for a limit below 1.
+	PurgeTombstones(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// ClaimWork leases the oldest due work item (not before its retry time,
 	// not leased, or whose lease expired) to the caller until now+lease.
@@ -59,11 +80,13 @@ type CallStore interface {
 
 	// CompleteRecording marks the recording of w stored with blob, completes
 	// w and, when deleteMedia is set, enqueues WorkDeleteTwilioMedia, all in
-	// one transaction. ErrConflict when w's lease is no longer held.
+	// one transaction. ErrConflict when w's lease is no longer held, which is
+	// also what a worker gets once the call was deleted (with its work).
 	CompleteRecording(ctx context.Context, w Work, blob StoredBlob, deleteMedia bool) error
 
 	// CompleteSummary stores the call's summary and completes w in one
-	// transaction. ErrConflict when w's lease is no longer held.
+	// transaction. ErrConflict when w's lease is no longer held (the call
+	// deleted included).
 	CompleteSummary(ctx context.Context, w Work, s Summary) error
 
 	// CompleteWork completes w (work with no result to store).

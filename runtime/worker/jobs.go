@@ -27,11 +27,12 @@ func (p *Pool) archive(ctx context.Context, w Work, log *slog.Logger) error {
 	if rec.State != storage.RecordingPending {
 		return p.calls.CompleteWork(ctx, w)
 	}
-	started := rec.CreatedAt
-	if rec.StartedAt != nil {
-		started = *rec.StartedAt
+	// The key is the recording's ArchiveKey, which deleting the call relies
+	// on to find this object whatever the store says of the recording.
+	key := rec.ArchiveKey()
+	if key == "" {
+		return permanent{errors.New("the recording has no account SID to file its audio under")}
 	}
-	key := storage.RecordingKey(rec.AccountSID, rec.CallSID, rec.SID, started, "wav")
 
 	body, contentType, err := p.twilio.Media(ctx, rec)
 	if err != nil {
@@ -44,25 +45,57 @@ func (p *Pool) archive(ctx context.Context, w Work, log *slog.Logger) error {
 	}
 	blob := storage.StoredBlob{Key: key, Size: info.Size, SHA256: info.SHA256, ContentType: contentType}
 	err = p.calls.CompleteRecording(ctx, w, blob, p.cfg.DeleteAfterArchive)
-	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
-		// Either another worker took the work over (its lease expired), and
-		// writes the same object, or the call was deleted while the audio was
-		// uploading, which removed the work with it: then nothing refers to
-		// the object any more and it must not stay behind.
-		if _, gerr := p.calls.GetRecording(ctx, w.CallSID, w.RecordingSID); errors.Is(gerr, storage.ErrNotFound) {
-			log.Info("call deleted during archiving; removing the audio")
-			if derr := p.blobs.Delete(ctx, key); derr != nil {
-				return derr
-			}
-			return nil
-		}
-		return err
+	if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrGone) {
+		return p.afterLostLease(ctx, w, key, err, log)
 	}
 	if err != nil {
 		return err
 	}
 	log.Info("recording archived", "bytes", info.Size, "sha256", info.SHA256)
 	return nil
+}
+
+// Bounds of afterLostLease: how long it may take in all (past the attempt's
+// own deadline, which may be what cost the lease) and how many times it
+// asks the store and the blob store before giving up.
+const (
+	orphanTimeout = 30 * time.Second
+	orphanTries   = 5
+)
+
+// afterLostLease decides what becomes of the object this attempt uploaded
+// once its work is no longer its own (lost is the error that said so).
+// Either another worker took the work over when this lease expired, and
+// writes and records the same object, so it must stay; or the call was
+// deleted while the audio uploaded, which removed the work with it. Then
+// nothing refers to the object, only this worker knows it is there, and no
+// retry will come (the work is gone), so the question is asked until the
+// store answers and the object deleted until the blob store agrees.
+func (p *Pool) afterLostLease(ctx context.Context, w Work, key string, lost error, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orphanTimeout)
+	defer cancel()
+	var err error
+	for try := 0; try < orphanTries; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("archived audio at %s may be orphaned (%v): %w", key, lost, err)
+			case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+			}
+		}
+		if _, gerr := p.calls.GetRecording(ctx, w.CallSID, w.RecordingSID); gerr == nil {
+			return lost // another worker owns the work and the object
+		} else if !errors.Is(gerr, storage.ErrNotFound) {
+			err = gerr
+			continue
+		}
+		if err = p.blobs.Delete(ctx, key); err == nil {
+			log.Info("call deleted while its recording was archiving; audio removed", "key", key)
+			return nil
+		}
+	}
+	log.Error("lease lost after uploading; the audio of a possibly deleted call could not be removed", "key", key, "err", err.Error())
+	return fmt.Errorf("archived audio at %s may be orphaned (%v): %w", key, lost, err)
 }
 
 func (p *Pool) summarize(ctx context.Context, w Work) error {
@@ -104,7 +137,7 @@ func (p *Pool) deleteMedia(ctx context.Context, w Work) error {
 // removed the work too, which is just as good.
 func (p *Pool) completeGone(ctx context.Context, w Work) error {
 	err := p.calls.CompleteWork(ctx, w)
-	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrGone) {
 		return nil
 	}
 	return err

@@ -42,7 +42,15 @@ type Config struct {
 	SummaryTimeout time.Duration `env:"SUMMARY_TIMEOUT" envDefault:"60s"`
 	// DeleteAfterArchive deletes the media at Twilio once it is safely stored.
 	DeleteAfterArchive bool `env:"TWILIO_DELETE_AFTER_ARCHIVE" envDefault:"false"`
+	// TombstoneRetention is how long a deleted call's SID is remembered, so
+	// that Twilio's late webhooks for it store nothing; the workers purge
+	// older tombstones. 0 (a Config built in code) means the default.
+	TombstoneRetention time.Duration `env:"TOMBSTONE_RETENTION" envDefault:"720h"`
 }
+
+// DefaultTombstoneRetention is TOMBSTONE_RETENTION's default: far longer
+// than Twilio goes on sending a call's callbacks.
+const DefaultTombstoneRetention = 30 * 24 * time.Hour
 
 // Validate reports every problem at once, naming the variable.
 func (c Config) Validate() error {
@@ -65,6 +73,9 @@ func (c Config) Validate() error {
 	if c.SummaryTimeout <= 0 {
 		errs = append(errs, errors.New("SUMMARY_TIMEOUT must be positive"))
 	}
+	if c.TombstoneRetention < time.Hour {
+		errs = append(errs, errors.New("TOMBSTONE_RETENTION must be at least 1h: Twilio sends a call's last callbacks after it ended"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -80,12 +91,17 @@ type Pool struct {
 
 	wake chan struct{}
 	now  func() time.Time
+	// lastPurge is when this pool last purged tombstones (Unix ns; 0: never).
+	lastPurge atomic.Int64
 }
 
 // New returns a pool. Start it with Run.
 func New(cfg Config, calls storage.CallStore, blobs storage.BlobStore, ai assistant.Assistant, tw *Twilio, log *slog.Logger, reg prometheus.Registerer) *Pool {
 	if log == nil {
 		log = slog.Default()
+	}
+	if cfg.TombstoneRetention <= 0 {
+		cfg.TombstoneRetention = DefaultTombstoneRetention
 	}
 	return &Pool{
 		cfg: cfg, calls: calls, blobs: blobs, ai: ai, twilio: tw, log: log,
@@ -120,6 +136,7 @@ func (p *Pool) Run(ctx context.Context) {
 // processed where no pool runs all the time: a scheduled invocation of the
 // Lambda function, or `switchboard work`.
 func (p *Pool) Drain(ctx context.Context) int {
+	p.purgeTombstones(ctx)
 	var n atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < max(p.cfg.Size, 1); i++ {
@@ -143,6 +160,7 @@ func (p *Pool) loop(ctx context.Context) {
 		case <-timer.C:
 		case <-p.wake:
 		}
+		p.purgeTombstones(ctx)
 		// Drain all due work before sleeping again.
 		for ctx.Err() == nil && p.runOne(ctx) {
 		}
@@ -188,6 +206,45 @@ func (p *Pool) runOne(ctx context.Context) bool {
 		p.fail(bctx, w, err, log)
 	}
 	return true
+}
+
+// Tombstone purging: at most once per purgeEvery per pool, in batches of
+// purgeBatch, at most purgeBatches of them at a time, so a backlog (after a
+// bulk deletion) drains over several rounds without holding up the work.
+const (
+	purgeEvery   = 10 * time.Minute
+	purgeBatch   = 1000
+	purgeBatches = 10
+)
+
+// purgeTombstones forgets the tombstones of calls deleted more than
+// TombstoneRetention ago, unless this pool did so within purgeEvery. Any
+// instance may purge; the store lets several do it at once.
+func (p *Pool) purgeTombstones(ctx context.Context) {
+	now := p.now()
+	last := p.lastPurge.Load()
+	if last != 0 && now.Sub(time.Unix(0, last)) < purgeEvery {
+		return
+	}
+	if !p.lastPurge.CompareAndSwap(last, now.UnixNano()) {
+		return // another worker of this pool is purging
+	}
+	before := now.Add(-p.cfg.TombstoneRetention)
+	total := 0
+	for range purgeBatches {
+		n, err := p.calls.PurgeTombstones(ctx, before, purgeBatch)
+		if err != nil {
+			p.log.Warn("worker: purging tombstones failed", "err", err.Error())
+			return
+		}
+		total += n
+		if n < purgeBatch {
+			break
+		}
+	}
+	if total > 0 {
+		p.log.Info("tombstones of deleted calls purged", "count", total, "deleted_before", before)
+	}
 }
 
 // permanent marks errors that retrying cannot fix.

@@ -10,7 +10,8 @@ import (
 )
 
 // UpsertCall creates the call, or fills in the fields an earlier, sparser
-// webhook left empty and otherwise leaves it alone.
+// webhook left empty and otherwise leaves it alone. A deleted call is not
+// created again while its tombstone lasts.
 func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Call, error) {
 	nc, err := nc.Check()
 	if err != nil {
@@ -20,6 +21,9 @@ func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Cal
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.tombstones[nc.SID]; ok {
+		return storage.Call{}, storage.CallGone(nc.SID)
+	}
 	if r, ok := s.calls[nc.SID]; ok {
 		fill(&r.call.AccountSID, nc.AccountSID)
 		fill(&r.call.From, nc.From)
@@ -179,7 +183,7 @@ func (s *Store) ApplyStatus(ctx context.Context, sid string, ev storage.StatusEv
 	defer s.mu.Unlock()
 	r, ok := s.calls[sid]
 	if !ok {
-		return storage.Call{}, notFoundCall()
+		return storage.Call{}, s.missingCall(sid)
 	}
 	changed := false
 	if !slices.ContainsFunc(r.timeline, func(e storage.StatusEvent) bool { return e.Status == ev.Status }) {
@@ -216,13 +220,17 @@ func eventAfter(a, b storage.StatusEvent) bool {
 	return a.Sequence > b.Sequence
 }
 
-// DeleteCall removes the call, its turns, recordings, summary and work.
+// DeleteCall removes an ended call, its turns, recordings, summary and work,
+// and leaves its tombstone, in one step.
 func (s *Store) DeleteCall(ctx context.Context, sid string) ([]storage.Recording, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.calls[sid]
 	if !ok {
 		return nil, notFoundCall()
+	}
+	if err := storage.CheckDeletable(sid, r.call.Status); err != nil {
+		return nil, err
 	}
 	recs := make([]storage.Recording, 0, len(r.recordings))
 	for _, rsid := range r.recordings {
@@ -231,5 +239,32 @@ func (s *Store) DeleteCall(ctx context.Context, sid string) ([]storage.Recording
 	}
 	s.work = slices.DeleteFunc(s.work, func(it *workItem) bool { return it.w.CallSID == sid })
 	delete(s.calls, sid)
+	s.tombstones[sid] = norm(time.Now())
 	return recs, nil
+}
+
+// PurgeTombstones forgets up to limit tombstones older than before, oldest
+// first.
+func (s *Store) PurgeTombstones(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, storage.Errorf(storage.ErrInvalid, "purge limit must be at least 1")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type tomb struct {
+		sid string
+		at  time.Time
+	}
+	var expired []tomb
+	for sid, at := range s.tombstones {
+		if at.Before(before) {
+			expired = append(expired, tomb{sid, at})
+		}
+	}
+	slices.SortFunc(expired, func(a, b tomb) int { return a.at.Compare(b.at) })
+	expired = expired[:min(limit, len(expired))]
+	for _, e := range expired {
+		delete(s.tombstones, e.sid)
+	}
+	return len(expired), nil
 }

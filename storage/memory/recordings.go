@@ -21,7 +21,7 @@ func (s *Store) AddRecording(ctx context.Context, r storage.Recording) (storage.
 	}
 	c, ok := s.calls[r.CallSID]
 	if !ok {
-		return storage.Recording{}, false, notFoundCall()
+		return storage.Recording{}, false, s.missingCall(r.CallSID)
 	}
 	// Archive results are only ever set by CompleteRecording and FailWork.
 	rec := storage.Recording{

@@ -21,6 +21,8 @@ type Store struct {
 	recordings map[string]*storage.Recording // by recording SID, across calls
 	work       []*workItem                   // ordered by ID, oldest first
 	nextWorkID int64
+	// tombstones holds the SIDs of deleted calls and when they were deleted.
+	tombstones map[string]time.Time
 }
 
 // callRecord is a call and the parts it owns. The parts are kept apart from
@@ -43,6 +45,7 @@ func New() *Store {
 	return &Store{
 		calls:      make(map[string]*callRecord),
 		recordings: make(map[string]*storage.Recording),
+		tombstones: make(map[string]time.Time),
 	}
 }
 
@@ -79,6 +82,16 @@ func newLease() string {
 }
 
 func notFoundCall() error { return storage.Errorf(storage.ErrNotFound, "call not found") }
+
+// missingCall is the error of a write about call sid, which the store does
+// not hold: ErrGone while its tombstone lasts, ErrNotFound otherwise. The
+// caller holds s.mu.
+func (s *Store) missingCall(sid string) error {
+	if _, ok := s.tombstones[sid]; ok {
+		return storage.CallGone(sid)
+	}
+	return notFoundCall()
+}
 
 func notFoundRecording() error {
 	return storage.Errorf(storage.ErrNotFound, "recording not found")

@@ -17,7 +17,7 @@ func (s *Store) AddTurn(ctx context.Context, t storage.Turn) (storage.Turn, bool
 	defer s.mu.Unlock()
 	r, ok := s.calls[t.CallSID]
 	if !ok {
-		return storage.Turn{}, false, notFoundCall()
+		return storage.Turn{}, false, s.missingCall(t.CallSID)
 	}
 	key := turnKey{t.Number, t.Role}
 	if old, ok := r.turns[key]; ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -23,7 +24,9 @@ func scanCall(row pgx.Row) (storage.Call, error) {
 
 // UpsertCall inserts the call, or fills in the fields an earlier, sparser
 // webhook left empty, in one statement: concurrent deliveries of the same
-// incoming call cannot create it twice.
+// incoming call cannot create it twice. The tombstone check is part of the
+// same statement; the calls_refuse_tombstoned trigger covers a delete that
+// commits while the statement waits on the call's row.
 func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Call, error) {
 	nc, err := nc.Check()
 	if err != nil {
@@ -35,7 +38,8 @@ func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Cal
 	defer cancel()
 	c, err := scanCall(s.pool.QueryRow(ctx, `
 		INSERT INTO calls AS c (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $8::timestamptz
+		WHERE NOT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $1)
 		ON CONFLICT (sid) DO UPDATE SET
 			account_sid = CASE WHEN c.account_sid = '' THEN excluded.account_sid ELSE c.account_sid END,
 			from_number = CASE WHEN c.from_number = '' THEN excluded.from_number ELSE c.from_number END,
@@ -43,6 +47,11 @@ func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Cal
 			direction   = CASE WHEN c.direction   = '' THEN excluded.direction   ELSE c.direction   END
 		RETURNING `+callCols,
 		nc.SID, nc.AccountSID, nc.From, nc.To, nc.Direction, status, status.Rank(), at))
+	// Without a tombstone the statement always returns the row it inserted
+	// or updated.
+	if errors.Is(err, pgx.ErrNoRows) || isTombstoned(err) {
+		return storage.Call{}, storage.CallGone(nc.SID)
+	}
 	return c, translate(err, "upsert call")
 }
 
@@ -221,9 +230,12 @@ func (s *Store) ApplyStatus(ctx context.Context, sid string, ev storage.StatusEv
 	defer cancel()
 	var c storage.Call
 	err := s.inTx(ctx, "apply status", func(tx pgx.Tx) error {
-		// One round trip for the three statements every callback runs.
+		// One round trip for the four statements every callback runs. The
+		// tombstone probe comes after the lock, so it sees a delete the lock
+		// waited for; it is only read when the call is missing.
 		b := &pgx.Batch{}
 		b.Queue(`SELECT 1 FROM calls WHERE sid = $1 FOR NO KEY UPDATE`, sid)
+		b.Queue(`SELECT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $1)`, sid)
 		b.Queue(`
 			UPDATE calls SET status = $2, status_rank = $3,
 				ended_at   = CASE WHEN $4 THEN $5 ELSE ended_at END,
@@ -241,10 +253,22 @@ func (s *Store) ApplyStatus(ctx context.Context, sid string, ev storage.StatusEv
 		var one int
 		err := br.QueryRow().Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
+			var gone bool
+			err = br.QueryRow().Scan(&gone)
 			br.Close()
+			switch {
+			case err != nil:
+				return err
+			case gone:
+				return storage.CallGone(sid)
+			}
 			return errCallNotFound
 		}
 		if err != nil {
+			br.Close()
+			return err
+		}
+		if _, err := br.Exec(); err != nil {
 			br.Close()
 			return err
 		}
@@ -282,21 +306,27 @@ func (s *Store) ApplyStatus(ctx context.Context, sid string, ev storage.StatusEv
 
 // DeleteCall locks the call first, so no recording or work can be added
 // to it meanwhile (their foreign key checks wait on the lock) and the
-// recordings it returns are all the call had; everything it owns then goes
+// recordings it returns are all the call had; it refuses a call that has
+// not ended, writes the tombstone, and everything the call owns then goes
 // by cascade. Locks are taken in the order every path uses (call, work
 // items, recordings), so a worker finishing an item of this call waits for
-// the delete instead of deadlocking with it.
+// the delete instead of deadlocking with it. Webhooks waiting on the call's
+// row find it gone and the tombstone committed with it.
 func (s *Store) DeleteCall(ctx context.Context, sid string) ([]storage.Recording, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var recs []storage.Recording
 	err := s.inTx(ctx, "delete call", func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `SELECT 1 FROM calls WHERE sid = $1 FOR UPDATE`, sid)
+		var status storage.CallStatus
+		err := tx.QueryRow(ctx, `SELECT status FROM calls WHERE sid = $1 FOR UPDATE`, sid).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errCallNotFound
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return errCallNotFound
+		if err := storage.CheckDeletable(sid, status); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM work WHERE call_sid = $1 ORDER BY id FOR UPDATE`, sid); err != nil {
 			return err
@@ -306,11 +336,35 @@ func (s *Store) DeleteCall(ctx context.Context, sid string) ([]storage.Recording
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM calls WHERE sid = $1`, sid)
-		return err
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO call_tombstones (sid, deleted_at) VALUES ($1, $2)
+			ON CONFLICT (sid) DO UPDATE SET deleted_at = excluded.deleted_at`, sid, norm(time.Now()))
+		b.Queue(`DELETE FROM calls WHERE sid = $1`, sid)
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return nil, err
 	}
 	return recs, nil
+}
+
+// PurgeTombstones deletes the oldest expired tombstones in one bounded
+// statement; SKIP LOCKED lets several instances purge at once without
+// waiting on each other.
+func (s *Store) PurgeTombstones(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, storage.Errorf(storage.ErrInvalid, "purge limit must be at least 1")
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `
+		DELETE FROM call_tombstones WHERE sid IN (
+			SELECT sid FROM call_tombstones WHERE deleted_at < $1
+			ORDER BY deleted_at LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		)`, norm(before), limit)
+	if err != nil {
+		return 0, translate(err, "purge tombstones")
+	}
+	return int(tag.RowsAffected()), nil
 }

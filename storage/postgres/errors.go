@@ -31,6 +31,8 @@ func translate(err error, what string) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && !isConnectError(err) {
 		switch code := pgErr.Code; {
+		case code == sqlstateTombstoned:
+			return storage.Wrap(storage.ErrGone, err, "call was deleted")
 		case code == "23503": // foreign_key_violation: the owning call is gone
 			return storage.Wrap(storage.ErrNotFound, err, "call not found")
 		case code == "23505": // unique_violation outside an ON CONFLICT path
@@ -52,6 +54,23 @@ func translate(err error, what string) error {
 		return storage.Wrap(storage.ErrUnavailable, err, "database unavailable")
 	}
 	return fmt.Errorf("postgres %s: %w", what, err)
+}
+
+// sqlstateTombstoned is raised by the calls_refuse_tombstoned trigger (see
+// migrations/00002_call_tombstones.sql) for a call created under the SID of
+// a deleted call.
+const sqlstateTombstoned = "SBGON"
+
+func isTombstoned(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == sqlstateTombstoned
+}
+
+// isMissingCall reports a foreign key violation: the call a row belongs to
+// does not exist (or was deleted while the statement waited for it).
+func isMissingCall(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
 }
 
 // unreachable reports errors that mean "the database did not answer in

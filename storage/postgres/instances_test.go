@@ -142,8 +142,8 @@ func TestDeleteRacesWork(t *testing.T) {
 	}
 
 	acceptable := func(what string, err error) {
-		if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrConflict) {
-			t.Errorf("%s: %v, want success, ErrNotFound or ErrConflict", what, err)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrGone) {
+			t.Errorf("%s: %v, want success, ErrNotFound, ErrConflict or ErrGone", what, err)
 		}
 	}
 	var wg sync.WaitGroup

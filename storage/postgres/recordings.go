@@ -48,6 +48,9 @@ func (s *Store) AddRecording(ctx context.Context, r storage.Recording) (storage.
 	if err == nil {
 		return got, true, nil
 	}
+	if isMissingCall(err) {
+		return storage.Recording{}, false, s.missingCall(ctx, r.CallSID)
+	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return storage.Recording{}, false, translate(err, "add recording")
 	}

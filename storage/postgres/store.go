@@ -126,6 +126,20 @@ func newLease() string {
 	return hex.EncodeToString(b[:])
 }
 
+// missingCall says why a write found no call sid: ErrGone while the call's
+// tombstone lasts, ErrNotFound otherwise. It runs only on that path (the
+// write's foreign key refused it), so writes to live calls never pay for it.
+func (s *Store) missingCall(ctx context.Context, sid string) error {
+	var gone bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $1)`, sid).Scan(&gone); err != nil {
+		return translate(err, "look up tombstone")
+	}
+	if gone {
+		return storage.CallGone(sid)
+	}
+	return errCallNotFound
+}
+
 var (
 	errCallNotFound      = storage.Errorf(storage.ErrNotFound, "call not found")
 	errRecordingNotFound = storage.Errorf(storage.ErrNotFound, "recording not found")

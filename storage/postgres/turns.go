@@ -36,6 +36,9 @@ func (s *Store) AddTurn(ctx context.Context, t storage.Turn) (storage.Turn, bool
 	if err == nil {
 		return got, true, nil
 	}
+	if isMissingCall(err) {
+		return storage.Turn{}, false, s.missingCall(ctx, t.CallSID)
+	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return storage.Turn{}, false, translate(err, "add turn")
 	}

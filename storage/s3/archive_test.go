@@ -621,3 +621,91 @@ func TestArchiveDeleteAfterArchive(t *testing.T) {
 		r.checkConsistent(t, call, recSID, audio)
 	})
 }
+
+// TestArchiveDeleteVersioned deletes a call whose audio is in a versioned
+// bucket: a recording stored twice (a retried archive writes a second
+// version) and one the database still calls pending although its upload
+// finished (the worker died before recording it). No version and no delete
+// marker of either object may remain, and late callbacks bring nothing back.
+func TestArchiveDeleteVersioned(t *testing.T) {
+	cases := []struct {
+		name  string
+		calls func(t *testing.T) storage.CallStore
+	}{
+		{"MemoryCalls", nil},
+		{"PostgresCalls", mustPostgresCalls},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// Failed downloads are retried only after an hour: the second
+			// recording stays pending for the whole test.
+			o := rigOptions{f: mustVersionedFakeS3(t), worker: worker.Config{BackoffBase: time.Hour, BackoffMax: time.Hour}}
+			if c.calls != nil {
+				o.calls = c.calls(t)
+			}
+			r := startRig(t, o)
+			audio := genBytes(uint64(70+i), 300<<10)
+			call := twiliotest.NewCall(handlertest.AccountSID)
+			stored := r.record(t, call, audio)
+			if resp := r.in.Webhook("/twilio/status", call.Form("CallStatus", "completed", "CallDuration", "42")); resp.Status != http.StatusNoContent {
+				t.Fatalf("status: %d %s", resp.Status, resp.Body)
+			}
+			r.waitState(t, call.CallSID, storage.RecordingStored)
+			storedKey := objectKeyOf(call, stored)
+			if _, err := r.store.Put(context.Background(), storedKey, strings.NewReader(string(audio)), "audio/x-wav"); err != nil {
+				t.Fatal(err)
+			}
+
+			pending := twiliotest.SID("RE")
+			r.in.Media.Add(pending, audio)
+			r.in.Media.Fail(pending, twiliotest.Fault{Status: 500})
+			resp := r.in.Webhook("/twilio/recording", call.Form(
+				"RecordingSid", pending, "RecordingUrl", r.in.Media.RecordingURL(pending), "RecordingStatus", "completed",
+				"RecordingDuration", "42", "RecordingChannels", "2", "RecordingStartTime", recordingStart))
+			if resp.Status != http.StatusNoContent {
+				t.Fatalf("recording callback: %d %s", resp.Status, resp.Body)
+			}
+			handlertest.Eventually(t, 30*time.Second, "the second recording's first attempt to fail", func() bool {
+				rec, err := r.in.Calls.GetRecording(context.Background(), call.CallSID, pending)
+				return err == nil && rec.Attempts == 1 && rec.LastError != ""
+			})
+			pendingKey := objectKeyOf(call, pending)
+			if _, err := r.store.Put(context.Background(), pendingKey, strings.NewReader(string(audio)), "audio/x-wav"); err != nil {
+				t.Fatal(err)
+			}
+			if rec, _ := r.in.Calls.GetRecording(context.Background(), call.CallSID, pending); rec.State != storage.RecordingPending {
+				t.Fatalf("second recording is %s, want pending", rec.State)
+			}
+			if n, m := len(r.f.versionsOf(t, storedKey)), len(r.f.versionsOf(t, pendingKey)); n != 2 || m != 1 {
+				t.Fatalf("before the delete: %d and %d versions, want 2 and 1", n, m)
+			}
+
+			if resp := r.in.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID); resp.Status != http.StatusNoContent {
+				t.Fatalf("DELETE call: %d %s", resp.Status, resp.Body)
+			}
+			for _, k := range []string{storedKey, pendingKey} {
+				if vs := r.f.versionsOf(t, k); len(vs) != 0 {
+					t.Errorf("after the delete the bucket still holds %v of %s", vs, k)
+				}
+			}
+
+			// Twilio's late callback is acknowledged and archives nothing.
+			late := r.in.Webhook("/twilio/recording", call.Form(
+				"RecordingSid", stored, "RecordingUrl", r.in.Media.RecordingURL(stored), "RecordingStatus", "completed",
+				"RecordingDuration", "42", "RecordingChannels", "2", "RecordingStartTime", recordingStart))
+			if late.Status != http.StatusNoContent {
+				t.Errorf("late recording callback: %d %s", late.Status, late.Body)
+			}
+			if resp := r.in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); resp.Status != http.StatusNotFound {
+				t.Errorf("GET deleted call: %d", resp.Status)
+			}
+			r.in.StopWorkers()
+			if w, ok, err := r.in.Calls.ClaimWork(context.Background(), time.Now().Add(48*time.Hour), time.Minute); err != nil || ok {
+				t.Errorf("work after the late callback: %+v, %v, %v; want none", w, ok, err)
+			}
+			if vs := r.f.versionsOf(t, storedKey); len(vs) != 0 {
+				t.Errorf("the late callback brought back %v", vs)
+			}
+		})
+	}
+}

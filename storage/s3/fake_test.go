@@ -142,6 +142,10 @@ func opOf(r *http.Request) string {
 		return "AbortMultipartUpload"
 	case r.Method == http.MethodGet && uploads:
 		return "ListMultipartUploads"
+	case r.Method == http.MethodGet && q.Has("versions") && !object:
+		return "ListObjectVersions"
+	case r.Method == http.MethodPost && q.Has("delete") && !object:
+		return "DeleteObjects"
 	case r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "":
 		return "CopyObject"
 	case r.Method == http.MethodPut && object:
@@ -196,6 +200,43 @@ func mustStoreWith(t *testing.T, c *s3api.Client, cfg Config) *Store {
 		t.Fatalf("NewWithClient: %v", err)
 	}
 	return s
+}
+
+// mustVersionedFakeS3 is a fake S3 whose test bucket keeps every version.
+func mustVersionedFakeS3(t testing.TB) *fakeS3 {
+	t.Helper()
+	f := mustFakeS3(t)
+	if err := f.backend.SetVersioningConfiguration(testBucket, gofakes3.VersioningConfiguration{Status: gofakes3.VersioningEnabled}); err != nil {
+		t.Fatalf("enabling versioning: %v", err)
+	}
+	return f
+}
+
+// versionsOf asks the backend directly for every version and delete marker
+// of exactly objectKey, as "v:<id>" and "marker:<id>".
+func (f *fakeS3) versionsOf(t testing.TB, objectKey string) []string {
+	t.Helper()
+	prefix := gofakes3.Prefix{HasPrefix: true, Prefix: objectKey}
+	out, err := f.backend.ListBucketVersions(testBucket, &prefix, nil)
+	if err != nil {
+		t.Fatalf("listing the versions of %q in the backend: %v", objectKey, err)
+	}
+	var vs []string
+	for _, item := range out.Versions {
+		switch v := item.(type) {
+		case *gofakes3.Version:
+			if v.Key == objectKey {
+				vs = append(vs, "v:"+string(v.VersionID))
+			}
+		case *gofakes3.DeleteMarker:
+			if v.Key == objectKey {
+				vs = append(vs, "marker:"+string(v.VersionID))
+			}
+		default:
+			t.Fatalf("unexpected version item %T", item)
+		}
+	}
+	return vs
 }
 
 // objectExists asks the backend directly whether S3 holds the object.

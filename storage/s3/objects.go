@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"switchboard/storage"
 )
@@ -131,17 +132,99 @@ func digestOf(meta map[string]string) string {
 	return v
 }
 
-// Delete removes the object; deleting a missing object succeeds, as in S3.
-// ErrInvalid for a bad key; ErrUnavailable when S3 cannot be reached.
+// Delete erases the object: on a versioned bucket that means every version
+// and delete marker of the key, not a new delete marker over audio that
+// could still be restored. It first deletes the key as usual, so the object
+// disappears at once (on an unversioned bucket that is all there is), then
+// lists the key's versions and delete markers and deletes each by version
+// ID, listing again from the start until a listing finds none. Each round
+// removes what it found, so progress does not depend on continuation markers
+// (which some S3-compatible servers leave out), and the final, empty listing
+// shows nothing is left. Deleting a missing object succeeds. ErrInvalid for
+// a bad key; ErrUnavailable when S3 cannot be reached.
+//
+// It needs s3:DeleteObject on the objects, s3:ListBucketVersions on the
+// bucket and s3:DeleteObjectVersion on the objects.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := storage.CheckKey(key); err != nil {
 		return err
 	}
 	_, err := s.client.DeleteObject(ctx, &s3api.DeleteObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: s.objectKey(key)})
-	if err = translate(err, "delete", key); errors.Is(err, storage.ErrNotFound) {
-		return nil
+	if err = translate(err, "delete", key); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
 	}
-	return err
+	for round := 0; ; round++ {
+		versions, err := s.versions(ctx, key)
+		if err != nil || len(versions) == 0 {
+			return err
+		}
+		if round == maxDeleteRounds {
+			return fmt.Errorf("blob store delete %s: versions still listed after %d rounds of deleting them", key, round)
+		}
+		if err := s.deleteVersions(ctx, key, versions); err != nil {
+			return err
+		}
+	}
+}
+
+// maxDeleteRounds bounds Delete's list-and-delete rounds: with pages of
+// 1,000 that is 100,000 versions of one key, far beyond what re-uploads of
+// a recording make, and it stops a server that acknowledges version
+// deletions without doing them from keeping Delete busy for ever.
+const maxDeleteRounds = 100
+
+// versions lists up to a page of the versions and delete markers of exactly
+// key (the listing is by prefix, and other keys may extend key).
+func (s *Store) versions(ctx context.Context, key string) ([]types.ObjectIdentifier, error) {
+	objKey := s.objectKey(key)
+	out, err := s.client.ListObjectVersions(ctx, &s3api.ListObjectVersionsInput{
+		Bucket:  aws.String(s.cfg.Bucket),
+		Prefix:  objKey,
+		MaxKeys: aws.Int32(s.versionPage),
+	})
+	if err != nil {
+		return nil, translate(err, "list versions of", key)
+	}
+	var ids []types.ObjectIdentifier
+	add := func(k, v *string) {
+		if aws.ToString(k) == *objKey {
+			ids = append(ids, types.ObjectIdentifier{Key: objKey, VersionId: v})
+		}
+	}
+	for _, v := range out.Versions {
+		add(v.Key, v.VersionId)
+	}
+	for _, m := range out.DeleteMarkers {
+		add(m.Key, m.VersionId)
+	}
+	return ids, nil
+}
+
+// deleteVersions deletes the given versions of key with one DeleteObjects
+// request (at most 1,000, as versions returns). A version that is already
+// gone counts as deleted.
+func (s *Store) deleteVersions(ctx context.Context, key string, ids []types.ObjectIdentifier) error {
+	out, err := s.client.DeleteObjects(ctx, &s3api.DeleteObjectsInput{
+		Bucket: aws.String(s.cfg.Bucket),
+		Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+	})
+	if err != nil {
+		return translate(err, "delete versions of", key)
+	}
+	var errs []error
+	for _, e := range out.Errors {
+		switch code := aws.ToString(e.Code); {
+		case notFoundCodes[code], code == "NoSuchVersion":
+		case unavailableCodes[code]:
+			return storage.Wrap(storage.ErrUnavailable, fmt.Errorf("%s: %s", code, aws.ToString(e.Message)), "blob store unavailable")
+		default:
+			errs = append(errs, fmt.Errorf("version %s: %s: %s", aws.ToString(e.VersionId), code, aws.ToString(e.Message)))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("blob store delete versions of %s: %w", key, errors.Join(errs...))
+	}
+	return nil
 }
 
 // PresignGet returns a GET link to the object valid for ttl, or for the

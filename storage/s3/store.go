@@ -39,6 +39,8 @@ type Store struct {
 	tm      *transfermanager.Client
 	sse     types.ServerSideEncryption
 	kmsKey  *string
+	// versionPage is how many versions Delete lists at a time.
+	versionPage int32
 
 	now    func() time.Time
 	pingMu sync.Mutex
@@ -83,6 +85,8 @@ func NewWithClient(client *s3api.Client, cfg Config) (*Store, error) {
 		presign: s3api.NewPresignClient(client),
 		sse:     types.ServerSideEncryptionAes256,
 		now:     time.Now,
+
+		versionPage: 1000,
 	}
 	if cfg.KMSKeyID != "" {
 		s.sse = types.ServerSideEncryptionAwsKms

@@ -216,6 +216,23 @@ func testBlobDelete(t *testing.T, newStore func(t *testing.T) storage.BlobStore)
 		checkKind(t, "Stat after Delete", err, storage.ErrNotFound)
 	})
 
+	t.Run("OverwrittenThenErrNotFound", func(t *testing.T) {
+		s := newStore(t)
+		for _, v := range []string{"first", "second", "third"} {
+			mustPutBlob(t, s, "del/a.wav", []byte(v), "audio/wav")
+		}
+		if err := s.Delete(ctx, "del/a.wav"); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		rc, _, err := s.Open(ctx, "del/a.wav", 0, -1)
+		if err == nil {
+			rc.Close()
+		}
+		checkKind(t, "Open after Delete", err, storage.ErrNotFound)
+		_, err = s.Stat(ctx, "del/a.wav")
+		checkKind(t, "Stat after Delete", err, storage.ErrNotFound)
+	})
+
 	t.Run("IdempotentOK", func(t *testing.T) {
 		s := newStore(t)
 		mustPutBlob(t, s, "del/a.wav", []byte("x"), "audio/wav")

@@ -40,6 +40,7 @@ func TestCallStore(t *testing.T, newStore func(t *testing.T) storage.CallStore) 
 	t.Run("CompleteSummary", func(t *testing.T) { testCompleteSummary(t, newStore) })
 	t.Run("StaleLease", func(t *testing.T) { testStaleLease(t, newStore) })
 	t.Run("DeleteCall", func(t *testing.T) { testDeleteCall(t, newStore) })
+	t.Run("Tombstones", func(t *testing.T) { testTombstones(t, newStore) })
 	t.Run("Copies", func(t *testing.T) { testCopies(t, newStore) })
 	t.Run("Ping", func(t *testing.T) {
 		t.Run("OK", func(t *testing.T) {
@@ -1458,7 +1459,7 @@ func testDeleteCall(t *testing.T, newStore newStoreFunc) {
 		_, err = s.GetRecording(t.Context(), gone.SID, recordingSID(1))
 		wantKind(t, "GetRecording of a deleted call", err, storage.ErrNotFound)
 		_, _, err = s.AddTurn(t.Context(), storage.Turn{CallSID: gone.SID, Number: 1, Role: storage.RoleCaller, Text: "Hi", CreatedAt: t0})
-		wantKind(t, "AddTurn to a deleted call", err, storage.ErrNotFound)
+		wantKind(t, "AddTurn to a deleted call", err, storage.ErrGone)
 		_, err = s.DeleteCall(t.Context(), gone.SID)
 		wantKind(t, "second DeleteCall", err, storage.ErrNotFound)
 
@@ -1483,7 +1484,12 @@ func testDeleteCall(t *testing.T, newStore newStoreFunc) {
 			t.Errorf("the other call lost parts: %+v", keptCall)
 		}
 
-		// Nothing of the old call comes back under its SID.
+		// Once its tombstone is purged the SID may be used again, and nothing
+		// of the old call comes back under it.
+		wantKind(t, "UpsertCall of a deleted call", upsertErr(t, s, gone), storage.ErrGone)
+		if n, err := s.PurgeTombstones(t.Context(), claimAt, 10); err != nil || n != 1 {
+			t.Fatalf("PurgeTombstones = %d, %v; want 1 purged", n, err)
+		}
 		mustUpsert(t, s, gone)
 		if diff := cmp.Diff(createdCall(gone), mustGetCall(t, s, gone.SID), ignoreUpdatedAt, equateEmpty); diff != "" {
 			t.Errorf("call created again after delete (-want +got):\n%s", diff)
@@ -1539,6 +1545,278 @@ func testCopies(t *testing.T, newStore newStoreFunc) {
 
 		if diff := cmp.Diff(want, mustGetCall(t, s, nc.SID)); diff != "" {
 			t.Errorf("GetCall after editing returned values (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// upsertErr is the error of UpsertCall(nc); the call it returns must be zero
+// when there is one.
+func upsertErr(t *testing.T, s storage.CallStore, nc storage.NewCall) error {
+	t.Helper()
+	c, err := s.UpsertCall(t.Context(), nc)
+	if err != nil && c.SID != "" {
+		t.Errorf("UpsertCall(%s) returned call %+v with error %v", nc.SID, c, err)
+	}
+	return err
+}
+
+// endedCall creates call n with a greeting, a pending recording (n) and a
+// terminal status, leaving its archive and summary work pending.
+func endedCall(t *testing.T, s storage.CallStore, n int) storage.NewCall {
+	t.Helper()
+	nc := newCall(n, t0.Add(time.Duration(n)*time.Second))
+	mustUpsert(t, s, nc)
+	mustAddTurn(t, s, storage.Turn{CallSID: nc.SID, Number: 0, Role: storage.RoleAssistant, Text: "Hello!", Confidence: -1, CreatedAt: t0})
+	mustAddRecording(t, s, newRecording(n, n))
+	mustApply(t, s, nc.SID, storage.StatusEvent{Status: storage.StatusCompleted, At: t0.Add(time.Minute), Sequence: 2, Duration: 60})
+	return nc
+}
+
+func mustDelete(t *testing.T, s storage.CallStore, sid string) []storage.Recording {
+	t.Helper()
+	recs, err := s.DeleteCall(t.Context(), sid)
+	if err != nil {
+		t.Fatalf("DeleteCall(%s): %v", sid, err)
+	}
+	return recs
+}
+
+// allStatuses is every status a callback may report.
+var allStatuses = []storage.CallStatus{
+	storage.StatusQueued, storage.StatusRinging, storage.StatusInProgress, storage.StatusCompleted,
+	storage.StatusBusy, storage.StatusFailed, storage.StatusNoAnswer, storage.StatusCanceled,
+}
+
+func testTombstones(t *testing.T, newStore newStoreFunc) {
+	t.Run("ErrGoneForEveryWriteAfterDelete", func(t *testing.T) {
+		s := newStore(t)
+		gone, kept := endedCall(t, s, 1), endedCall(t, s, 2)
+		mustDelete(t, s, gone.SID)
+
+		err := upsertErr(t, s, gone)
+		wantKind(t, "UpsertCall", err, storage.ErrGone)
+		if !strings.Contains(storage.Message(err), gone.SID) {
+			t.Errorf("UpsertCall error %q does not name the call", storage.Message(err))
+		}
+		for _, st := range allStatuses {
+			_, err := s.ApplyStatus(t.Context(), gone.SID, storage.StatusEvent{Status: st, At: t0.Add(2 * time.Minute), Sequence: 9})
+			wantKind(t, "ApplyStatus "+string(st), err, storage.ErrGone)
+		}
+		for _, tu := range []storage.Turn{
+			{CallSID: gone.SID, Number: 0, Role: storage.RoleAssistant, Text: "Hello!", CreatedAt: t0},
+			{CallSID: gone.SID, Number: 1, Role: storage.RoleCaller, Text: "Hi", CreatedAt: t0},
+		} {
+			_, created, err := s.AddTurn(t.Context(), tu)
+			wantKind(t, fmt.Sprintf("AddTurn %d %s", tu.Number, tu.Role), err, storage.ErrGone)
+			if created {
+				t.Errorf("AddTurn %d %s reports a created turn", tu.Number, tu.Role)
+			}
+		}
+		failed := newRecording(3, 1)
+		failed.State, failed.LastError = storage.RecordingFailed, "Twilio reported the recording absent"
+		for _, r := range []storage.Recording{newRecording(1, 1), newRecording(4, 1), failed} {
+			_, created, err := s.AddRecording(t.Context(), r)
+			wantKind(t, "AddRecording "+r.SID, err, storage.ErrGone)
+			if created {
+				t.Errorf("AddRecording %s reports a created recording", r.SID)
+			}
+		}
+
+		// Nothing was stored: no call, no recording, no work.
+		_, err = s.GetCall(t.Context(), gone.SID)
+		wantKind(t, "GetCall", err, storage.ErrNotFound)
+		for _, rsid := range []string{recordingSID(1), recordingSID(3), recordingSID(4)} {
+			_, err = s.GetRecording(t.Context(), gone.SID, rsid)
+			wantKind(t, "GetRecording "+rsid, err, storage.ErrNotFound)
+		}
+		_, err = s.DeleteCall(t.Context(), gone.SID)
+		wantKind(t, "second DeleteCall", err, storage.ErrNotFound)
+		page, err := s.ListCalls(t.Context(), storage.CallFilter{})
+		if err != nil {
+			t.Fatalf("ListCalls: %v", err)
+		}
+		if len(page.Calls) != 1 || page.Calls[0].SID != kept.SID {
+			t.Errorf("ListCalls = %+v, want only %s", page.Calls, kept.SID)
+		}
+		for _, w := range drain(t, s, claimAt) {
+			if w.CallSID != kept.SID {
+				t.Errorf("claimed %+v of the deleted call", w)
+			}
+		}
+		// The other call is untouched and still writable.
+		mustAddTurn(t, s, storage.Turn{CallSID: kept.SID, Number: 1, Role: storage.RoleCaller, Text: "Hi", CreatedAt: t0})
+		if c := mustGetCall(t, s, kept.SID); len(c.Turns) != 2 || len(c.Recordings) != 1 {
+			t.Errorf("the other call is %+v", c)
+		}
+	})
+
+	t.Run("ErrNotFoundForCallsNeverSeen", func(t *testing.T) {
+		s := newStore(t)
+		endedCall(t, s, 1)
+		mustDelete(t, s, callSID(1))
+		_, err := s.ApplyStatus(t.Context(), callSID(2), storage.StatusEvent{Status: storage.StatusCompleted, At: t0})
+		wantKind(t, "ApplyStatus", err, storage.ErrNotFound)
+		_, _, err = s.AddTurn(t.Context(), storage.Turn{CallSID: callSID(2), Number: 1, Role: storage.RoleCaller, Text: "Hi", CreatedAt: t0})
+		wantKind(t, "AddTurn", err, storage.ErrNotFound)
+		_, _, err = s.AddRecording(t.Context(), newRecording(2, 2))
+		wantKind(t, "AddRecording", err, storage.ErrNotFound)
+		mustUpsert(t, s, newCall(2, t0))
+	})
+
+	t.Run("ErrConflictWhileTheCallIsLive", func(t *testing.T) {
+		for _, st := range []storage.CallStatus{storage.StatusQueued, storage.StatusRinging, storage.StatusInProgress} {
+			t.Run(string(st), func(t *testing.T) {
+				s := newStore(t)
+				nc := newCall(1, t0)
+				nc.Status = st
+				mustUpsert(t, s, nc)
+				mustAddRecording(t, s, newRecording(1, 1))
+				before := mustGetCall(t, s, nc.SID)
+
+				_, err := s.DeleteCall(t.Context(), nc.SID)
+				wantKind(t, "DeleteCall", err, storage.ErrConflict)
+				if msg := storage.Message(err); !strings.Contains(msg, string(st)) {
+					t.Errorf("DeleteCall error %q does not name the status %s", msg, st)
+				}
+				if diff := cmp.Diff(before, mustGetCall(t, s, nc.SID)); diff != "" {
+					t.Errorf("refused DeleteCall changed the call (-before +after):\n%s", diff)
+				}
+				// No tombstone: the call carries on, and once it ended it can go.
+				mustApply(t, s, nc.SID, storage.StatusEvent{Status: storage.StatusCompleted, At: t0.Add(time.Minute), Sequence: 3})
+				mustAddTurn(t, s, storage.Turn{CallSID: nc.SID, Number: 0, Role: storage.RoleAssistant, Text: "Hello!", CreatedAt: t0})
+				if got := mustDelete(t, s, nc.SID); len(got) != 1 {
+					t.Errorf("DeleteCall after the call ended returned %d recordings, want 1", len(got))
+				}
+			})
+		}
+	})
+
+	t.Run("ReturnsEveryRecording", func(t *testing.T) {
+		s := newStore(t)
+		nc := endedCall(t, s, 1) // recording 1 stays pending
+		mustAddRecording(t, s, newRecording(2, 1))
+		failed := newRecording(3, 1)
+		failed.State, failed.LastError = storage.RecordingFailed, "Twilio reported the recording absent"
+		mustAddRecording(t, s, failed)
+		var stored bool
+		for _, w := range drain(t, s, claimAt) {
+			if w.Kind == storage.WorkArchiveRecording && w.RecordingSID == recordingSID(2) {
+				blob := storage.StoredBlob{Key: "recordings/x/" + w.RecordingSID + ".wav", Size: 10, SHA256: strings.Repeat("0", 64), ContentType: "audio/wav"}
+				if err := s.CompleteRecording(t.Context(), w, blob, false); err != nil {
+					t.Fatalf("CompleteRecording: %v", err)
+				}
+				stored = true
+			}
+		}
+		if !stored {
+			t.Fatal("no archive work for recording 2")
+		}
+		want := mustGetCall(t, s, nc.SID).Recordings
+		got := mustDelete(t, s, nc.SID)
+		if diff := cmp.Diff(want, got, recordingsBySID); diff != "" {
+			t.Errorf("DeleteCall returned (-want +got):\n%s", diff)
+		}
+		states := map[storage.RecordingState]int{}
+		for _, r := range got {
+			states[r.State]++
+		}
+		if states[storage.RecordingPending] != 1 || states[storage.RecordingStored] != 1 || states[storage.RecordingFailed] != 1 {
+			t.Errorf("DeleteCall returned recordings in states %v, want one pending, one stored, one failed", states)
+		}
+	})
+
+	t.Run("PurgeTombstones", func(t *testing.T) {
+		s := newStore(t)
+		for n := 1; n <= 3; n++ {
+			endedCall(t, s, n)
+		}
+		_, err := s.PurgeTombstones(t.Context(), claimAt, 0)
+		wantKind(t, "PurgeTombstones with limit 0", err, storage.ErrInvalid)
+
+		// Deletion times come from the store's clock; mid falls between
+		// the first deletion and the other two.
+		mustDelete(t, s, callSID(1))
+		time.Sleep(5 * time.Millisecond)
+		mid := time.Now()
+		time.Sleep(5 * time.Millisecond)
+		mustDelete(t, s, callSID(2))
+		mustDelete(t, s, callSID(3))
+
+		if n, err := s.PurgeTombstones(t.Context(), time.Now().Add(-time.Hour), 10); err != nil || n != 0 {
+			t.Fatalf("PurgeTombstones before any deletion = %d, %v; want 0", n, err)
+		}
+		if n, err := s.PurgeTombstones(t.Context(), mid, 10); err != nil || n != 1 {
+			t.Fatalf("PurgeTombstones(mid) = %d, %v; want 1", n, err)
+		}
+		// The purged SID is unknown again and may be created afresh.
+		if _, err := s.ApplyStatus(t.Context(), callSID(1), storage.StatusEvent{Status: storage.StatusCompleted, At: t0}); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("ApplyStatus after the tombstone was purged = %v, want ErrNotFound", err)
+		}
+		again := newCall(1, t0.Add(time.Hour))
+		if diff := cmp.Diff(createdCall(again), mustUpsert(t, s, again), ignoreUpdatedAt); diff != "" {
+			t.Errorf("call created again after purge (-want +got):\n%s", diff)
+		}
+		wantKind(t, "UpsertCall of a call deleted after mid", upsertErr(t, s, newCall(2, t0)), storage.ErrGone)
+
+		// Bounded batches.
+		if n, err := s.PurgeTombstones(t.Context(), claimAt, 1); err != nil || n != 1 {
+			t.Fatalf("PurgeTombstones(limit 1) = %d, %v; want 1", n, err)
+		}
+		if n, err := s.PurgeTombstones(t.Context(), claimAt, 10); err != nil || n != 1 {
+			t.Fatalf("PurgeTombstones = %d, %v; want the last 1", n, err)
+		}
+		if n, err := s.PurgeTombstones(t.Context(), claimAt, 10); err != nil || n != 0 {
+			t.Fatalf("PurgeTombstones with none left = %d, %v; want 0", n, err)
+		}
+		mustUpsert(t, s, newCall(2, t0))
+		mustUpsert(t, s, newCall(3, t0))
+	})
+
+	t.Run("WritesRacingTheDeleteStoreNothing", func(t *testing.T) {
+		s := newStore(t)
+		const calls = 12
+		for n := 1; n <= calls; n++ {
+			endedCall(t, s, n)
+		}
+		acceptable := func(what string, err error) {
+			if err != nil && !errors.Is(err, storage.ErrGone) && !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("%s: %v, want success, ErrGone or ErrNotFound", what, err)
+			}
+		}
+		deleted := make([]bool, calls+1)
+		var wg sync.WaitGroup
+		for n := 1; n <= calls; n++ {
+			wg.Go(func() {
+				_, err := s.DeleteCall(t.Context(), callSID(n))
+				if err != nil {
+					t.Errorf("DeleteCall(%d): %v", n, err)
+				}
+				deleted[n] = err == nil
+			})
+			wg.Go(func() {
+				_, err := s.UpsertCall(t.Context(), newCall(n, t0))
+				acceptable("UpsertCall", err)
+			})
+			wg.Go(func() {
+				_, _, err := s.AddRecording(t.Context(), newRecording(100+n, n))
+				acceptable("AddRecording", err)
+			})
+			wg.Go(func() {
+				_, err := s.ApplyStatus(t.Context(), callSID(n), storage.StatusEvent{Status: storage.StatusCanceled, At: t0.Add(time.Hour), Sequence: 5})
+				acceptable("ApplyStatus", err)
+			})
+		}
+		wg.Wait()
+		for n := 1; n <= calls; n++ {
+			if !deleted[n] {
+				continue
+			}
+			if _, err := s.GetCall(t.Context(), callSID(n)); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("call %d after its delete: GetCall = %v, want ErrNotFound", n, err)
+			}
+		}
+		if w := drain(t, s, claimAt); len(w) != 0 {
+			t.Errorf("%d work items left for deleted calls: %+v", len(w), w)
 		}
 	})
 }

@@ -1,0 +1,250 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"switchboard/handlers/handlertest"
+	"switchboard/handlers/twiliotest"
+	"switchboard/storage"
+	"switchboard/storage/localfs"
+	"switchboard/storage/memory"
+	"switchboard/storage/postgres"
+	"switchboard/storage/postgres/pgtest"
+)
+
+// callStores are the call stores the deletion tests run on.
+var callStores = []struct {
+	name string
+	open func(t *testing.T) storage.CallStore
+}{
+	{"Memory", func(t *testing.T) storage.CallStore { return memory.New() }},
+	{"Postgres", func(t *testing.T) storage.CallStore {
+		s, err := postgres.Open(context.Background(), postgres.Config{
+			URL: pgtest.MigratedURL(t), MaxConns: 10, ConnectTimeout: 3 * time.Second, QueryTimeout: 5 * time.Second,
+		})
+		if err != nil {
+			t.Fatalf("opening the PostgreSQL call store: %v", err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	}},
+}
+
+// mustBlobDir is a local blob store in a directory the test can list.
+func mustBlobDir(t *testing.T) (*localfs.Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := localfs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, dir
+}
+
+// objectFiles lists the objects a local blob store holds.
+func objectFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(filepath.Join(dir, "objects"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// endCall reports the call completed.
+func endCall(t *testing.T, in *handlertest.Instance, call twiliotest.Call) {
+	t.Helper()
+	if r := in.Webhook("/twilio/status", call.Form("CallStatus", "completed", "CallDuration", "42")); r.Status != http.StatusNoContent {
+		t.Fatalf("status completed: %d %s", r.Status, r.Body)
+	}
+}
+
+func deleteCall(t *testing.T, in *handlertest.Instance, sid string) {
+	t.Helper()
+	if r := in.API(http.MethodDelete, "/api/v1/calls/"+sid); r.Status != http.StatusNoContent {
+		t.Fatalf("DELETE call: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestDeletedCallStaysDeleted deletes an archived call, then sends every
+// webhook Twilio may still send for it. Each is acknowledged as Twilio
+// needs, and none stores anything: the call stays 404, no work appears and
+// no audio is written.
+func TestDeletedCallStaysDeleted(t *testing.T) {
+	for _, cs := range callStores {
+		t.Run(cs.name, func(t *testing.T) {
+			blobs, dir := mustBlobDir(t)
+			in := handlertest.Start(t, handlertest.Options{Calls: cs.open(t), Blobs: blobs})
+			call := twiliotest.NewCall(handlertest.AccountSID)
+			if r := in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing")); r.Status != http.StatusOK {
+				t.Fatalf("incoming call: %d %s", r.Status, r.Body)
+			}
+			audio := bytes.Repeat([]byte("late-callback-audio-"), 4000)
+			recSID := twiliotest.SID("RE")
+			in.Media.Add(recSID, audio)
+			endCall(t, in, call)
+			completeRecording(t, in, call, recSID)
+			handlertest.Eventually(t, 10*time.Second, "recording stored and summary written", func() bool {
+				c := in.GetCall(call.CallSID)
+				return c.Summary != nil && len(c.Recordings) == 1 && c.Recordings[0].State == storage.RecordingStored
+			})
+			if files := objectFiles(t, dir); len(files) != 1 {
+				t.Fatalf("blob store holds %v, want the one recording", files)
+			}
+			deleteCall(t, in, call.CallSID)
+			if files := objectFiles(t, dir); len(files) != 0 {
+				t.Fatalf("blob store holds %v after the delete", files)
+			}
+			// From here on, any work a webhook enqueued stays where the
+			// test can see it.
+			in.StopWorkers()
+			gets := in.Media.Gets(recSID)
+
+			newRec := twiliotest.SID("RE")
+			in.Media.Add(newRec, audio)
+			late := []struct {
+				name, path string
+				form       []string
+				twiml      bool
+			}{
+				{"StatusCompletedAgain", "/twilio/status", []string{"CallStatus", "completed", "CallDuration", "42", "SequenceNumber", "3"}, false},
+				{"StatusInProgressLate", "/twilio/status", []string{"CallStatus", "in-progress", "SequenceNumber", "1"}, false},
+				{"StatusRingingLate", "/twilio/status", []string{"CallStatus", "ringing", "SequenceNumber", "0"}, false},
+				{"RecordingCompletedAgain", "/twilio/recording", []string{"RecordingSid", recSID, "RecordingUrl", in.Media.RecordingURL(recSID), "RecordingStatus", "completed", "RecordingDuration", "3"}, false},
+				{"RecordingCompletedNew", "/twilio/recording", []string{"RecordingSid", newRec, "RecordingUrl", in.Media.RecordingURL(newRec), "RecordingStatus", "completed", "RecordingDuration", "3"}, false},
+				{"RecordingAbsent", "/twilio/recording", []string{"RecordingSid", twiliotest.SID("RE"), "RecordingStatus", "absent", "ErrorCode", "0"}, false},
+				{"Gather", "/twilio/gather?turn=1", []string{"SpeechResult", "Are you still there?", "Confidence", "0.9", "CallStatus", "in-progress"}, true},
+				{"GatherSilence", "/twilio/gather?silence=1&turn=1", []string{"CallStatus", "in-progress"}, true},
+				{"IncomingCall", "/twilio/voice", []string{"CallStatus", "ringing"}, true},
+			}
+			for _, w := range late {
+				t.Run(w.name, func(t *testing.T) {
+					r := in.Webhook(w.path, call.Form(w.form...))
+					if w.twiml {
+						assertTwiML(t, r)
+						if !strings.HasSuffix(r.Body, "<Response><Hangup></Hangup></Response>") {
+							t.Errorf("answer to a webhook about a deleted call: %s, want only <Hangup>", r.Body)
+						}
+					} else if r.Status != http.StatusNoContent {
+						t.Errorf("answer: %d %s, want 204", r.Status, r.Body)
+					}
+					if r := in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNotFound {
+						t.Fatalf("GET deleted call: %d %s, want 404", r.Status, r.Body)
+					}
+				})
+			}
+
+			if r := in.API(http.MethodGet, "/api/v1/calls"); strings.Contains(r.Body, call.CallSID) {
+				t.Errorf("the deleted call is listed again: %s", r.Body)
+			}
+			if w, ok, err := in.Calls.ClaimWork(t.Context(), time.Now().Add(24*time.Hour), time.Minute); err != nil || ok {
+				t.Errorf("work after the late webhooks: %+v, %v, %v; want none", w, ok, err)
+			}
+			// A worker that starts now finds nothing to archive.
+			second := handlertest.Start(t, handlertest.Options{Calls: in.Calls, Blobs: blobs, Media: in.Media})
+			if n := second.Workers.Drain(t.Context()); n != 0 {
+				t.Errorf("a worker found %d items of work for the deleted call", n)
+			}
+			if got := in.Media.Gets(recSID) + in.Media.Gets(newRec); got != gets {
+				t.Errorf("media downloaded %d times after the delete", got-gets)
+			}
+			if files := objectFiles(t, dir); len(files) != 0 {
+				t.Errorf("blob store holds %v after the late webhooks", files)
+			}
+			if r := in.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNotFound {
+				t.Errorf("second DELETE: %d %s, want 404", r.Status, r.Body)
+			}
+		})
+	}
+}
+
+// TestDeleteLiveCall: a call Twilio is still running cannot be deleted, or
+// the caller would be talking to a call that no longer exists.
+func TestDeleteLiveCall(t *testing.T) {
+	for _, cs := range callStores {
+		t.Run(cs.name, func(t *testing.T) {
+			in := handlertest.Start(t, handlertest.Options{Calls: cs.open(t)})
+			for _, st := range []string{"queued", "ringing", "in-progress"} {
+				t.Run(st, func(t *testing.T) {
+					call := twiliotest.NewCall(handlertest.AccountSID)
+					if st == "queued" {
+						// A call first seen by its status callback.
+						if r := in.Webhook("/twilio/status", call.Form("CallStatus", "queued")); r.Status != http.StatusNoContent {
+							t.Fatalf("status queued: %d %s", r.Status, r.Body)
+						}
+					} else {
+						in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
+						in.Webhook("/twilio/status", call.Form("CallStatus", st))
+					}
+					r := in.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID)
+					if r.Status != http.StatusConflict || !strings.Contains(r.Body, `"code":"conflict"`) || !strings.Contains(r.Body, " is "+st) {
+						t.Fatalf("DELETE of a %s call: %d %s, want 409 naming the status", st, r.Status, r.Body)
+					}
+					// The call carries on, and once it ended it can be deleted.
+					if got := in.GetCall(call.CallSID).Status; string(got) != st {
+						t.Errorf("status after the refused delete: %s, want %s", got, st)
+					}
+					if r := in.Webhook("/twilio/gather?turn=1", call.Form("SpeechResult", "What are your hours?", "CallStatus", "in-progress")); r.Status != http.StatusOK || strings.Contains(r.Body, "<Hangup>") {
+						t.Errorf("gather after the refused delete: %d %s", r.Status, r.Body)
+					}
+					endCall(t, in, call)
+					deleteCall(t, in, call.CallSID)
+				})
+			}
+		})
+	}
+}
+
+// TestDeleteRemovesAudioWrittenBeforeACrash: a worker uploaded the audio
+// and died before recording it, so the store still calls the recording
+// pending while its object exists under the recording's key. Deleting the
+// call must delete that object too.
+func TestDeleteRemovesAudioWrittenBeforeACrash(t *testing.T) {
+	for _, cs := range callStores {
+		t.Run(cs.name, func(t *testing.T) {
+			blobs, dir := mustBlobDir(t)
+			in := handlertest.Start(t, handlertest.Options{Calls: cs.open(t), Blobs: blobs, NoWorkers: true})
+			call := twiliotest.NewCall(handlertest.AccountSID)
+			in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
+			recSID := twiliotest.SID("RE")
+			in.Media.Add(recSID, []byte("audio"))
+			endCall(t, in, call)
+			completeRecording(t, in, call, recSID)
+			rec := recordingOf(t, in, call.CallSID)
+			stored, err := in.Calls.GetRecording(t.Context(), call.CallSID, recSID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := stored.ArchiveKey()
+			if rec.State != storage.RecordingPending || key == "" {
+				t.Fatalf("recording %+v with key %q, want pending with a key", rec, key)
+			}
+			// What the crashed worker left behind.
+			if _, err := blobs.Put(t.Context(), key, strings.NewReader("uploaded just before the crash"), "audio/x-wav"); err != nil {
+				t.Fatal(err)
+			}
+
+			deleteCall(t, in, call.CallSID)
+			if _, err := blobs.Stat(t.Context(), key); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("audio of the pending recording left at %s: %v", key, err)
+			}
+			if files := objectFiles(t, dir); len(files) != 0 {
+				t.Errorf("blob store holds %v after the delete", files)
+			}
+		})
+	}
+}
