@@ -310,6 +310,18 @@ func TestLambdaStagesAndBasePaths(t *testing.T) {
 			status: 403,
 		},
 		{
+			// The runtime decoded the invocation; the app adds nothing and
+			// inflates nothing.
+			name: "ErrCompressedBody", base: restHost + "/testStage", file: "apigw-request.json", signedPath: "/twilio/voice",
+			edit: func(ev map[string]any) {
+				ev["path"] = "/twilio/voice"
+				ev["queryStringParameters"], ev["multiValueQueryStringParameters"] = nil, nil
+				ev["headers"].(map[string]any)["Content-Encoding"] = "gzip"
+				ev["multiValueHeaders"].(map[string]any)["Content-Encoding"] = []any{"gzip"}
+			},
+			status: 415,
+		},
+		{
 			name: "ErrQueryChanged", base: restHost + "/testStage", file: "apigw-request.json", signedPath: "/twilio/voice?site=2",
 			edit: func(ev map[string]any) {
 				ev["path"] = "/twilio/voice"

@@ -698,11 +698,31 @@ func testApplyStatus(t *testing.T, newStore newStoreFunc) {
 		summaryWork(t, s)
 	})
 
+	t.Run("InitiatedBetweenQueuedAndRinging", func(t *testing.T) {
+		s := newStore(t)
+		nc := newCall(1, t0)
+		nc.Status = storage.StatusQueued
+		mustUpsert(t, s, nc)
+		for i, st := range []storage.CallStatus{storage.StatusInitiated, storage.StatusQueued, storage.StatusRinging, storage.StatusInitiated} {
+			if _, err := s.ApplyStatus(t.Context(), sid, storage.StatusEvent{Status: st, At: t0.Add(time.Duration(i+1) * time.Second), Sequence: i}); err != nil {
+				t.Fatalf("ApplyStatus(%s): %v", st, err)
+			}
+			want := storage.StatusInitiated
+			if i >= 2 {
+				want = storage.StatusRinging
+			}
+			if got := mustGetCall(t, s, sid).Status; got != want {
+				t.Fatalf("after %s: status %s, want %s", st, got, want)
+			}
+		}
+	})
+
 	t.Run("ErrInvalid", func(t *testing.T) {
 		s := newStore(t)
 		nc := newCall(1, t0)
 		mustUpsert(t, s, nc)
-		for _, st := range []storage.CallStatus{"", "done", "Completed", "initiated"} {
+		// "answered" is a StatusCallbackEvent, never a CallStatus.
+		for _, st := range []storage.CallStatus{"", "done", "Completed", "answered"} {
 			_, err := s.ApplyStatus(t.Context(), sid, storage.StatusEvent{Status: st, At: t0.Add(time.Second), Sequence: 0})
 			wantKind(t, fmt.Sprintf("ApplyStatus(%q)", st), err, storage.ErrInvalid)
 		}
