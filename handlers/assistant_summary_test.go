@@ -22,7 +22,7 @@ import (
 // workWatch is a call store that remembers the summary work as the worker
 // reports it: each failed attempt and the completing one.
 type workWatch struct {
-	storage.CallStore
+	storage.Store
 	mu        sync.Mutex
 	failures  []attempt
 	completed []attempt
@@ -40,14 +40,14 @@ func (w *workWatch) FailWork(ctx context.Context, wk storage.Work, f storage.Fai
 		w.failures = append(w.failures, attempt{wk.Attempts, f.Err})
 		w.mu.Unlock()
 	}
-	return w.CallStore.FailWork(ctx, wk, f)
+	return w.Store.FailWork(ctx, wk, f)
 }
 
 func (w *workWatch) CompleteSummary(ctx context.Context, wk storage.Work, s storage.Summary) error {
 	w.mu.Lock()
 	w.completed = append(w.completed, attempt{Attempts: wk.Attempts})
 	w.mu.Unlock()
-	return w.CallStore.CompleteSummary(ctx, wk, s)
+	return w.Store.CompleteSummary(ctx, wk, s)
 }
 
 func (w *workWatch) reports() (failures, completed []attempt) {
@@ -94,7 +94,7 @@ func TestAssistantSummaryRetried(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			for _, fc := range failures {
 				t.Run(fc.name+"TwiceStoredOnThirdAttempt", func(t *testing.T) {
-					watch := &workWatch{CallStore: memory.New()}
+					watch := &workWatch{Store: memory.New()}
 					var summaries atomic.Int64
 					r := startRig(t, b, func(n int, req modelRequest) modelAnswer {
 						if !req.Summary {

@@ -23,10 +23,10 @@ import (
 // callStores are the call stores the deletion tests run on.
 var callStores = []struct {
 	name string
-	open func(t *testing.T) storage.CallStore
+	open func(t *testing.T) storage.Store
 }{
-	{"Memory", func(t *testing.T) storage.CallStore { return memory.New() }},
-	{"Postgres", func(t *testing.T) storage.CallStore {
+	{"Memory", func(t *testing.T) storage.Store { return memory.New() }},
+	{"Postgres", func(t *testing.T) storage.Store {
 		s, err := postgres.Open(context.Background(), postgres.Config{
 			URL: pgtest.MigratedURL(t), MaxConns: 10, ConnectTimeout: 3 * time.Second, QueryTimeout: 5 * time.Second,
 		})

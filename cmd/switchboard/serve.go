@@ -30,7 +30,7 @@ import (
 type Main struct {
 	Config   Config
 	Log      *slog.Logger
-	Calls    storage.CallStore
+	Calls    storage.Store
 	Blobs    storage.BlobStore
 	AI       assistant.Assistant
 	Handlers *handlers.Server
@@ -68,7 +68,7 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 	}
 
 	tw := worker.NewTwilio(cfg.TwilioAPIBaseURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken)
-	m.Workers = worker.New(cfg.Worker, m.Calls, m.Blobs, m.AI, tw, log, m.Registry)
+	m.Workers = worker.New(cfg.Worker, worker.Deps{Calls: m.Calls, Work: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Twilio: tw, Log: log, Registry: m.Registry})
 	m.Handlers = handlers.New(handlers.Config{
 		PublicBaseURL:    cfg.PublicBaseURL,
 		AuthToken:        cfg.TwilioAuthToken,

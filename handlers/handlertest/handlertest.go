@@ -42,7 +42,7 @@ const (
 // (memory store, local-disk blobs in a temp dir, the scripted assistant,
 // one worker polling every 20 ms, a fresh fake media server).
 type Options struct {
-	Calls     storage.CallStore
+	Calls     storage.Store
 	Blobs     storage.BlobStore
 	Assistant assistant.Assistant
 	Media     *twiliotest.Media
@@ -57,7 +57,7 @@ type Options struct {
 type Instance struct {
 	t        testing.TB
 	URL      string
-	Calls    storage.CallStore
+	Calls    storage.Store
 	Blobs    storage.BlobStore
 	AI       assistant.Assistant
 	Media    *twiliotest.Media
@@ -131,7 +131,7 @@ func Start(t testing.TB, o Options) *Instance {
 	in := &Instance{t: t, Calls: o.Calls, Blobs: o.Blobs, AI: o.Assistant, Media: o.Media, Registry: prometheus.NewRegistry()}
 	tw := worker.NewTwilio(o.Media.URL, AccountSID, AuthToken)
 	if !o.NoWorkers {
-		in.Workers = worker.New(wc, o.Calls, o.Blobs, o.Assistant, tw, o.Log, in.Registry)
+		in.Workers = worker.New(wc, worker.Deps{Calls: o.Calls, Work: o.Calls, Blobs: o.Blobs, Assistant: o.Assistant, Twilio: tw, Log: o.Log, Registry: in.Registry})
 	}
 	deps := handlers.Deps{Calls: o.Calls, Blobs: o.Blobs, Assistant: o.Assistant, Log: o.Log, Registry: in.Registry}
 	if in.Workers != nil {

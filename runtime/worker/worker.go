@@ -79,10 +79,25 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Deps are the pool's collaborators.
+type Deps struct {
+	// Calls reads the call or recording a work item is about.
+	Calls storage.CallReader
+	// Work is the durable work queue the call store keeps.
+	Work      storage.WorkQueue
+	Blobs     storage.BlobStore
+	Assistant assistant.Assistant
+	Twilio    *Twilio
+	Log       *slog.Logger
+	// Registry receives the pool's metrics; nil registers none.
+	Registry prometheus.Registerer
+}
+
 // Pool runs Config.Size workers until stopped.
 type Pool struct {
 	cfg     Config
-	calls   storage.CallStore
+	calls   storage.CallReader
+	work    storage.WorkQueue
 	blobs   storage.BlobStore
 	ai      assistant.Assistant
 	twilio  *Twilio
@@ -96,16 +111,16 @@ type Pool struct {
 }
 
 // New returns a pool. Start it with Run.
-func New(cfg Config, calls storage.CallStore, blobs storage.BlobStore, ai assistant.Assistant, tw *Twilio, log *slog.Logger, reg prometheus.Registerer) *Pool {
-	if log == nil {
-		log = slog.Default()
+func New(cfg Config, d Deps) *Pool {
+	if d.Log == nil {
+		d.Log = slog.Default()
 	}
 	if cfg.TombstoneRetention <= 0 {
 		cfg.TombstoneRetention = DefaultTombstoneRetention
 	}
 	return &Pool{
-		cfg: cfg, calls: calls, blobs: blobs, ai: ai, twilio: tw, log: log,
-		metrics: newMetrics(reg),
+		cfg: cfg, calls: d.Calls, work: d.Work, blobs: d.Blobs, ai: d.Assistant, twilio: d.Twilio, log: d.Log,
+		metrics: newMetrics(d.Registry),
 		wake:    make(chan struct{}, 1),
 		now:     time.Now,
 	}
@@ -170,7 +185,7 @@ func (p *Pool) loop(ctx context.Context) {
 
 // runOne claims and runs one item. It reports whether an item was found.
 func (p *Pool) runOne(ctx context.Context) bool {
-	w, ok, err := p.calls.ClaimWork(context.WithoutCancel(ctx), p.now(), p.cfg.Lease)
+	w, ok, err := p.work.ClaimWork(context.WithoutCancel(ctx), p.now(), p.cfg.Lease)
 	if err != nil {
 		p.log.Warn("worker: claiming work failed", "err", err.Error())
 		return false
@@ -197,7 +212,7 @@ func (p *Pool) runOne(ctx context.Context) bool {
 		log.Info("work done", "seconds", p.now().Sub(start).Seconds())
 	case ctx.Err() != nil:
 		// Stopping: give the work back untouched.
-		if rerr := p.calls.ReleaseWork(bctx, w); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
+		if rerr := p.work.ReleaseWork(bctx, w); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
 			log.Warn("worker: releasing work failed", "err", rerr.Error())
 		}
 		p.metrics.done.WithLabelValues(string(w.Kind), "released").Inc()
@@ -232,7 +247,7 @@ func (p *Pool) purgeTombstones(ctx context.Context) {
 	before := now.Add(-p.cfg.TombstoneRetention)
 	total := 0
 	for range purgeBatches {
-		n, err := p.calls.PurgeTombstones(ctx, before, purgeBatch)
+		n, err := p.work.PurgeTombstones(ctx, before, purgeBatch)
 		if err != nil {
 			p.log.Warn("worker: purging tombstones failed", "err", err.Error())
 			return
@@ -264,7 +279,7 @@ func (p *Pool) fail(ctx context.Context, w Work, err error, log *slog.Logger) {
 		msg = msg[:500]
 	}
 	f := storage.Failure{Err: msg, Final: final, RetryAt: p.now().Add(p.backoff(w.Attempts))}
-	if ferr := p.calls.FailWork(ctx, w, f); ferr != nil && !errors.Is(ferr, storage.ErrNotFound) {
+	if ferr := p.work.FailWork(ctx, w, f); ferr != nil && !errors.Is(ferr, storage.ErrNotFound) {
 		log.Warn("worker: recording the failure failed", "err", ferr.Error())
 	}
 	if final {

@@ -10,7 +10,7 @@ import (
 	"switchboard/storage"
 )
 
-var _ storage.CallStore = (*Store)(nil)
+var _ storage.Store = (*Store)(nil)
 
 // Store is an in-memory storage.CallStore. One mutex guards everything: the
 // store serves a single developer or test, and a single lock makes every

@@ -22,7 +22,7 @@ import (
 	"switchboard/storage"
 )
 
-var _ storage.CallStore = (*Store)(nil)
+var _ storage.Store = (*Store)(nil)
 
 // Store is the PostgreSQL call store. It is safe for concurrent use.
 type Store struct {

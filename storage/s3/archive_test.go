@@ -47,7 +47,7 @@ type archiveRig struct {
 // rigOptions tune startRig; zero values get the handlertest defaults (memory
 // call store, fast worker backoff) and an S3 client without a timeout.
 type rigOptions struct {
-	calls     storage.CallStore
+	calls     storage.Store
 	media     *twiliotest.Media
 	worker    worker.Config
 	s3Timeout time.Duration
@@ -73,7 +73,7 @@ func startRig(t *testing.T, o rigOptions) *archiveRig {
 }
 
 // mustPostgresCalls is a call store on a fresh migrated PostgreSQL database.
-func mustPostgresCalls(t *testing.T) storage.CallStore {
+func mustPostgresCalls(t *testing.T) storage.Store {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), postgres.Config{
 		URL: pgtest.MigratedURL(t), MaxConns: 10, ConnectTimeout: 3 * time.Second, QueryTimeout: 5 * time.Second,
@@ -220,7 +220,7 @@ func TestArchiveWholeCall(t *testing.T) {
 	cases := []struct {
 		name  string
 		size  int
-		calls func(t *testing.T) storage.CallStore
+		calls func(t *testing.T) storage.Store
 	}{
 		{"SinglePut/MemoryCalls/Playable", 300 << 10, nil},
 		{"Multipart/MemoryCalls/Playable", 12 << 20, nil},
@@ -630,7 +630,7 @@ func TestArchiveDeleteAfterArchive(t *testing.T) {
 func TestArchiveDeleteVersioned(t *testing.T) {
 	cases := []struct {
 		name  string
-		calls func(t *testing.T) storage.CallStore
+		calls func(t *testing.T) storage.Store
 	}{
 		{"MemoryCalls", nil},
 		{"PostgresCalls", mustPostgresCalls},

@@ -149,7 +149,7 @@ func get(ctx context.Context, base, path string) (reply, error) {
 }
 
 // mustCall reads a call straight from a store, failing the test if it cannot.
-func mustCall(t *testing.T, s storage.CallStore, sid string) storage.Call {
+func mustCall(t *testing.T, s storage.Store, sid string) storage.Call {
 	t.Helper()
 	c, err := s.GetCall(t.Context(), sid)
 	if err != nil {
