@@ -46,6 +46,9 @@ type Config struct {
 	// Language and Voice are used for <Say> and speech recognition.
 	Language string
 	Voice    string
+	// Greeting is said when the assistant has no greeting of its own to
+	// give (it failed, or said nothing).
+	Greeting string
 	// TurnTimeout bounds one assistant answer; the caller hears an apology when
 	// it passes. It must leave room in Twilio's 15 s for the store round trips.
 	TurnTimeout time.Duration
@@ -118,32 +121,11 @@ type Server struct {
 	draining atomic.Bool
 }
 
-// New returns a Server, filling in defaults for unset Config fields.
+// New returns a Server. Every Config field is the operator's setting (the
+// defaults are the configuration's env tags, see runtime/service); only
+// missing collaborators get stand-ins: the default logger, a fresh metrics
+// registry, no worker to wake.
 func New(cfg Config, d Deps) *Server {
-	if cfg.Language == "" {
-		cfg.Language = "en-US"
-	}
-	if cfg.TurnTimeout <= 0 {
-		cfg.TurnTimeout = 8 * time.Second
-	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 3 * time.Second
-	}
-	if cfg.MaxSilence <= 0 {
-		cfg.MaxSilence = 2
-	}
-	if cfg.MaxFailures <= 0 {
-		cfg.MaxFailures = 3
-	}
-	if cfg.TwilioAPIBaseURL == "" {
-		cfg.TwilioAPIBaseURL = "https://api.twilio.com"
-	}
-	if cfg.RecordingURLTTL <= 0 {
-		cfg.RecordingURLTTL = 5 * time.Minute
-	}
-	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 64 << 10
-	}
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}

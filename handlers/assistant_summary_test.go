@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"switchboard/assistant"
-	"switchboard/handlers/handlertest"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 	"switchboard/storage/memory"
 )
@@ -104,12 +104,13 @@ func TestAssistantSummaryRetried(t *testing.T) {
 							return fc.fail
 						}
 						return modelAnswer{Text: string(summaryJSON)}
-					}, func(mc *assistant.ModelConfig, o *handlertest.Options) {
-						mc.SummaryTimeout = fc.summaryTimeout
+					}, func(c *service.Config, o *servicetest.Options) {
+						c.Model.SummaryTimeout, c.Worker.SummaryTimeout = fc.summaryTimeout, fc.summaryTimeout
 						o.Calls = watch
 						o.NoWorkers = false
-						o.Worker.BackoffBase = 20 * time.Millisecond
-						o.Worker.BackoffMax = 100 * time.Millisecond
+						c.Worker.Size = 1
+						c.Worker.BackoffBase = 20 * time.Millisecond
+						c.Worker.BackoffMax = 100 * time.Millisecond
 					})
 					call := r.answerCall(t)
 					r.say(t, call, 1, said)
@@ -118,7 +119,7 @@ func TestAssistantSummaryRetried(t *testing.T) {
 					}
 
 					var got storage.Call
-					handlertest.Eventually(t, 10*time.Second, "the summary stored", func() bool {
+					servicetest.Eventually(t, 10*time.Second, "the summary stored", func() bool {
 						got = r.GetCall(call.CallSID)
 						return got.Summary != nil
 					})

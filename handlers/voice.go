@@ -23,7 +23,6 @@ const (
 	sayGiveUp        = "I'm sorry, I can't answer right now. Please call again later. Goodbye!"
 	sayFallback      = "We're sorry, something went wrong on our side. Please call again in a few minutes. Goodbye!"
 	sayTooLong       = "We have reached the end of this call. Thank you for calling. Goodbye!"
-	defaultGreeting  = "Hello, thanks for calling. How can I help you today?"
 	recordingEvents  = "completed absent"
 	recordingChannel = "dual"
 )
@@ -114,7 +113,7 @@ func (s *Server) greeting(ctx context.Context, call storage.Call) (string, error
 	acancel()
 	turn := storage.Turn{CallSID: call.SID, Number: 0, Role: storage.RoleAssistant, Text: reply.Text}
 	if gerr != nil || strings.TrimSpace(reply.Text) == "" {
-		turn.Text = defaultGreeting
+		turn.Text = s.cfg.Greeting
 		if gerr != nil {
 			turn.Error = shortError(gerr)
 		}

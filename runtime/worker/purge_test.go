@@ -96,12 +96,14 @@ func TestPurgeTombstones(t *testing.T) {
 
 	t.Run("DrainPurges", func(t *testing.T) {
 		s := memory.New()
-		p := New(Config{Size: 1, Lease: time.Minute}, Deps{Calls: s, Work: s, Log: quiet})
-		if p.cfg.TombstoneRetention != DefaultTombstoneRetention {
-			t.Errorf("retention of a Config without one = %s, want %s", p.cfg.TombstoneRetention, DefaultTombstoneRetention)
+		cfg := DefaultConfig()
+		cfg.Size = 1
+		p := New(cfg, Deps{Calls: s, Work: s, Log: quiet})
+		if p.cfg.TombstoneRetention != 720*time.Hour {
+			t.Errorf("default retention = %s, want 720h", p.cfg.TombstoneRetention)
 		}
 		sid := deletedCall(t, s, 1)
-		p.now = func() time.Time { return time.Now().Add(DefaultTombstoneRetention + time.Hour) }
+		p.now = func() time.Time { return time.Now().Add(p.cfg.TombstoneRetention + time.Hour) }
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		if n := p.Drain(ctx); n != 0 {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caarlos0/env/v11"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"switchboard/assistant"
@@ -38,19 +39,29 @@ type Config struct {
 	// capped, with jitter.
 	BackoffBase time.Duration `env:"WORKER_BACKOFF_BASE" envDefault:"5s"`
 	BackoffMax  time.Duration `env:"WORKER_BACKOFF_MAX" envDefault:"10m"`
-	// SummaryTimeout bounds one summary attempt.
-	SummaryTimeout time.Duration `env:"SUMMARY_TIMEOUT" envDefault:"60s"`
+	// SummaryTimeout bounds one summary attempt. It is the assistant's
+	// ASSISTANT_SUMMARY_TIMEOUT (runtime/service sets it), not a setting of
+	// its own.
+	SummaryTimeout time.Duration `env:"-"`
 	// DeleteAfterArchive deletes the media at Twilio once it is safely stored.
 	DeleteAfterArchive bool `env:"TWILIO_DELETE_AFTER_ARCHIVE" envDefault:"false"`
 	// TombstoneRetention is how long a deleted call's SID is remembered, so
 	// that Twilio's late webhooks for it store nothing; the workers purge
-	// older tombstones. 0 (a Config built in code) means the default.
+	// older tombstones.
 	TombstoneRetention time.Duration `env:"TOMBSTONE_RETENTION" envDefault:"720h"`
 }
 
-// DefaultTombstoneRetention is TOMBSTONE_RETENTION's default: far longer
-// than Twilio goes on sending a call's callbacks.
-const DefaultTombstoneRetention = 30 * 24 * time.Hour
+// DefaultConfig is the configuration with every default applied, for
+// callers that do not read the environment. The defaults are the env tags'
+// and nowhere else. TOMBSTONE_RETENTION's default is far longer than Twilio
+// goes on sending a call's callbacks.
+func DefaultConfig() Config {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: map[string]string{}}); err != nil {
+		panic("worker: the Config defaults do not parse: " + err.Error())
+	}
+	return c
+}
 
 // Validate reports every problem at once, naming the variable.
 func (c Config) Validate() error {
@@ -71,7 +82,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("WORKER_BACKOFF_BASE must be positive and at most WORKER_BACKOFF_MAX"))
 	}
 	if c.SummaryTimeout <= 0 {
-		errs = append(errs, errors.New("SUMMARY_TIMEOUT must be positive"))
+		errs = append(errs, errors.New("ASSISTANT_SUMMARY_TIMEOUT must be positive"))
 	}
 	if c.TombstoneRetention < time.Hour {
 		errs = append(errs, errors.New("TOMBSTONE_RETENTION must be at least 1h: Twilio sends a call's last callbacks after it ended"))
@@ -114,9 +125,6 @@ type Pool struct {
 func New(cfg Config, d Deps) *Pool {
 	if d.Log == nil {
 		d.Log = slog.Default()
-	}
-	if cfg.TombstoneRetention <= 0 {
-		cfg.TombstoneRetention = DefaultTombstoneRetention
 	}
 	return &Pool{
 		cfg: cfg, calls: d.Calls, work: d.Work, blobs: d.Blobs, ai: d.Assistant, twilio: d.Twilio, log: d.Log,

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"switchboard/assistant"
-	"switchboard/handlers/handlertest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/handlers/twiliotest"
 	"switchboard/storage"
 	"switchboard/storage/postgres/pgtest"
@@ -103,7 +103,7 @@ func TestConcurrentCalls(t *testing.T) {
 	for k := range calls {
 		wg.Go(func() {
 			res := &results[k]
-			res.call = twiliotest.NewCall(handlertest.AccountSID)
+			res.call = twiliotest.NewCall(servicetest.AccountSID)
 			call := res.call
 			fail := func(format string, args ...any) {
 				t.Errorf("call %d (%s): %s", k, call.CallSID, fmt.Sprintf(format, args...))

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/handlers/handlertest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/handlers/twiliotest"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
@@ -113,9 +113,9 @@ func TestInstanceKilledWhileArchiving(t *testing.T) {
 	wc := worker.Config{Lease: lease}
 
 	doomedStore := &severable{Store: mustOpen(t, storeConfig(dbURL))}
-	doomed := handlertest.Start(t, handlertest.Options{Calls: doomedStore, Blobs: blobs, Media: media, Worker: wc})
+	doomed := servicetest.Start(t, servicetest.Options{Calls: doomedStore, Blobs: blobs, Media: media, Worker: wc})
 
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	if r := doomed.Webhook("/twilio/voice", call.Form()); r.Status != http.StatusOK {
 		t.Fatalf("incoming call: %d %s", r.Status, r.Body)
 	}
@@ -151,10 +151,10 @@ func TestInstanceKilledWhileArchiving(t *testing.T) {
 	if rec, err := survivorStore.GetRecording(t.Context(), call.CallSID, recSID); err != nil || rec.State != storage.RecordingPending || rec.Attempts != 1 {
 		t.Fatalf("after the kill: %+v, %v; want pending after one attempt", rec, err)
 	}
-	survivor := handlertest.Start(t, handlertest.Options{Calls: survivorStore, Blobs: blobs, Media: media, Worker: wc})
+	survivor := servicetest.Start(t, servicetest.Options{Calls: survivorStore, Blobs: blobs, Media: media, Worker: wc})
 
 	var rec storage.Recording
-	handlertest.Eventually(t, 20*time.Second, "the survivor archiving the recording", func() bool {
+	servicetest.Eventually(t, 20*time.Second, "the survivor archiving the recording", func() bool {
 		rec = recordingOf(t, survivor, call.CallSID)
 		return rec.State != storage.RecordingPending
 	})
@@ -199,7 +199,7 @@ func TestInstanceKilledWhileArchiving(t *testing.T) {
 }
 
 // recordingOf reads the call's only recording through the API.
-func recordingOf(t *testing.T, in *handlertest.Instance, callSID string) storage.Recording {
+func recordingOf(t *testing.T, in *servicetest.Instance, callSID string) storage.Recording {
 	t.Helper()
 	c := in.GetCall(callSID)
 	if len(c.Recordings) != 1 {

@@ -1,9 +1,10 @@
-package main
+package service
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"reflect"
@@ -51,6 +52,9 @@ type Config struct {
 	CaptureDir    string `env:"CAPTURE_DIR"`
 	CaptureRedact bool   `env:"CAPTURE_REDACT"`
 
+	// Deprecated lists the deprecated variables in use, said as warnings.
+	Deprecated []string `env:"-"`
+
 	HTTP   runtime.Config
 	Worker worker.Config
 	Model  assistant.ModelConfig
@@ -62,13 +66,32 @@ type Config struct {
 	Bedrock  bedrock.Config
 }
 
-// LoadConfig parses the environment (lookup is os.LookupEnv in main) and
-// validates the result, reporting every problem at once.
+// deprecatedAliases are variables still accepted under an old name: the old
+// one is used when the new one is unset, with a warning at start-up.
+var deprecatedAliases = []struct{ old, current string }{
+	// Both bounded the summary; the assistant's setting is the one kept.
+	{"SUMMARY_TIMEOUT", "ASSISTANT_SUMMARY_TIMEOUT"},
+}
+
+// LoadConfig parses environ (the process environment, after Parameter
+// Store) and validates the result, reporting every problem at once.
 func LoadConfig(environ map[string]string) (Config, error) {
 	var c Config
+	environ = maps.Clone(environ)
+	for _, a := range deprecatedAliases {
+		v, old := environ[a.old]
+		if !old {
+			continue
+		}
+		c.Deprecated = append(c.Deprecated, fmt.Sprintf("%s is deprecated; set %s instead", a.old, a.current))
+		if _, set := environ[a.current]; !set {
+			environ[a.current] = v
+		}
+	}
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
 		return c, parseErrors(err)
 	}
+	c.Worker.SummaryTimeout = c.Model.SummaryTimeout
 	for i, t := range c.APITokens {
 		c.APITokens[i] = strings.TrimSpace(t)
 	}
@@ -106,12 +129,24 @@ func parseErrors(err error) error {
 func collectEnvNames(t reflect.Type, names map[string][]string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if key := strings.Split(f.Tag.Get("env"), ",")[0]; key != "" {
+		if key := strings.Split(f.Tag.Get("env"), ",")[0]; key == "-" {
+			continue
+		} else if key != "" {
 			names[f.Name] = append(names[f.Name], key)
 		} else if f.Type.Kind() == reflect.Struct {
 			collectEnvNames(f.Type, names)
 		}
 	}
+}
+
+// Defaults is the configuration of an empty environment: development, every
+// default from the env tags. Tests and tools start from it.
+func Defaults() Config {
+	c, err := LoadConfig(map[string]string{})
+	if err != nil {
+		panic("service: the defaults do not validate: " + err.Error())
+	}
+	return c
 }
 
 // Production reports whether SWITCHBOARD_ENV is production.
@@ -250,6 +285,9 @@ func printStruct(w io.Writer, v reflect.Value) {
 	for i := 0; i < t.NumField(); i++ {
 		f, fv := t.Field(i), v.Field(i)
 		name := f.Tag.Get("env")
+		if name == "-" {
+			continue
+		}
 		if name == "" {
 			if fv.Kind() == reflect.Struct {
 				printStruct(w, fv)
