@@ -40,7 +40,7 @@ replay:
 
 ## bench-archive: archive a 512 MiB recording from cmd/fakecloud (a separate process) into its fake S3: peak memory, throughput against plain copies
 bench-archive:
-	$(GO) test -run '^$$' -bench '^BenchmarkArchive$$' -benchtime 3x -count=1 -timeout 30m ./storage/s3
+	$(GO) test -run '^$$' -bench '^BenchmarkArchive$$' -benchtime 3x -count=1 -timeout 30m ./e2e
 
 ## lambda: dist/switchboard-lambda.zip, the binary as `bootstrap` for the provided.al2023 runtime
 lambda:
