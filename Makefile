@@ -32,7 +32,7 @@ build:
 ## bench: Go benchmarks, then the webhooks against PostgreSQL next to pgbench (never part of test)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
-	$(GO) run ./storage/postgres/bench
+	$(GO) run ./cmd/bench
 
 ## replay: every fixture in testdata/webhooks against `make run`'s server (start it first), re-signed with its token
 replay:
