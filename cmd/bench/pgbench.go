@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"switchboard/storage"
 )
 
 // The pgbench scripts: the store's statements for each webhook.
@@ -49,7 +51,8 @@ func runPgbench(ctx context.Context, o options, db *database, script string, spa
 		return pgbenchResult{}, err
 	}
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(o.clients), "-j", strconv.Itoa(min(o.clients, numCPU())),
-		"-T", strconv.Itoa(int(o.duration.Seconds())), "-D", "i=0", "-D", "space=" + strconv.Itoa(space), "-f", file, db.url}
+		"-T", strconv.Itoa(int(o.duration.Seconds())), "-D", "i=0", "-D", "space=" + strconv.Itoa(space),
+		"-D", "rank=" + strconv.Itoa(storage.StatusCompleted.Rank()), "-f", file, db.url}
 	cmd := exec.CommandContext(ctx, o.pgbench, args...)
 	out, err := cmd.CombinedOutput()
 	text := string(out)
