@@ -11,6 +11,10 @@ DEV_AUTH_TOKEN ?= switchboard-dev-auth-token
 
 .PHONY: run test lint build bench bench-archive replay lambda ami verify-deploy clean
 
+# IMPORT_EDGES is a go list template printing "package imports dependency",
+# one line per import of the package, its tests and its external tests.
+IMPORT_EDGES := {{$$p := .ImportPath}}{{range .Imports}}{{$$p}} imports {{.}}{{"\n"}}{{end}}{{range .TestImports}}{{$$p}} (test) imports {{.}}{{"\n"}}{{end}}{{range .XTestImports}}{{$$p}} (test) imports {{.}}{{"\n"}}{{end}}
+
 ## run: the dev server on embedded defaults (memory store, ./data blobs, scripted assistant)
 run:
 	TWILIO_AUTH_TOKEN="$${TWILIO_AUTH_TOKEN:-$(DEV_AUTH_TOKEN)}" $(GO) run ./cmd/switchboard serve
@@ -19,11 +23,21 @@ run:
 test:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-## lint: formatting and vet
+## lint: formatting, vet, and the import rules: nothing under storage/ (tests included) imports handlers or runtime; the production binary links no test helper
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@edges=$$($(GO) list -f '$(IMPORT_EDGES)' ./storage/...) || exit 1; \
+	bad=$$(echo "$$edges" | grep -E ' switchboard/(handlers|runtime)(/|$$)'); \
+	if [ -n "$$bad" ]; then echo "storage/ must not import handlers or runtime:"; echo "$$bad"; exit 1; fi; \
+	echo "storage/ imports neither handlers nor runtime"
+	@for tags in "" lambda.norpc; do \
+		deps=$$($(GO) list -deps -tags "$$tags" ./cmd/switchboard) || exit 1; \
+		bad=$$(echo "$$deps" | grep -E '^switchboard/.*test$$|^net/http/httptest$$'); \
+		if [ -n "$$bad" ]; then echo "cmd/switchboard (tags \"$$tags\") links test code:"; echo "$$bad"; exit 1; fi; \
+	done; \
+	echo "cmd/switchboard links no test helper and no net/http/httptest"
 
 ## build: the one binary, for the AMI (linux/amd64 unless GOOS/GOARCH say otherwise)
 build:
