@@ -182,14 +182,14 @@ func (s *Server) App(base fiber.Config, first ...fiber.Handler) *fiber.App {
 
 // routes registers every route of the service.
 func (s *Server) routes(app *fiber.App) {
-	app.Use(s.requestContext, s.observe, s.edge)
+	app.Use(s.requestContext, s.respond, s.edge)
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	// Metrics describe traffic and failures: like the API, they need a token.
 	app.Get("/metrics", s.requireToken, s.metricsHandler())
 
-	tw := app.Group("/twilio", s.captureWebhook, s.twilioRequest)
+	tw := app.Group("/twilio", s.twilioRequest)
 	tw.Post("/voice", s.voice)
 	tw.Post("/gather", s.gather)
 	tw.Post("/status", s.status)

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"switchboard/handlers"
-	"switchboard/runtime/service/servicetest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/memory"

@@ -11,8 +11,8 @@ import (
 
 	"switchboard/assistant"
 	"switchboard/handlers"
-	"switchboard/runtime/service/servicetest"
 	"switchboard/runtime"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage/localfs"
 	"switchboard/storage/postgres"
 )

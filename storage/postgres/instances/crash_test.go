@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/runtime/service/servicetest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/postgres/pgtest"

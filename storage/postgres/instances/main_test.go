@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"switchboard/assistant"
-	"switchboard/runtime/service/servicetest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/localfs"
