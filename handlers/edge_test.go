@@ -278,7 +278,7 @@ func TestMetricsSurviveTraffic(t *testing.T) {
 	if fam == nil {
 		t.Fatal("no request metrics")
 	}
-	allowed := map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true, "OTHER": true}
+	allowed := map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true, "CONNECT": true, "TRACE": true, "OTHER": true}
 	seen := map[string]bool{}
 	for _, m := range fam.GetMetric() {
 		for _, l := range m.GetLabel() {
