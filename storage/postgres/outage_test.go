@@ -103,10 +103,13 @@ func TestDatabaseRestart(t *testing.T) {
 			}
 			ctx := context.Background() // no deadline: the store's own timeout must apply
 			checks := map[string]func() error{
-				"Ping":       func() error { return s.Ping(ctx) },
-				"GetCall":    func() error { _, err := s.GetCall(ctx, callSID(0)); return err },
-				"ListCalls":  func() error { _, err := s.ListCalls(ctx, storage.CallFilter{}); return err },
-				"UpsertCall": func() error { _, _, err := s.StartCall(ctx, storage.NewCall{SID: callSID(1 << 30)}, storage.Turn{}); return err },
+				"Ping":      func() error { return s.Ping(ctx) },
+				"GetCall":   func() error { _, err := s.GetCall(ctx, callSID(0)); return err },
+				"ListCalls": func() error { _, err := s.ListCalls(ctx, storage.CallFilter{}); return err },
+				"UpsertCall": func() error {
+					_, _, err := s.StartCall(ctx, storage.NewCall{SID: callSID(1 << 30)}, storage.Turn{})
+					return err
+				},
 				"ClaimWork": func() error {
 					_, _, err := s.ClaimWork(ctx, time.Now(), time.Minute)
 					return err
