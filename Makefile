@@ -23,11 +23,12 @@ run:
 test:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-## lint: formatting, vet, and the import rules: nothing under storage/ (tests included) imports handlers or runtime; the production binary links no test helper
+## lint: gofmt, vet, staticcheck (a Go tool, versioned in go.mod) and the import rules: storage/ imports no handlers or runtime, the binary links no test helper
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	@edges=$$($(GO) list -f '$(IMPORT_EDGES)' ./storage/...) || exit 1; \
 	bad=$$(echo "$$edges" | grep -E ' switchboard/(handlers|runtime)(/|$$)'); \
 	if [ -n "$$bad" ]; then echo "storage/ must not import handlers or runtime:"; echo "$$bad"; exit 1; fi; \

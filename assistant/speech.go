@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-
 // Patterns for the markdown that models produce even when asked not to. They
 // are applied in order by Speakable; the whole-line ones run per line.
 var (

@@ -98,7 +98,7 @@ func BenchmarkArchive(b *testing.B) {
 	}
 	calls := memory.New()
 	call := twiliotest.NewCall(benchAccount)
-	if _, err := calls.UpsertCall(ctx, storage.NewCall{SID: call.CallSID, AccountSID: benchAccount, From: call.From, To: call.To, Direction: "inbound"}); err != nil {
+	if _, _, err := calls.StartCall(ctx, storage.NewCall{SID: call.CallSID, AccountSID: benchAccount, From: call.From, To: call.To, Direction: "inbound"}, storage.Turn{}); err != nil {
 		b.Fatal(err)
 	}
 	pool := worker.New(worker.Config{

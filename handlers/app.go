@@ -70,7 +70,10 @@ type Config struct {
 
 // Deps are the collaborators of the handlers.
 type Deps struct {
+	// Calls serves the API and readiness; Writes records what the webhooks
+	// report. The stores implement both.
 	Calls     storage.CallStore
+	Writes    storage.CallWriter
 	Blobs     storage.BlobStore
 	Assistant assistant.Assistant
 	Log       *slog.Logger
@@ -100,6 +103,7 @@ type Deps struct {
 type Server struct {
 	cfg        Config
 	calls      storage.CallStore
+	writes     storage.CallWriter
 	blobs      storage.BlobStore
 	ai         assistant.Assistant
 	log        *slog.Logger
@@ -145,6 +149,7 @@ func New(cfg Config, d Deps) *Server {
 		altTargets: d.AltTargets,
 		cfg:        cfg,
 		calls:      d.Calls,
+		writes:     d.Writes,
 		blobs:      d.Blobs,
 		ai:         d.Assistant,
 		log:        d.Log,
@@ -182,14 +187,14 @@ func (s *Server) App(base fiber.Config, first ...fiber.Handler) *fiber.App {
 
 // routes registers every route of the service.
 func (s *Server) routes(app *fiber.App) {
-	app.Use(s.requestContext, s.observe, s.edge)
+	app.Use(s.requestContext, s.respond, s.edge)
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	// Metrics describe traffic and failures: like the API, they need a token.
 	app.Get("/metrics", s.requireToken, s.metricsHandler())
 
-	tw := app.Group("/twilio", s.captureWebhook, s.twilioRequest)
+	tw := app.Group("/twilio", s.twilioRequest)
 	tw.Post("/voice", s.voice)
 	tw.Post("/gather", s.gather)
 	tw.Post("/status", s.status)

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"switchboard/runtime/service/servicetest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"switchboard/runtime/service/servicetest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
 

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/runtime/service/servicetest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 	"switchboard/storage/localfs"
 	"switchboard/storage/memory"

@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -19,8 +20,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"switchboard/runtime/service/servicetest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 )
 
 // bomb returns size zero bytes compressed by enc, nested as the
@@ -277,7 +278,7 @@ func TestMetricsSurviveTraffic(t *testing.T) {
 	if fam == nil {
 		t.Fatal("no request metrics")
 	}
-	allowed := map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true, "OTHER": true}
+	allowed := map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true, "CONNECT": true, "TRACE": true, "OTHER": true}
 	seen := map[string]bool{}
 	for _, m := range fam.GetMetric() {
 		for _, l := range m.GetLabel() {
@@ -292,4 +293,40 @@ func TestMetricsSurviveTraffic(t *testing.T) {
 	if len(seen) < 6 {
 		t.Errorf("method labels seen: %v", seen)
 	}
+}
+
+// TestErrorsLoggedOnce: an error becomes its response, and its log line,
+// in one place, whatever middleware it passed through.
+func TestErrorsLoggedOnce(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	in := servicetest.Start(t, servicetest.Options{Log: slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, nil))})
+	call := twiliotest.NewCall(servicetest.AccountSID)
+	forged := servicetest.SignedRequest(t, in.URL, "/twilio/voice", call.Form())
+	forged.Header.Set("X-Twilio-Signature", "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+	requests := []*http.Request{forged}
+	missing, _ := http.NewRequest(http.MethodGet, in.URL+"/api/v1/calls/CA"+strings.Repeat("0", 32), nil)
+	missing.Header.Set("Authorization", "Bearer "+servicetest.APIToken)
+	requests = append(requests, missing)
+	for _, req := range requests {
+		r := in.Do(req)
+		id := r.Header.Get("X-Request-Id")
+		mu.Lock()
+		n := strings.Count(logs.String(), `"request_id":"`+id+`"`)
+		mu.Unlock()
+		if n != 1 {
+			t.Errorf("%s %s (%d): %d log lines for request %s, want 1:\n%s", req.Method, req.URL.Path, r.Status, n, id, logs.String())
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

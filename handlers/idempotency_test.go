@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"switchboard/assistant"
-	"switchboard/runtime/service/servicetest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
 

@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		RecordingURLTTL:  cfg.S3.URLTTL,
 		MaxBody:          cfg.HTTP.BodyLimit,
 	}, handlers.Deps{
-		Calls: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
+		Calls: m.Calls, Writes: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
 		Registry: m.Registry, WorkReady: m.Workers.Notify,
 		Capture: capture, CaptureRefused: o.CaptureRefused,
 		RequestID: lambda.RequestID, AltTargets: lambda.AltTargets,

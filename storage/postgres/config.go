@@ -48,6 +48,9 @@ type Config struct {
 	// MigrateOnStart applies pending migrations in Open (under an advisory
 	// lock, so any number of instances may start at once).
 	MigrateOnStart bool `env:"DB_MIGRATE_ON_START" envDefault:"false"`
+	// Dial, when set, opens the store's connections instead of a plain
+	// dialer: for tests and tools that watch what crosses the network.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error) `env:"-"`
 }
 
 // Validate reports every problem with the configuration at once, each
@@ -181,6 +184,9 @@ func (c Config) connConfig() (*pgx.ConnConfig, error) {
 	if c.ConnectTimeout > 0 {
 		cc.ConnectTimeout = c.ConnectTimeout
 	}
+	if c.Dial != nil {
+		cc.DialFunc = c.Dial
+	}
 	if c.QueryTimeout > 0 {
 		// The server gives up too, so a statement abandoned by a timed-out
 		// client does not keep holding locks.
@@ -188,6 +194,10 @@ func (c Config) connConfig() (*pgx.ConnConfig, error) {
 	}
 	return cc, nil
 }
+
+// pingAfterIdle is how long a connection may sit idle before the pool
+// checks it is alive when it is next acquired.
+const pingAfterIdle = 10 * time.Second
 
 // poolConfig builds the pgxpool configuration, IAM hook included.
 func (c Config) poolConfig(ctx context.Context) (*pgxpool.Config, error) {
@@ -206,6 +216,11 @@ func (c Config) poolConfig(ctx context.Context) (*pgxpool.Config, error) {
 		pc.MaxConns = 10
 	}
 	pc.HealthCheckPeriod = 15 * time.Second
+	// pgxpool pings a connection idle for a second before handing it out,
+	// which costs a webhook on a quiet instance a round trip; one used in
+	// the last few seconds is all but certainly alive, and a query on one
+	// that died fails before anything was sent, as ErrUnavailable.
+	pc.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool { return p.IdleDuration >= pingAfterIdle }
 	if c.IAMAuth {
 		hook, err := c.iamHook(ctx)
 		if err != nil {
