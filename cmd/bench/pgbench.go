@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
 
@@ -52,7 +53,10 @@ func runPgbench(ctx context.Context, o options, db *database, script string, spa
 	}
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(o.clients), "-j", strconv.Itoa(min(o.clients, numCPU())),
 		"-T", strconv.Itoa(int(o.duration.Seconds())), "-D", "i=0", "-D", "space=" + strconv.Itoa(space),
-		"-D", "rank=" + strconv.Itoa(storage.StatusCompleted.Rank()), "-f", file, db.url}
+		"-D", "account=" + servicetest.AccountSID,
+		"-D", "completed_rank=" + strconv.Itoa(storage.StatusCompleted.Rank()),
+		"-D", "in_progress_rank=" + strconv.Itoa(storage.StatusInProgress.Rank()),
+		"-f", file, db.url}
 	cmd := exec.CommandContext(ctx, o.pgbench, args...)
 	out, err := cmd.CombinedOutput()
 	text := string(out)
