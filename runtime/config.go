@@ -5,16 +5,19 @@ package runtime
 
 import "time"
 
-// Defaults for the HTTP server and its shutdown. The deployment (ALB
-// deregistration delay, systemd stop timeout) is derived from these: the
-// ALB's idle timeout (60 s) must stay below IdleTimeout, and the target
-// group's deregistration delay must cover DrainDelay + ShutdownTimeout.
+// Defaults for the HTTP server and its shutdown. The deployment is derived
+// from these (deploy/terraform/timing_test.go checks it): the ALB's idle
+// timeout (60 s) stays below IdleTimeout; DrainDelay covers the ALB's
+// health-check interval × (unhealthy threshold + 1), the longest it takes to
+// stop routing to an instance whose /readyz turned 503; the target group's
+// deregistration delay covers WriteTimeout; systemd's stop timeout covers
+// DrainDelay + ShutdownTimeout.
 const (
 	DefaultListenAddr      = ":8080"
 	DefaultReadTimeout     = 20 * time.Second
 	DefaultWriteTimeout    = 20 * time.Second
 	DefaultIdleTimeout     = 75 * time.Second
-	DefaultDrainDelay      = 10 * time.Second
+	DefaultDrainDelay      = 20 * time.Second
 	DefaultShutdownTimeout = 20 * time.Second
 	DefaultBodyLimit       = 64 << 10
 )
@@ -26,7 +29,7 @@ type Config struct {
 	WriteTimeout    time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"20s"`
 	IdleTimeout     time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"75s"`
 	BodyLimit       int           `env:"HTTP_BODY_LIMIT" envDefault:"65536"`
-	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY" envDefault:"10s"`
+	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY" envDefault:"20s"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	// TrustedProxies are the CIDRs (the ALB's subnets) whose X-Forwarded-For
 	// is believed for client IPs; empty trusts no proxy header.
