@@ -105,6 +105,7 @@ module "compute_primary" {
   target_group_arn_suffix = module.load_balancer_primary.target_group_arn_suffix
   min_size                = local.size.primary.min
   max_size                = local.size.primary.max
+  refresh_alarm_names     = module.alarms_primary.deploy_alarm_names
 }
 
 module "load_balancer_dr" {
@@ -136,6 +137,7 @@ module "compute_dr" {
   target_group_arn_suffix = module.load_balancer_dr[0].target_group_arn_suffix
   min_size                = local.size.dr.min
   max_size                = local.size.dr.max
+  refresh_alarm_names     = module.alarms_dr.deploy_alarm_names
 }
 
 module "alarms_primary" {

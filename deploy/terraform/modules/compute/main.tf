@@ -80,9 +80,12 @@ resource "aws_autoscaling_group" "app" {
 
   # A new launch template version (a new AMI) replaces instances
   # launch-before-terminate: new ones start (up to twice the capacity) and
-  # must pass warm-up before old ones go, so capacity never drops. A
-  # checkpoint lets an operator stop a bad rollout; going back is reverting
-  # the AMI and applying (docs/runbooks/deploy-and-rollback.md).
+  # must pass warm-up before old ones go, so capacity never drops. The
+  # group's EC2 health checks cannot see a new version that never turns
+  # ready, so the refresh fails (and stops replacing) when one of
+  # refresh_alarm_names (unhealthy targets, 5xx) goes to ALARM, at the
+  # latest during the checkpoint pause. Going back is reverting the AMI and
+  # applying (docs/runbooks/deploy-and-rollback.md).
   instance_refresh {
     strategy = "Rolling"
     preferences {
@@ -92,6 +95,13 @@ resource "aws_autoscaling_group" "app" {
       checkpoint_percentages = [50, 100]
       checkpoint_delay       = 300
       skip_matching          = true
+
+      dynamic "alarm_specification" {
+        for_each = length(var.refresh_alarm_names) > 0 ? [1] : []
+        content {
+          alarms = var.refresh_alarm_names
+        }
+      }
     }
   }
 

@@ -108,3 +108,9 @@ variable "log_retention_days" {
   default     = 30
   description = "How long the service's logs are kept."
 }
+
+variable "refresh_alarm_names" {
+  type        = list(string)
+  default     = []
+  description = "CloudWatch alarms that fail an instance refresh when they go to ALARM (the alarms module's deploy_alarm_names)."
+}

@@ -40,6 +40,10 @@ run "standby" {
     condition     = output.instance_capacity.primary.min == var.min_size && output.instance_capacity.primary.max == var.max_size
     error_message = "Region A serves."
   }
+  assert {
+    condition     = length(module.alarms_primary.deploy_alarm_names) == 2 && length(module.alarms_dr.deploy_alarm_names) == 2
+    error_message = "Instance refreshes in both regions fail on the unhealthy-hosts and 5xx alarms."
+  }
 }
 
 run "without_ami" {

@@ -67,6 +67,19 @@ run "group" {
   }
 }
 
+run "refresh_alarms" {
+  command = plan
+
+  variables {
+    refresh_alarm_names = ["switchboard-test-unhealthy-hosts", "switchboard-test-target-5xx"]
+  }
+
+  assert {
+    condition     = one(one(one(aws_autoscaling_group.app.instance_refresh).preferences).alarm_specification).alarms == tolist(var.refresh_alarm_names)
+    error_message = "A refresh fails when the given alarms fire: EC2 health checks cannot see a version that never turns ready."
+  }
+}
+
 run "standby" {
   command = plan
 
