@@ -6,7 +6,7 @@ package runtime
 import "time"
 
 // Defaults for the HTTP server and its shutdown. The deployment is derived
-// from these (deploy/terraform/timing_test.go checks it): the ALB's idle
+// from these (deploy/terraform/invariants_test.go checks it): the ALB's idle
 // timeout (60 s) stays below IdleTimeout; DrainDelay covers the ALB's
 // health-check interval × (unhealthy threshold + 1), the longest it takes to
 // stop routing to an instance whose /readyz turned 503; the target group's

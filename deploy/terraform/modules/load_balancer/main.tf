@@ -1,5 +1,5 @@
 # The timing below is tied to the service's defaults in runtime/config.go
-# (deploy/terraform/timing_test.go checks it):
+# (deploy/terraform/invariants_test.go checks it):
 #   - idle_timeout 60 s stays below the server's 75 s keep-alive, so the ALB,
 #     not the server, closes idle connections (no 502 on a reused socket);
 #   - when the service stops on its own (a restart, a failed instance) it

@@ -52,7 +52,7 @@ run "defaults" {
     )
     error_message = "Plain HTTP only redirects to HTTPS."
   }
-  # The numbers deploy/terraform/timing_test.go holds against
+  # The numbers deploy/terraform/invariants_test.go holds against
   # runtime/config.go; here they are read from the plan.
   assert {
     condition = (
