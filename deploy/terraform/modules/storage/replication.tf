@@ -27,7 +27,7 @@ data "aws_iam_policy_document" "replication_assume" {
 
 resource "aws_iam_role" "replication" {
   count              = length(local.replication)
-  name               = "${var.bucket_name}-replication"
+  name               = substr("${var.bucket_name}-replication", 0, 64)
   assume_role_policy = data.aws_iam_policy_document.replication_assume.json
   tags               = var.tags
 }
