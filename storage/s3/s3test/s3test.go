@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -147,12 +148,17 @@ func (s *Server) SetFault(fn func(r *http.Request) Fault) {
 	s.fault = fn
 }
 
-// Seen returns the requests received so far for the given operation (see Op).
-func (s *Server) Seen(op string) []Request {
+// Requests returns every request received so far, in arrival order.
+func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
+}
+
+// Seen returns the requests received so far for the given operation (see Op).
+func (s *Server) Seen(op string) []Request {
 	var out []Request
-	for _, r := range s.requests {
+	for _, r := range s.Requests() {
 		if r.Op == op {
 			out = append(out, r)
 		}
