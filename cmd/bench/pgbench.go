@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,97 +9,112 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
 
-// The pgbench scripts: the store's statements for each webhook.
-var (
-	//go:embed status.sql
-	statusSQL []byte
-	//go:embed turn.sql
-	turnSQL []byte
-)
+// The baselines are fixed, minimal statements, written here once and never
+// copied from the store: a ratio then measures the service (HTTP, signature,
+// handler, driver and the SQL it chose to send) against the least the
+// database must do for the same effect, and cannot drift with the store's
+// SQL. Each script is one transaction of pgbench -M prepared; n is the
+// call's number (space<<40 | client<<24 | i, as callNumber), computed from
+// pgbench's client_id and a per-client counter i that persists across the
+// client's transactions.
+const callNumberSQL = `\set n (:space << 40) | (:client_id << 24) | :i` + "\n"
+
+// insertCallScript inserts one new call row.
+var insertCallScript = callNumberSQL + `
+INSERT INTO calls (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at)
+VALUES (` + sidSQL(":n::bigint") + `, :account, '+14155550100', '+18005550100', 'inbound', 'ringing', :ringing_rank::smallint, now(), now())
+ON CONFLICT DO NOTHING;
+\set i :i + 1
+`
+
+// updateStatusScript sets one seeded call's status.
+var updateStatusScript = callNumberSQL + `
+UPDATE calls SET status = 'completed' WHERE sid = ` + sidSQL(":n::bigint") + `;
+\set i :i + 1
+`
+
+// insertTurnsScript inserts a turn's two rows, the caller's and the
+// answer, in one transaction: both statements in one pipeline, one round
+// trip, as a client that has both rows at hand would send them. Turn
+// i%turnsPerCall+1 of the client's seeded call i/turnsPerCall.
+var insertTurnsScript = `\set call :i / ` + strconv.Itoa(turnsPerCall) + `
+\set turn :i % ` + strconv.Itoa(turnsPerCall) + ` + 1
+\set n (:space << 40) | (:client_id << 24) | :call
+\startpipeline
+INSERT INTO turns (call_sid, number, role, text, confidence, ends_call, error, created_at)
+VALUES (` + sidSQL(":n::bigint") + `, :turn, 'caller', 'Where are you located?', 0.91, false, '', now());
+INSERT INTO turns (call_sid, number, role, text, confidence, ends_call, error, created_at)
+VALUES (` + sidSQL(":n::bigint") + `, :turn, 'assistant', 'You can find us at 100 Main Street, next to the central station.', -1, false, '', now());
+\endpipeline
+\set i :i + 1
+`
 
 type pgbenchResult struct {
-	tps     float64
-	summary string
-	cpu     string
+	tps          float64
+	transactions int
+	latency      string
+	cpu          cpuUse
 }
 
 var (
 	tpsLine   = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
 	processed = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
+	latLine   = regexp.MustCompile(`latency average = ([0-9.]+ ms)`)
 )
 
-// runPgbench runs script with the same client count and duration as the
-// webhook run, on the calls of space, and checks that no client ran out of
-// seeded calls (which would make its transactions cheaper than real ones).
-func runPgbench(ctx context.Context, o options, db *database, script string, space int) (pgbenchResult, error) {
+// runPgbench runs script with the run's client count and duration on the
+// calls of space.
+func runPgbench(ctx context.Context, o options, db *database, s sampler, script string, space int) (pgbenchResult, error) {
 	dir, err := os.MkdirTemp("", "switchboard-pgbench-")
 	if err != nil {
 		return pgbenchResult{}, err
 	}
 	defer os.RemoveAll(dir)
-	body := statusSQL
-	if script == "turn.sql" {
-		body = turnSQL
-	}
-	file := filepath.Join(dir, script)
-	if err := os.WriteFile(file, body, 0o644); err != nil {
+	file := filepath.Join(dir, "script.sql")
+	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
 		return pgbenchResult{}, err
 	}
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(o.clients), "-j", strconv.Itoa(min(o.clients, numCPU())),
 		"-T", strconv.Itoa(int(o.duration.Seconds())), "-D", "i=0", "-D", "space=" + strconv.Itoa(space),
 		"-D", "account=" + servicetest.AccountSID,
-		"-D", "completed_rank=" + strconv.Itoa(storage.StatusCompleted.Rank()),
-		"-D", "in_progress_rank=" + strconv.Itoa(storage.StatusInProgress.Rank()),
+		"-D", "ringing_rank=" + strconv.Itoa(storage.StatusRinging.Rank()),
 		"-f", file, db.url}
 	cmd := exec.CommandContext(ctx, o.pgbench, args...)
+	before := s.sample()
 	out, err := cmd.CombinedOutput()
 	text := string(out)
 	if err != nil {
 		return pgbenchResult{}, fmt.Errorf("pgbench %s: %w\n%s", strings.Join(args, " "), err, text)
 	}
+	// pgbench's backends end with it; wait until the postmaster has
+	// reaped them, so their CPU time is counted.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s.sample().pg.live <= before.pg.live {
+			break
+		}
+	}
+	after := s.sample()
+	res := pgbenchResult{cpu: used(before, after, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())}
 	if strings.Contains(text, "aborted") {
-		return pgbenchResult{}, fmt.Errorf("pgbench clients aborted (out of seeded calls? raise -max-rate):\n%s", text)
+		return res, fmt.Errorf("pgbench clients aborted:\n%s", text)
 	}
 	m := tpsLine.FindStringSubmatch(text)
 	if m == nil {
-		return pgbenchResult{}, fmt.Errorf("no tps in pgbench's output:\n%s", text)
+		return res, fmt.Errorf("no tps in pgbench's output:\n%s", text)
 	}
-	tps, _ := strconv.ParseFloat(m[1], 64)
-	if script == "status.sql" {
-		left, err := db.leftInProgress(ctx, space, o.clients)
-		if err != nil {
-			return pgbenchResult{}, err
-		}
-		for c, n := range left {
-			if n == 0 {
-				return pgbenchResult{}, fmt.Errorf("pgbench client %d ran out of seeded calls: raise -max-rate", c)
-			}
-		}
+	res.tps, _ = strconv.ParseFloat(m[1], 64)
+	if m = processed.FindStringSubmatch(text); m == nil {
+		return res, fmt.Errorf("no transaction count in pgbench's output:\n%s", text)
 	}
-	// Every transaction must have done the webhook's work, or the rate
-	// would be that of statements matching nothing.
-	m = processed.FindStringSubmatch(text)
-	if m == nil {
-		return pgbenchResult{}, fmt.Errorf("no transaction count in pgbench's output:\n%s", text)
+	res.transactions, _ = strconv.Atoi(m[1])
+	if m = latLine.FindStringSubmatch(text); m != nil {
+		res.latency = m[1]
 	}
-	txs, _ := strconv.Atoi(m[1])
-	done, err := db.effects(ctx, script, space, o.clients)
-	if err != nil {
-		return pgbenchResult{}, err
-	}
-	if done < txs {
-		return pgbenchResult{}, fmt.Errorf("pgbench reports %d transactions but only %d had an effect", txs, done)
-	}
-	var lat string
-	for _, line := range strings.Split(text, "\n") {
-		if strings.HasPrefix(line, "latency average") || strings.HasPrefix(line, "number of transactions actually processed") {
-			lat += strings.TrimSpace(line) + "; "
-		}
-	}
-	return pgbenchResult{tps: tps, summary: strings.TrimSuffix(lat, "; ")}, nil
+	return res, nil
 }
