@@ -72,7 +72,10 @@ func TestReplicaErasureThroughTheAPI(t *testing.T) {
 	const recheck = 5 * time.Second
 	in := servicetest.Start(t, servicetest.Options{
 		Calls: mustOpen(t, storeConfig(dbURL)), Blobs: primary, Replica: replica,
-		Configure: func(c *service.Config) { c.Worker.ReplicaRecheck = recheck },
+		Configure: func(c *service.Config) {
+			c.S3.Bucket, c.S3.ReplicaBucket, c.S3.ReplicaRegion = cfg.Bucket, cfg.ReplicaBucket, cfg.ReplicaRegion
+			c.Worker.ReplicaRecheck = recheck
+		},
 	})
 	r := &archiveRig{f: a, store: primary, in: in}
 
@@ -114,7 +117,7 @@ func TestReplicaErasureThroughTheAPI(t *testing.T) {
 	if err := conn.QueryRow(t.Context(), `SELECT call_sid, attempts, last_error FROM blob_erasures`).Scan(&sid, &attempts, &lastErr); err != nil {
 		t.Fatalf("reading the pending erasure: %v", err)
 	}
-	if sid != call.CallSID || attempts < 2 || !strings.Contains(lastErr, "replica bucket") || !strings.Contains(lastErr, recSID) {
+	if sid != call.CallSID || attempts < 2 || !strings.Contains(lastErr, "in bucket "+s3test.ReplicaBucket) || !strings.Contains(lastErr, recSID) {
 		t.Errorf("pending erasure: call %s, %d attempts, last error %q; want %s, at least 2, the replica's error for %s", sid, attempts, lastErr, call.CallSID, recSID)
 	}
 	if vs := b.Versions(t, key); len(vs) != 1 {

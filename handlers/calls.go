@@ -154,12 +154,12 @@ func (s *Server) deleteCall(c *fiber.Ctx) error {
 		return err
 	}
 	ctx, cancel = s.storeContext(c)
-	recs, err := s.calls.DeleteCall(ctx, sid, storage.DeleteOptions{EraseReplica: s.cfg.EraseReplica})
+	recs, err := s.calls.DeleteCall(ctx, sid, storage.DeleteOptions{ReplicaBucket: s.cfg.ReplicaBucket})
 	cancel()
 	if err != nil {
 		return err
 	}
-	if s.cfg.EraseReplica && len(recs) > 0 {
+	if s.cfg.ReplicaBucket != "" && len(recs) > 0 {
 		s.workReady()
 	}
 	if err := s.deleteAudio(c, recs); err != nil {

@@ -14,7 +14,10 @@ import (
 // call's tombstone (which outlives the call's rows), and workers carry it
 // out with a lease, retrying until the replica answers. A version that was
 // still replicating at the first pass can land after it; a second pass, a
-// while later, erases that too.
+// while later, erases that too. Each erasure names its bucket: after a
+// failover the service writes to the former replica and calls the former
+// main bucket its replica, and an erasure recorded before the failover still
+// means the bucket it named.
 
 // ErasurePasses is how many times an erasure erases its keys: once as soon
 // as the call is deleted, and once more after the recheck delay.
@@ -22,16 +25,19 @@ const ErasurePasses = 2
 
 // DeleteOptions say what DeleteCall records besides the deletion itself.
 type DeleteOptions struct {
-	// EraseReplica records an Erasure of the call's recordings in the
-	// replica bucket (when it had any). Set exactly when a replica bucket
-	// is configured: without one nothing is recorded.
-	EraseReplica bool
+	// ReplicaBucket names the bucket the call's recordings are replicated
+	// to (S3_REPLICA_BUCKET): DeleteCall records an Erasure of them there,
+	// when the call had any. Empty, when there is no replica, records
+	// nothing.
+	ReplicaBucket string
 }
 
 // Erasure is the pending erasure of a deleted call's recordings from the
 // replica bucket, as claimed by a worker.
 type Erasure struct {
 	CallSID string
+	// Bucket is the bucket to erase in: DeleteOptions.ReplicaBucket.
+	Bucket string
 	// Keys are the blob keys the call's audio may be under (BlobKeys of the
 	// recordings DeleteCall returned).
 	Keys []string

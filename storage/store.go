@@ -31,10 +31,9 @@ type CallStore interface {
 	// It returns every recording the call had, whatever its state: a pending
 	// one may already have audio under its ArchiveKey (an upload that
 	// finished just before a crash, or one still running), so the caller
-	// deletes the blobs of all of them (BlobKeys). With o.EraseReplica, and
+	// deletes the blobs of all of them (BlobKeys). With o.ReplicaBucket, and
 	// when the call had recordings, the same transaction records the
-	// Erasure of those keys in the replica bucket (ErasureQueue), due at
-	// once. ErrNotFound when absent (a second delete included); ErrConflict,
+	// Erasure of those keys in that bucket (ErasureQueue), due at once. ErrNotFound when absent (a second delete included); ErrConflict,
 	// naming the status and changing nothing, while the call has not ended
 	// (see CheckDeletable).
 	DeleteCall(ctx context.Context, sid string, o DeleteOptions) ([]Recording, error)

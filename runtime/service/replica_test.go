@@ -16,6 +16,7 @@ import (
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"switchboard/storage"
+	"switchboard/storage/localfs"
 	"switchboard/storage/s3/s3test"
 )
 
@@ -124,6 +125,17 @@ func TestReplicaWiring(t *testing.T) {
 		}
 	})
 
+	t.Run("OverrideNeedsTheBucketNames", func(t *testing.T) {
+		// Erasures name their bucket, so a replica store given in code
+		// must still be named by the configuration.
+		cfg := Defaults()
+		cfg.DataDir = t.TempDir()
+		_, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), Overrides{Replica: localBlobs(t)})
+		if err == nil || !strings.Contains(err.Error(), "S3_REPLICA_BUCKET") {
+			t.Errorf("New with a replica store and no S3_REPLICA_BUCKET = %v, want an error naming it", err)
+		}
+	})
+
 	t.Run("NothingWithoutReplicaBucket", func(t *testing.T) {
 		before := len(f.Requests())
 		m := start(t, nil)
@@ -140,4 +152,15 @@ func TestReplicaWiring(t *testing.T) {
 			t.Errorf("backlog %+v, %v; want nothing recorded", b, err)
 		}
 	})
+}
+
+// localBlobs is a blob store on a directory of the test's.
+func localBlobs(t *testing.T) storage.BlobStore {
+	t.Helper()
+	b, err := localfs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }

@@ -95,8 +95,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 
 	tw := worker.NewTwilio(cfg.TwilioAPIBaseURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken)
 	deps := worker.Deps{Calls: m.Calls, Work: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Twilio: tw, Log: log, Registry: m.Registry}
+	replicaBucket := ""
 	if m.Replica != nil {
-		deps.Erasures, deps.Replica = m.Calls, m.Replica
+		replicaBucket = cfg.S3.ReplicaBucket
+		deps.Erasures = m.Calls
+		deps.Buckets = map[string]storage.BlobStore{cfg.S3.ReplicaBucket: m.Replica, cfg.S3.Bucket: m.Blobs}
 	}
 	m.Workers = worker.New(cfg.Worker, deps)
 	capture := o.Capture
@@ -118,7 +121,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		TwilioAPIBaseURL: cfg.TwilioAPIBaseURL,
 		RecordingURLTTL:  cfg.S3.URLTTL,
 		MaxBody:          cfg.HTTP.BodyLimit,
-		EraseReplica:     m.Replica != nil,
+		ReplicaBucket:    replicaBucket,
 	}, handlers.Deps{
 		Calls: m.Calls, Writes: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
 		Registry: m.Registry, WorkReady: m.Workers.Notify,
@@ -176,6 +179,9 @@ func (m *Service) openStores(ctx context.Context) error {
 		}
 		m.Blobs = blobs
 		m.Warnings = append(m.Warnings, "recordings are stored on local disk in "+m.Config.DataDir+" (set S3_BUCKET for S3)")
+	}
+	if m.Replica != nil && (m.Config.S3.ReplicaBucket == "" || m.Config.S3.Bucket == "") {
+		return fmt.Errorf("a replica store needs S3_BUCKET and S3_REPLICA_BUCKET to name the buckets")
 	}
 	if rc, ok := m.Config.S3.Replica(); ok && m.Replica == nil {
 		replica, err := s3store.New(ctx, rc)

@@ -12,8 +12,8 @@ import (
 )
 
 // runErasure claims one due pass of a replica erasure and runs it: every
-// key of the deleted call's audio is erased in the replica bucket, every
-// version and delete marker of it (the replica store's Delete). It reports
+// key of the deleted call's audio is erased in the erasure's bucket, every
+// version and delete marker of it (the bucket's store's Delete). It reports
 // whether a pass was found.
 //
 // An erasure is never given up: the replica's region may be down for hours,
@@ -33,11 +33,11 @@ func (p *Pool) runErasure(ctx context.Context) bool {
 	if !ok {
 		return false
 	}
-	log := p.log.With("call_sid", e.CallSID, "erasure_pass", e.Pass, "attempt", e.Attempts, "keys", len(e.Keys))
+	log := p.log.With("call_sid", e.CallSID, "bucket", e.Bucket, "erasure_pass", e.Pass, "attempt", e.Attempts, "keys", len(e.Keys))
 	// As for work: the pass may run until its lease ends, less a margin to
 	// record the outcome; stopping the pool cancels it.
 	tctx, cancel := context.WithDeadline(ctx, e.LeaseUntil.Add(-min(p.cfg.Lease/10, 10*time.Second)))
-	err = p.eraseKeys(tctx, e.Keys)
+	err = p.eraseKeys(tctx, e)
 	cancel()
 	bctx, bcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer bcancel()
@@ -53,7 +53,7 @@ func (p *Pool) runErasure(ctx context.Context) bool {
 		}
 		p.metrics.erasures.WithLabelValues(pass, "ok").Inc()
 		if e.Pass >= storage.ErasurePasses {
-			log.Info("replica erasure done: the deleted call's audio is gone from the replica bucket")
+			log.Info("replica erasure done: the deleted call's audio is gone from the bucket")
 		} else {
 			log.Info("replica erasure pass done", "next_pass_at", next)
 		}
@@ -70,12 +70,19 @@ func (p *Pool) runErasure(ctx context.Context) bool {
 	return true
 }
 
-// eraseKeys erases each key in the replica bucket, stopping at the first
+// eraseKeys erases each key of e in its bucket, stopping at the first
 // failure: the whole pass is retried, and erasing a key again is harmless.
-func (p *Pool) eraseKeys(ctx context.Context, keys []string) error {
-	for _, key := range keys {
-		if err := p.replica.Delete(ctx, key); err != nil {
-			return fmt.Errorf("erasing %s in the replica bucket: %w", key, err)
+// A bucket this instance has no store for (neither its S3_BUCKET nor its
+// S3_REPLICA_BUCKET) fails the pass, which waits, with that error, for an
+// instance configured for it.
+func (p *Pool) eraseKeys(ctx context.Context, e storage.Erasure) error {
+	blobs := p.buckets[e.Bucket]
+	if blobs == nil {
+		return fmt.Errorf("bucket %q is neither S3_BUCKET nor S3_REPLICA_BUCKET here", e.Bucket)
+	}
+	for _, key := range e.Keys {
+		if err := blobs.Delete(ctx, key); err != nil {
+			return fmt.Errorf("erasing %s in bucket %s: %w", key, e.Bucket, err)
 		}
 	}
 	return nil
@@ -95,7 +102,7 @@ func (p *Pool) failErasure(ctx context.Context, e storage.Erasure, err error, lo
 	}
 	p.metrics.erasures.WithLabelValues(strconv.Itoa(e.Pass), "retry").Inc()
 	if e.Attempts >= p.cfg.MaxAttempts {
-		log.Error("replica erasure keeps failing; the deleted call's audio is still in the replica bucket", "err", msg, "retry_at", retryAt)
+		log.Error("replica erasure keeps failing; the deleted call's audio is still in the bucket", "err", msg, "retry_at", retryAt)
 		return
 	}
 	log.Warn("replica erasure failed; will retry", "err", msg, "retry_at", retryAt)

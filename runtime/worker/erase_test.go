@@ -61,8 +61,8 @@ func newReplicaRig(t *testing.T) *replicaRig {
 	wcfg := DefaultConfig()
 	wcfg.Size, wcfg.SummaryTimeout = 1, time.Minute
 	r.pool = New(wcfg, Deps{
-		Calls: r.calls, Work: r.calls, Blobs: r.primary, Erasures: r.calls, Replica: r.replica,
-		Log: slog.New(slog.NewJSONHandler(r.logs, nil)), Registry: r.reg,
+		Calls: r.calls, Work: r.calls, Blobs: r.primary, Log: slog.New(slog.NewJSONHandler(r.logs, nil)), Registry: r.reg,
+		Erasures: r.calls, Buckets: map[string]storage.BlobStore{s3test.Bucket: r.primary, s3test.ReplicaBucket: r.replica},
 	})
 	r.now = time.Now()
 	r.pool.now = func() time.Time { return r.now }
@@ -106,7 +106,7 @@ func (r *replicaRig) archivedCall(t *testing.T, n int) (string, string) {
 // like any new version.
 func (r *replicaRig) deleteCall(t *testing.T, sid, objectKey string) {
 	t.Helper()
-	recs, err := r.calls.DeleteCall(t.Context(), sid, storage.DeleteOptions{EraseReplica: true})
+	recs, err := r.calls.DeleteCall(t.Context(), sid, storage.DeleteOptions{ReplicaBucket: s3test.ReplicaBucket})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestReplicaErasure(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("ClaimErasure = %v, %v", ok, err)
 		}
-		if e.Attempts != 4 || !strings.Contains(e.LastError, "erasing "+strings.TrimPrefix(key, prefix)) || !strings.Contains(e.LastError, "blob store") {
+		if e.Attempts != 4 || !strings.Contains(e.LastError, "erasing "+strings.TrimPrefix(key, prefix)+" in bucket "+s3test.ReplicaBucket) || !strings.Contains(e.LastError, "blob store") {
 			t.Errorf("pending erasure = attempt %d, last error %q; want attempt 4 and the replica's error", e.Attempts, e.LastError)
 		}
 		t.Logf("the pending erasure's last error: %s", e.LastError)
@@ -316,6 +316,54 @@ func TestReplicaErasure(t *testing.T) {
 		}
 	})
 
+	t.Run("ByBucketNameAcrossAFailover", func(t *testing.T) {
+		// After a failover region B writes to its own bucket (the former
+		// replica) and calls region A's its replica. An erasure recorded in
+		// region A before the failure names B's bucket and is run there; a
+		// call deleted in region B after it records one in A's bucket.
+		r := newReplicaRig(t)
+		before, beforeKey := r.archivedCall(t, 1)
+		after, afterKey := r.archivedCall(t, 2)
+		r.deleteCall(t, before, beforeKey)
+		recs, err := r.calls.DeleteCall(t.Context(), after, storage.DeleteOptions{ReplicaBucket: s3test.Bucket})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range storage.BlobKeys(recs) {
+			if err := r.replica.Delete(t.Context(), key); err != nil { // region B's own bucket, at once
+				t.Fatal(err)
+			}
+		}
+		for range 2 {
+			if !r.erase(t) {
+				t.Fatal("an erasure is not due")
+			}
+		}
+		for name, f := range map[string]*s3test.Server{"A": r.a, "B": r.b} {
+			for _, key := range []string{beforeKey, afterKey} {
+				if vs := f.Versions(t, key); len(vs) != 0 {
+					t.Errorf("region %s's bucket still holds %v of %s", name, vs, key)
+				}
+			}
+		}
+		r.wantBacklog(t, storage.ErasureBacklog{Pending: 2})
+	})
+
+	t.Run("UnknownBucketWaitsWithItsError", func(t *testing.T) {
+		r := newReplicaRig(t)
+		sid, _ := r.archivedCall(t, 1)
+		if _, err := r.calls.DeleteCall(t.Context(), sid, storage.DeleteOptions{ReplicaBucket: "recordings-elsewhere"}); err != nil {
+			t.Fatal(err)
+		}
+		if !r.erase(t) {
+			t.Fatal("no erasure due")
+		}
+		r.wantBacklog(t, storage.ErasureBacklog{Pending: 1, Failing: 1})
+		if logs := r.logs.String(); !strings.Contains(logs, `bucket \"recordings-elsewhere\" is neither S3_BUCKET nor S3_REPLICA_BUCKET`) {
+			t.Errorf("the logs do not say the bucket is unknown:\n%s", logs)
+		}
+	})
+
 	t.Run("NothingWithoutAReplica", func(t *testing.T) {
 		r := newReplicaRig(t)
 		sid, key := r.archivedCall(t, 1)
@@ -323,6 +371,9 @@ func TestReplicaErasure(t *testing.T) {
 		// An instance without S3_REPLICA_BUCKET sharing the database
 		// leaves the erasure to those that have it.
 		bare := New(r.pool.cfg, Deps{Calls: r.calls, Work: r.calls, Blobs: r.primary, Erasures: r.calls, Log: quiet})
+		if bare.erasures != nil {
+			t.Error("a pool without bucket stores keeps the erasure queue")
+		}
 		if bare.runErasure(t.Context()) {
 			t.Error("a pool without a replica store ran an erasure")
 		}

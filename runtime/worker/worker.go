@@ -112,11 +112,13 @@ type Deps struct {
 	Log       *slog.Logger
 	// Registry receives the pool's metrics; nil registers none.
 	Registry prometheus.Registerer
-	// Erasures and Replica, both set when there is a replica bucket, are
-	// the replica erasures deleted calls left and a store on that bucket
-	// to erase them in. Without them the pool runs no erasure.
+	// Erasures and Buckets, both set when there is a replica bucket, are
+	// the erasures deleted calls left and the stores to erase them in, by
+	// bucket name: the replica bucket's and the main bucket's, since after
+	// a failover an erasure recorded before it names the bucket the
+	// service now writes to. Without them the pool runs no erasure.
 	Erasures storage.ErasureQueue
-	Replica  storage.BlobStore
+	Buckets  map[string]storage.BlobStore
 }
 
 // Pool runs Config.Size workers until stopped.
@@ -129,9 +131,9 @@ type Pool struct {
 	twilio  *Twilio
 	log     *slog.Logger
 	metrics *metrics
-	// erasures and replica are both set or both nil (see Deps).
+	// erasures and buckets are both set or both nil (see Deps).
 	erasures storage.ErasureQueue
-	replica  storage.BlobStore
+	buckets  map[string]storage.BlobStore
 
 	wake chan struct{}
 	now  func() time.Time
@@ -146,12 +148,12 @@ func New(cfg Config, d Deps) *Pool {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	if d.Erasures == nil || d.Replica == nil {
-		d.Erasures, d.Replica = nil, nil
+	if d.Erasures == nil || len(d.Buckets) == 0 {
+		d.Erasures, d.Buckets = nil, nil
 	}
 	return &Pool{
 		cfg: cfg, calls: d.Calls, work: d.Work, blobs: d.Blobs, ai: d.Assistant, twilio: d.Twilio, log: d.Log,
-		erasures: d.Erasures, replica: d.Replica,
+		erasures: d.Erasures, buckets: d.Buckets,
 		metrics: newMetrics(d.Registry),
 		wake:    make(chan struct{}, 1),
 		now:     time.Now,

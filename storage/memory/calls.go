@@ -261,8 +261,8 @@ func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOpti
 	delete(s.calls, sid)
 	deleted := norm(time.Now())
 	s.tombstones[sid] = deleted
-	if keys := storage.BlobKeys(recs); o.EraseReplica && len(keys) > 0 {
-		s.erasures = append(s.erasures, &erasureItem{e: storage.Erasure{CallSID: sid, Keys: keys, DeletedAt: deleted, Pass: 1}})
+	if keys := storage.BlobKeys(recs); o.ReplicaBucket != "" && len(keys) > 0 {
+		s.erasures = append(s.erasures, &erasureItem{e: storage.Erasure{CallSID: sid, Bucket: o.ReplicaBucket, Keys: keys, DeletedAt: deleted, Pass: 1}})
 	}
 	return recs, nil
 }

@@ -380,8 +380,8 @@ func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOpti
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO call_tombstones (sid, deleted_at) VALUES ($1, $2)
 			ON CONFLICT (sid) DO UPDATE SET deleted_at = excluded.deleted_at`, sid, deleted)
-		if keys := storage.BlobKeys(recs); o.EraseReplica && len(keys) > 0 {
-			b.Queue(`INSERT INTO blob_erasures (call_sid, keys, deleted_at) VALUES ($1, $2, $3)`, sid, keys, deleted)
+		if keys := storage.BlobKeys(recs); o.ReplicaBucket != "" && len(keys) > 0 {
+			b.Queue(`INSERT INTO blob_erasures (call_sid, bucket, keys, deleted_at) VALUES ($1, $2, $3, $4)`, sid, o.ReplicaBucket, keys, deleted)
 		}
 		b.Queue(`DELETE FROM calls WHERE sid = $1`, sid)
 		return tx.SendBatch(ctx, b).Close()

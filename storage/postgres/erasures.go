@@ -10,7 +10,7 @@ import (
 	"switchboard/storage"
 )
 
-const erasureCols = `call_sid, keys, deleted_at, pass, attempts, last_error, lease, lease_until`
+const erasureCols = `call_sid, bucket, keys, deleted_at, pass, attempts, last_error, lease, lease_until`
 
 // ClaimErasure leases the oldest due erasure, as ClaimWork does work: SKIP
 // LOCKED passes over a row another claimer is taking, and the due test uses
@@ -37,7 +37,7 @@ func (s *Store) ClaimErasure(ctx context.Context, now time.Time, lease time.Dura
 		)
 		RETURNING `+erasureCols,
 		now, newLease(), norm(now.Add(lease))).
-		Scan(&e.CallSID, &e.Keys, &e.DeletedAt, &e.Pass, &e.Attempts, &e.LastError, &token, &until)
+		Scan(&e.CallSID, &e.Bucket, &e.Keys, &e.DeletedAt, &e.Pass, &e.Attempts, &e.LastError, &token, &until)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storage.Erasure{}, false, nil
 	}

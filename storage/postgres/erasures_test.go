@@ -27,7 +27,7 @@ func TestErasureHoldsItsTombstone(t *testing.T) {
 	if _, err := s.ApplyStatus(t.Context(), storage.NewCall{SID: sid}, storage.StatusEvent{Status: storage.StatusCompleted, Sequence: -1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteCall(t.Context(), sid, storage.DeleteOptions{EraseReplica: true}); err != nil {
+	if _, err := s.DeleteCall(t.Context(), sid, storage.DeleteOptions{ReplicaBucket: "recordings-dr"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -150,7 +150,7 @@ func TestDeleteRacesWork(t *testing.T) {
 	var wg sync.WaitGroup
 	for c := range calls {
 		wg.Go(func() {
-			_, err := a.DeleteCall(t.Context(), callSID(c), storage.DeleteOptions{EraseReplica: true})
+			_, err := a.DeleteCall(t.Context(), callSID(c), storage.DeleteOptions{ReplicaBucket: "recordings-dr"})
 			acceptable("DeleteCall", err)
 		})
 		wg.Go(func() {

@@ -13,8 +13,11 @@ import (
 	"switchboard/storage"
 )
 
-// erase is DeleteCall's option that records a replica erasure.
-var erase = storage.DeleteOptions{EraseReplica: true}
+// replicaBucket is the suite's replica bucket, and erase DeleteCall's
+// option that records an erasure there.
+const replicaBucket = "recordings-replica"
+
+var erase = storage.DeleteOptions{ReplicaBucket: replicaBucket}
 
 // recheck is the suite's delay before an erasure's second pass.
 const recheck = 15 * time.Minute
@@ -77,7 +80,7 @@ func mustFinishPass(t *testing.T, s storage.Store, e storage.Erasure, next time.
 
 // pending is an erasure of call n as freshly claimed in pass pass at now.
 func pending(n int, keys []string, pass, attempts int, lastErr string, now time.Time) storage.Erasure {
-	return storage.Erasure{CallSID: callSID(n), Keys: keys, Pass: pass, Attempts: attempts, LastError: lastErr, LeaseUntil: now.Add(lease)}
+	return storage.Erasure{CallSID: callSID(n), Bucket: replicaBucket, Keys: keys, Pass: pass, Attempts: attempts, LastError: lastErr, LeaseUntil: now.Add(lease)}
 }
 
 // erasedCall is endedCall n deleted with a replica erasure; it returns the
@@ -157,7 +160,7 @@ func testErasures(t *testing.T, newStore newStoreFunc) {
 	})
 
 	t.Run("NothingRecorded", func(t *testing.T) {
-		t.Run("WithoutEraseReplica", func(t *testing.T) {
+		t.Run("WithoutReplicaBucket", func(t *testing.T) {
 			s := newStore(t)
 			endedCall(t, s, 1)
 			mustDelete(t, s, callSID(1))
@@ -300,6 +303,25 @@ func testErasures(t *testing.T, newStore newStoreFunc) {
 			t.Errorf("claim order %v, want %v", order, want)
 		}
 		wantBacklog(t, s, storage.ErasureBacklog{Pending: 3})
+	})
+
+	t.Run("EachKeepsItsBucket", func(t *testing.T) {
+		// A failover swaps which bucket is the replica; an erasure recorded
+		// before it still names the bucket it was meant for.
+		s := newStore(t)
+		erasedCall(t, s, 1)
+		endedCall(t, s, 2)
+		if _, err := s.DeleteCall(t.Context(), callSID(2), storage.DeleteOptions{ReplicaBucket: "recordings-main"}); err != nil {
+			t.Fatalf("DeleteCall: %v", err)
+		}
+		got := map[string]string{}
+		for range 2 {
+			e := mustClaimErasure(t, s, claimAt)
+			got[e.CallSID] = e.Bucket
+		}
+		if want := map[string]string{callSID(1): replicaBucket, callSID(2): "recordings-main"}; !cmp.Equal(want, got) {
+			t.Errorf("erasure buckets %v, want %v", got, want)
+		}
 	})
 
 	t.Run("ConcurrentClaimsNeverShare", func(t *testing.T) {

@@ -9,6 +9,9 @@
 -- +goose Up
 CREATE TABLE blob_erasures (
     call_sid     text        PRIMARY KEY REFERENCES call_tombstones (sid),
+    -- the bucket to erase in (S3_REPLICA_BUCKET when the call was deleted):
+    -- a failover swaps which bucket the service calls its replica.
+    bucket       text        NOT NULL CHECK (bucket <> ''),
     -- every blob key the call's audio may be under (storage.BlobKeys)
     keys         text[]      NOT NULL CHECK (cardinality(keys) > 0),
     deleted_at   timestamptz NOT NULL,
