@@ -180,10 +180,10 @@ func (p *Pool) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Drain runs due work on Size workers (at least one) until none is due or
-// ctx ends, and returns how many items were attempted. It is how work is
-// processed where no pool runs all the time: a scheduled invocation of the
-// Lambda function, or `switchboard work`.
+// Drain runs due work and erasure passes on Size workers (at least one)
+// until none is due or ctx ends, and returns how many were attempted. It
+// is how work is processed where no pool runs all the time: a scheduled
+// invocation of the Lambda function, or `switchboard work`.
 func (p *Pool) Drain(ctx context.Context) int {
 	p.purgeTombstones(ctx)
 	var n atomic.Int64
