@@ -81,7 +81,7 @@ func (s *Server) voice(c *fiber.Ctx) error {
 		Events:   recordingEvents,
 		Channels: recordingChannel,
 	}}
-	return sendTwiML(c, renderTwiML(append([]any{recording}, s.prompt(stored.Text, 1, 0)...)...))
+	return sendTwiML(c, renderTwiML(append([]twimlVerb{recording}, s.prompt(stored.Text, 1, 0)...)...))
 }
 
 // greet asks the assistant for the greeting of a new call, falling back to

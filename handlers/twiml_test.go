@@ -1,0 +1,101 @@
+package handlers
+
+import (
+	"encoding/xml"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The reference: the same documents described for encoding/xml, which
+// rendered TwiML before the hand-written writer did.
+type (
+	refResponse struct {
+		XMLName xml.Name `xml:"Response"`
+		Verbs   []any
+	}
+	refStart struct {
+		XMLName   xml.Name `xml:"Start"`
+		Recording refRecording
+	}
+	refRecording struct {
+		XMLName  xml.Name `xml:"Recording"`
+		Callback string   `xml:"recordingStatusCallback,attr"`
+		Method   string   `xml:"recordingStatusCallbackMethod,attr"`
+		Events   string   `xml:"recordingStatusCallbackEvent,attr"`
+		Channels string   `xml:"channels,attr"`
+	}
+	refGather struct {
+		XMLName       xml.Name `xml:"Gather"`
+		Input         string   `xml:"input,attr"`
+		Action        string   `xml:"action,attr"`
+		Method        string   `xml:"method,attr"`
+		SpeechTimeout string   `xml:"speechTimeout,attr"`
+		Language      string   `xml:"language,attr"`
+		Say           refSay
+	}
+	refSay struct {
+		XMLName  xml.Name `xml:"Say"`
+		Voice    string   `xml:"voice,attr,omitempty"`
+		Language string   `xml:"language,attr,omitempty"`
+		Text     string   `xml:",chardata"`
+	}
+	refRedirect struct {
+		XMLName xml.Name `xml:"Redirect"`
+		Method  string   `xml:"method,attr"`
+		URL     string   `xml:",chardata"`
+	}
+	refHangup struct {
+		XMLName xml.Name `xml:"Hangup"`
+	}
+)
+
+func refRender(t *testing.T, verbs ...any) string {
+	t.Helper()
+	out, err := xml.Marshal(refResponse{Verbs: verbs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return xmlHeader + string(out)
+}
+
+// TestTwiMLMatchesEncodingXML renders every verb with text that needs
+// escaping (markup, quotes, whitespace, control characters, invalid UTF-8,
+// characters outside XML) and compares the bytes with encoding/xml's.
+func TestTwiMLMatchesEncodingXML(t *testing.T) {
+	texts := []string{
+		"",
+		"We are open Monday to Friday, nine to six.",
+		`Tom & Jerry's "best" <deal> > all`,
+		"line one\nline two\r\n\ttabbed",
+		"nul\x00 bell\x07 esc\x1b del\x7f",
+		"bad utf-8 \xff\xfe and a cut rune \xe2\x82",
+		"replacement \uFFFD itself, non-characters \uFFFE\uFFFF",
+		"Grüße, 你好, emoji 📞, combining é",
+		"https://switchboard.example.com/twilio/gather?silence=1&turn=2",
+	}
+	for _, text := range texts {
+		got := string(renderTwiML(
+			twimlStart{Recording: twimlRecording{Callback: text, Method: "POST", Events: "completed absent", Channels: text}},
+			twimlGather{Input: "speech", Action: text, Method: "POST", SpeechTimeout: "auto", Language: text,
+				Say: twimlSay{Voice: text, Language: "en-US", Text: text}},
+			twimlSay{Text: text},
+			twimlRedirect{Method: "POST", URL: text},
+			twimlHangup{},
+		))
+		want := refRender(t,
+			refStart{Recording: refRecording{Callback: text, Method: "POST", Events: "completed absent", Channels: text}},
+			refGather{Input: "speech", Action: text, Method: "POST", SpeechTimeout: "auto", Language: text,
+				Say: refSay{Voice: text, Language: "en-US", Text: text}},
+			refSay{Text: text},
+			refRedirect{Method: "POST", URL: text},
+			refHangup{},
+		)
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("text %q (-want +got):\n%s", text, d)
+		}
+	}
+	if got, want := string(renderTwiML()), refRender(t); got != want {
+		t.Errorf("empty response: got %q, want %q", got, want)
+	}
+}
