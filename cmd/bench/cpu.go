@@ -38,6 +38,7 @@ type serverCPU struct {
 	backends, all uint64
 	backendsSys   uint64 // the backends' time in the kernel
 	live          int    // backends alive
+	exiting       int    // backends exited, not reaped yet
 	ok            bool
 }
 
@@ -85,8 +86,9 @@ func (s sampler) sample() cpuSample {
 }
 
 // server sums the CPU time of the postmaster, of everything it reaped and
-// of its live children, telling backends (whose process title names the
-// client's address) from the background processes.
+// of its live children, telling backends from the background processes by
+// their titles. A backend on its way out has lost its title (and then
+// becomes a zombie until reaped): it is counted as a backend, not live.
 func (s sampler) server() serverCPU {
 	if s.postmaster <= 0 {
 		return serverCPU{}
@@ -108,13 +110,13 @@ func (s sampler) server() serverCPU {
 		}
 		t := st.utime + st.stime
 		sc.all += t
+		title := processTitle(pid)
 		switch {
-		case st.state == 'Z':
-			// Exited, not reaped yet: a backend (nothing else exits
-			// with autovacuum off), its time not yet the postmaster's.
+		case st.state == 'Z' || title == "":
 			sc.backends += t
 			sc.backendsSys += st.stime
-		case isBackend(pid):
+			sc.exiting++
+		case !auxiliary(title):
 			sc.backends += t
 			sc.backendsSys += st.stime
 			sc.live++
@@ -123,15 +125,21 @@ func (s sampler) server() serverCPU {
 	return sc
 }
 
-// isBackend tells a backend from a background process by its title:
-// "postgres: user db 127.0.0.1(5432) idle" against "postgres: walwriter".
-func isBackend(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil {
-		return false
+func processTitle(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return strings.TrimRight(string(b), "\x00 ")
+}
+
+// auxiliary tells PostgreSQL's background processes ("postgres:
+// walwriter") from backends ("postgres: user db 127.0.0.1(5432) idle").
+func auxiliary(title string) bool {
+	for _, p := range []string{"checkpointer", "background writer", "walwriter", "autovacuum", "logical replication",
+		"archiver", "stats collector", "walsender", "walreceiver", "startup"} {
+		if strings.HasPrefix(title, "postgres: "+p) {
+			return true
+		}
 	}
-	title := string(b)
-	return strings.Contains(title, "(") || strings.Contains(title, "[local]")
+	return false
 }
 
 type procStat struct {

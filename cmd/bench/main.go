@@ -60,7 +60,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.db, "db", "", "URL of an empty, throwaway database (default: start a PostgreSQL cluster)")
-	flag.StringVar(&o.pgbench, "pgbench", "/usr/lib/postgresql/15/bin/pgbench", "pgbench binary")
+	flag.StringVar(&o.pgbench, "pgbench", "", "pgbench binary (default: the newest in /usr/lib/postgresql/*/bin, else on PATH)")
 	flag.IntVar(&o.clients, "clients", 8, "concurrent clients, for the webhooks and for pgbench alike")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each throughput run")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "traffic of each kind before measuring")
@@ -87,6 +87,13 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
+	if o.pgbench == "" {
+		p, err := findPgbench()
+		if err != nil {
+			return err
+		}
+		o.pgbench = p
+	}
 	if o.profile != "" {
 		if err := os.MkdirAll(o.profile, 0o755); err != nil {
 			return err

@@ -55,6 +55,27 @@ VALUES (` + sidSQL(":n::bigint") + `, :turn, 'assistant', 'You can find us at 10
 \set i :i + 1
 `
 
+// findPgbench picks the newest installed PostgreSQL's pgbench, as pgtest
+// picks its server, or the one on PATH.
+func findPgbench() (string, error) {
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pgbench")
+	best, bestMajor := "", -1
+	for _, p := range found {
+		major, err := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(p))))
+		if err == nil && major > bestMajor {
+			best, bestMajor = p, major
+		}
+	}
+	if best != "" {
+		return best, nil
+	}
+	p, err := exec.LookPath("pgbench")
+	if err != nil {
+		return "", fmt.Errorf("no pgbench in /usr/lib/postgresql/*/bin or on PATH (install PostgreSQL's client tools, or pass -pgbench)")
+	}
+	return p, nil
+}
+
 type pgbenchResult struct {
 	tps          float64
 	transactions int
@@ -95,7 +116,7 @@ func runPgbench(ctx context.Context, o options, db *database, s sampler, script 
 	// pgbench's backends end with it; wait until the postmaster has
 	// reaped them, so their CPU time is counted.
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if s.sample().pg.live <= before.pg.live {
+		if pg := s.sample().pg; pg.live <= before.pg.live && pg.exiting == 0 {
 			break
 		}
 	}
