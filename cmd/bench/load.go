@@ -169,7 +169,6 @@ type throughput struct {
 	requests, errors int
 	elapsed, mean    time.Duration
 	perSecond        float64
-	cpu              cpuUse
 }
 
 func (l closedLoop) run(d time.Duration, do func(client, i int) error) (throughput, error) {

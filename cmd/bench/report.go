@@ -84,7 +84,8 @@ func (b *bench) printSpread(rounds [][]pair) {
 func spread(v []float64, f string) string {
 	v = slices.Clone(v)
 	slices.Sort(v)
-	return fmt.Sprintf(f+" / "+f+" / "+f, v[0], v[len(v)/2], v[len(v)-1])
+	median := (v[(len(v)-1)/2] + v[len(v)/2]) / 2
+	return fmt.Sprintf(f+" / "+f+" / "+f, v[0], median, v[len(v)-1])
 }
 
 // mixedRun offers the mixed traffic at the fixed rate and prints its
