@@ -116,7 +116,7 @@ func (p *Pool) summarize(ctx context.Context, w Work) error {
 		s.CreatedAt = p.now().UTC()
 	}
 	s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Microsecond)
-	return p.work.CompleteSummary(ctx, w, s)
+	return p.work.CompleteSummary(ctx, w, s, false)
 }
 
 func (p *Pool) deleteMedia(ctx context.Context, w Work) error {
