@@ -66,9 +66,9 @@ type AssistantSettings struct {
 	Goodbye  string `json:"goodbye"`
 	// Language (BCP 47) is used for speech recognition and <Say>; Voice is
 	// the Twilio <Say> voice.
-	Language string   `json:"language"`
-	Voice    string   `json:"voice"`
-	CallMode CallMode `json:"call_mode"`
+	Language string        `json:"language"`
+	Voice    string        `json:"voice"`
+	CallMode CallMode      `json:"call_mode"`
 	Model    ModelSettings `json:"model"`
 	Speech   SpeechLimits  `json:"speech"`
 	// AnalysisSchema is the JSON Schema (an object schema) that the model

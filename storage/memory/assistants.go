@@ -22,7 +22,9 @@ type assistantRecord struct {
 	deleted  bool
 }
 
-func (r *assistantRecord) current() storage.Assistant { return cloneAssistant(r.versions[len(r.versions)-1]) }
+func (r *assistantRecord) current() storage.Assistant {
+	return cloneAssistant(r.versions[len(r.versions)-1])
+}
 
 // cloneAssistant copies a so that callers never share the stored slices.
 func cloneAssistant(a storage.Assistant) storage.Assistant {
