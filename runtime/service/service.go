@@ -32,11 +32,11 @@ import (
 // end-to-end tests, the benchmark and the replay tool build it the same way,
 // so every one of them runs the production wiring.
 type Service struct {
-	Config   Config
-	Log      *slog.Logger
-	Calls    storage.Store
-	Blobs    storage.BlobStore
-	AI       assistant.Assistant
+	Config Config
+	Log    *slog.Logger
+	Calls  storage.Store
+	Blobs  storage.BlobStore
+	AI     assistant.Assistant
 	// Versions resolves the assistant version each call runs with; its
 	// default is the configuration's own assistant.
 	Versions *assistant.Versions

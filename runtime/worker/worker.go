@@ -110,16 +110,16 @@ type Deps struct {
 
 // Pool runs Config.Size workers until stopped.
 type Pool struct {
-	cfg     Config
-	calls   storage.CallReader
+	cfg      Config
+	calls    storage.CallReader
 	work     storage.WorkQueue
 	analyses storage.Analyses
 	versions *assistant.Versions
 	blobs    storage.BlobStore
-	ai      assistant.Assistant
-	twilio  *Twilio
-	log     *slog.Logger
-	metrics *metrics
+	ai       assistant.Assistant
+	twilio   *Twilio
+	log      *slog.Logger
+	metrics  *metrics
 
 	wake chan struct{}
 	now  func() time.Time
