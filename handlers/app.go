@@ -66,6 +66,10 @@ type Config struct {
 	// MaxBody bounds a webhook body, also under runtimes that do not enforce
 	// Fiber's BodyLimit.
 	MaxBody int
+	// ReplicaBucket (S3_REPLICA_BUCKET), when set, makes deleting a call
+	// record the erasure of its audio in that bucket, which the workers
+	// carry out: the request itself never waits on the other region.
+	ReplicaBucket string
 }
 
 // Deps are the collaborators of the handlers.

@@ -285,7 +285,8 @@ func (s *Store) GetAnalysisRun(ctx context.Context, id int64) (storage.AnalysisR
 }
 
 // CompleteAnalysis stores the analysis and finishes the work, unless the
-// work joined a run since it was claimed: then it is handed back.
+// work joined a run since it was claimed: then it is handed back. One step
+// under s.mu, as one transaction.
 func (s *Store) CompleteAnalysis(ctx context.Context, w storage.Work, a storage.Analysis) error {
 	if !storage.IsJSONObject(a.Fields) {
 		return storage.Errorf(storage.ErrInvalid, "analysis fields must be a JSON object")
