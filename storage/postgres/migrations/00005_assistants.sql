@@ -45,6 +45,12 @@ CREATE INDEX calls_assistant_created_idx ON calls (assistant_id, created_at DESC
 -- ListCalls' analysis.<field>=<value> filters are jsonb containment
 -- (analysis @> '{"field": value}'), which this index answers.
 CREATE INDEX calls_analysis_idx ON calls USING gin (analysis jsonb_path_ops);
+-- The planner estimates a containment by testing it on the column's sampled
+-- values (its histogram); with the default 100 it falls back to a fixed
+-- guess for most fields, and then walks calls_created_idx for a rare value
+-- instead of asking calls_analysis_idx. A larger sample gives it real
+-- estimates.
+ALTER TABLE calls ALTER COLUMN analysis SET STATISTICS 1000;
 
 CREATE TABLE analysis_runs (
     id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
