@@ -219,7 +219,8 @@ func (r *Resilient) Summarize(ctx context.Context, c Conversation) (storage.Summ
 // Analyze asks the model to fill the call's assistant's analysis schema
 // in, as structured output where the provider has it, within
 // ASSISTANT_SUMMARY_TIMEOUT. An answer that is not a JSON object valid
-// against the schema is a malformed one, and retried like one.
+// against the schema is a malformed one: the attempt fails, and the
+// analysis work is retried later by the worker, as a summary is.
 func (r *Resilient) Analyze(ctx context.Context, c Conversation) (json.RawMessage, error) {
 	cs := r.settings(c)
 	schema, err := analysisSchema(cs.schema)
