@@ -56,9 +56,9 @@ func TestCompileSchema(t *testing.T) {
 
 func TestSchemaStrict(t *testing.T) {
 	for raw, want := range map[string]bool{
-		`{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": false}`: true,
-		`{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}`:                                false,
-		`{"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}, "required": ["a"], "additionalProperties": false}`: false,
+		`{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": false}`:                                          true,
+		`{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}`:                                                                         false,
+		`{"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}, "required": ["a"], "additionalProperties": false}`:                 false,
 		`{"type": "object", "properties": {"o": {"type": "object", "properties": {"x": {"type": "number"}}}}, "required": ["o"], "additionalProperties": false}`: false,
 	} {
 		s, err := assistant.CompileSchema(json.RawMessage(raw))
