@@ -40,6 +40,15 @@ type CallStore interface {
 	// text over MaxTurnText.
 	AddTurn(ctx context.Context, t Turn) (Turn, bool, error)
 
+	// InterruptTurn records that the caller talked over the assistant's turn
+	// number: its text becomes heard (what the caller heard before talking)
+	// and it is marked Interrupted. Only the first interruption of a turn
+	// changes it; a repeated one returns the turn as stored. ErrNotFound when
+	// the call or its assistant turn does not exist; ErrGone when the call
+	// was deleted; ErrInvalid for a number outside 0..MaxTurn or heard over
+	// MaxTurnText.
+	InterruptTurn(ctx context.Context, callSID string, number int, heard string) (Turn, error)
+
 	// ApplyStatus records ev in the call's timeline (once per status) and moves
 	// the call's status forward only (see Advances). When the call reaches a
 	// terminal status, summary work is enqueued in the same transaction.
