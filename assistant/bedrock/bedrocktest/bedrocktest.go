@@ -68,7 +68,9 @@ func (c ConverseRequest) Summary() bool { return c.ToolConfig == nil }
 type Request struct {
 	At      time.Time
 	ModelID string
-	Body    ConverseRequest
+	// Stream: the request was ConverseStream's (…/converse-stream).
+	Stream bool
+	Body   ConverseRequest
 	// RawErr is the error decoding the body, nil when it was valid JSON.
 	RawErr error
 }
@@ -107,7 +109,11 @@ func New(t testing.TB, respond Responder) *Server {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutPrefix(r.URL.Path, "/model/")
-	id, ok2 := strings.CutSuffix(id, "/converse")
+	id, stream := strings.CutSuffix(id, "/converse-stream")
+	ok2 := stream
+	if !stream {
+		id, ok2 = strings.CutSuffix(id, "/converse")
+	}
 	if r.Method != http.MethodPost || !ok || !ok2 {
 		AWSError(w, http.StatusNotFound, "UnknownOperationException", "no such operation")
 		return
@@ -117,7 +123,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		AWSError(w, http.StatusForbidden, "InvalidSignatureException", err.Error())
 		return
 	}
-	rec := Request{At: time.Now(), ModelID: id}
+	rec := Request{At: time.Now(), ModelID: id, Stream: stream}
 	rec.RawErr = json.Unmarshal(b, &rec.Body)
 	s.mu.Lock()
 	n := len(s.reqs)
