@@ -63,6 +63,12 @@ type Config struct {
 	// MaxBody bounds a webhook body, also under runtimes that do not enforce
 	// Fiber's BodyLimit.
 	MaxBody int
+	// CallMode is ModeGather (the default) or ModeRelay: how calls run.
+	CallMode string
+	// Relay shapes streamed calls (ModeRelay).
+	Relay RelayConfig
+	// Goodbye is said when a streamed call ends without a farewell of its own.
+	Goodbye string
 }
 
 // Deps are the collaborators of the handlers.
@@ -116,6 +122,7 @@ type Server struct {
 
 	turns    singleflight.Group // one assistant request per (call, turn) per process
 	draining atomic.Bool
+	relay    *relayState
 }
 
 // New returns a Server, filling in defaults for unset Config fields.
@@ -144,6 +151,12 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 64 << 10
 	}
+	if cfg.CallMode == "" {
+		cfg.CallMode = ModeGather
+	}
+	if cfg.Goodbye == "" {
+		cfg.Goodbye = "Thank you for calling. Goodbye!"
+	}
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
@@ -171,12 +184,19 @@ func New(cfg Config, d Deps) *Server {
 		workReady:  d.WorkReady,
 		capture:    d.Capture,
 		reqID:      d.RequestID,
+		relay: &relayState{cfg: cfg.Relay.withDefaults(), metrics: newRelayMetrics(d.Registry),
+			sessions: make(map[*relaySession]struct{})},
 	}
 }
 
 // Drain makes /readyz answer 503 so the load balancer stops sending new
-// requests; everything else keeps being served.
-func (s *Server) Drain() { s.draining.Store(true) }
+// requests; everything else keeps being served, except streamed calls:
+// their sockets close once the reply in flight is done, so Twilio
+// reconnects through the load balancer to another instance.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.closeRelays()
+}
 
 // App returns the Fiber app with every route. base carries the runtime's
 // settings (timeouts, body limit, proxy trust); App adds the error handler.
@@ -213,6 +233,8 @@ func (s *Server) routes(app *fiber.App) {
 	tw.Post("/status", s.status)
 	tw.Post("/recording", s.recording)
 	tw.Post("/fallback", s.fallback)
+	tw.Post("/relay/action", s.relayAction)
+	tw.Get("/relay/:sid", s.relayHandshake, s.relaySocket())
 
 	api := app.Group("/api/v1", s.requireToken)
 	api.Get("/calls", s.listCalls)

@@ -7,7 +7,8 @@ import "github.com/gofiber/fiber/v2"
 // passed the signature check (every one when checks are off), and refused
 // ones only when Deps.CaptureRefused says so.
 func (s *Server) captureWebhook(c *fiber.Ctx) error {
-	if s.capture == nil {
+	if s.capture == nil || c.Method() != fiber.MethodPost {
+		// Fixtures are webhooks; the relay socket's upgrade is not one.
 		return c.Next()
 	}
 	err := c.Next()

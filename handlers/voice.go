@@ -88,6 +88,9 @@ func (s *Server) voice(c *fiber.Ctx) error {
 		Events:   recordingEvents,
 		Channels: recordingChannel,
 	}}
+	if s.cfg.CallMode == ModeRelay {
+		return sendTwiML(c, s.relayTwiML(recording, call.SID, greeting))
+	}
 	gather := twimlGather{
 		Input: "speech", Action: s.gatherURL(1, 0), Method: "POST",
 		SpeechTimeout: "auto", Language: s.cfg.Language, Say: s.say(greeting),
