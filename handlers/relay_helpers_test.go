@@ -153,3 +153,11 @@ func waitTurns(t testing.TB, in *handlertest.Instance, sid string, n int) storag
 	})
 	return call
 }
+
+// waitFor is a generous deadline for something that should happen soon.
+func waitFor(t testing.TB) <-chan time.Time {
+	t.Helper()
+	return time.After(10 * time.Second)
+}
+
+func relaytestSign(u string) string { return relaytest.Sign(handlertest.AuthToken, u) }
