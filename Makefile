@@ -19,11 +19,12 @@ run:
 test:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-## lint: formatting and vet
+## lint: formatting, vet and staticcheck (a Go tool, versioned in go.mod)
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 ## build: the one binary, for the AMI (linux/amd64 unless GOOS/GOARCH say otherwise)
 build:

@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/caarlos0/env/v11"
 )
 
-// Turn deadline bounds. Twilio abandons a webhook after 15 s; 13 s leaves
-// room for the store writes and the TwiML around the model call.
-const (
-	DefaultTurnTimeout = 8 * time.Second
-	MaxTurnTimeout     = 13 * time.Second
-)
+// MaxTurnTimeout bounds ASSISTANT_TURN_TIMEOUT. Twilio abandons a webhook
+// after 15 s; 13 s leaves room for the store writes and the TwiML around the
+// model call.
+const MaxTurnTimeout = 13 * time.Second
 
 // ModelConfig is what every model-backed assistant shares, whatever the
 // provider: how long a turn may take and what the assistant is told.
@@ -38,16 +38,14 @@ type ModelConfig struct {
 }
 
 // DefaultModelConfig is the configuration with every default applied, for
-// callers that do not read the environment (tests, tools).
+// callers that do not read the environment (tests, tools). The defaults
+// are the env tags' and nowhere else.
 func DefaultModelConfig() ModelConfig {
-	return ModelConfig{
-		TurnTimeout:    DefaultTurnTimeout,
-		AttemptTimeout: 5 * time.Second,
-		SummaryTimeout: 60 * time.Second,
-		Greeting:       "Hello, thanks for calling. How can I help you today?",
-		Goodbye:        "Thank you for calling. Goodbye!",
-		MaxReplyChars:  DefaultMaxReplyChars,
+	var c ModelConfig
+	if err := env.ParseWithOptions(&c, env.Options{Environment: map[string]string{}}); err != nil {
+		panic("assistant: the ModelConfig defaults do not parse: " + err.Error())
 	}
+	return c
 }
 
 // Validate reports every problem at once, each naming its variable.

@@ -42,8 +42,9 @@ var _ Assistant = (*Scripted)(nil)
 
 // NewScripted returns the scripted assistant with its default rule set.
 func NewScripted() *Scripted {
+	defaults := DefaultModelConfig()
 	return &Scripted{
-		Greeting: "Hello, thanks for calling. How can I help you today?",
+		Greeting: defaults.Greeting,
 		Rules: []Rule{
 			{Keywords: []string{"hours", "open", "close", "opening"}, Answer: "We are open Monday to Friday, nine in the morning to six in the evening.", Topic: "hours"},
 			{Keywords: []string{"address", "where are you", "located", "location"}, Answer: "You can find us at 100 Main Street, next to the central station.", Topic: "address"},
@@ -53,7 +54,7 @@ func NewScripted() *Scripted {
 			{Keywords: []string{"yes", "sure", "please"}, Answer: "Great, I have noted that. Is there anything else?"},
 		},
 		Fallback:  "I'm sorry, I can only help with opening hours, our address, prices and appointments. What would you like to know?",
-		Goodbye:   "Thank you for calling. Goodbye!",
+		Goodbye:   defaults.Goodbye,
 		MaxTurns:  10,
 		Farewells: []string{"goodbye", "good bye", "bye", "that's all", "that is all", "no thanks", "nothing else", "hang up"},
 		WordDelay: DefaultWordDelay,

@@ -7,10 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-// DefaultMaxReplyChars bounds a spoken reply: about three short sentences,
-// which keeps text-to-speech time (and the caller's patience) in check.
-const DefaultMaxReplyChars = 400
-
 // Patterns for the markdown that models produce even when asked not to. They
 // are applied in order by Speakable; the whole-line ones run per line.
 var (

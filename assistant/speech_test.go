@@ -59,9 +59,9 @@ func TestSpeakable(t *testing.T) {
 
 func TestSpeakableLongReplyIsBounded(t *testing.T) {
 	long := strings.Repeat("This is a fairly long sentence about our services. ", 40)
-	got := Speakable(long, DefaultMaxReplyChars)
-	if n := utf8.RuneCountInString(got); n > DefaultMaxReplyChars || n < DefaultMaxReplyChars/2 {
-		t.Fatalf("got %d runes, want between %d and %d", n, DefaultMaxReplyChars/2, DefaultMaxReplyChars)
+	got := Speakable(long, DefaultModelConfig().MaxReplyChars)
+	if n := utf8.RuneCountInString(got); n > DefaultModelConfig().MaxReplyChars || n < DefaultModelConfig().MaxReplyChars/2 {
+		t.Fatalf("got %d runes, want between %d and %d", n, DefaultModelConfig().MaxReplyChars/2, DefaultModelConfig().MaxReplyChars)
 	}
 	if !strings.HasSuffix(got, "services.") {
 		t.Fatalf("reply not cut at a sentence end: %q", got[len(got)-30:])

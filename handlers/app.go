@@ -46,6 +46,9 @@ type Config struct {
 	// Language and Voice are used for <Say> and speech recognition.
 	Language string
 	Voice    string
+	// Greeting is said when the assistant has no greeting of its own to
+	// give (it failed, or said nothing).
+	Greeting string
 	// TurnTimeout bounds one assistant answer; the caller hears an apology when
 	// it passes. It must leave room in Twilio's 15 s for the store round trips.
 	TurnTimeout time.Duration
@@ -63,12 +66,10 @@ type Config struct {
 	// MaxBody bounds a webhook body, also under runtimes that do not enforce
 	// Fiber's BodyLimit.
 	MaxBody int
-	// CallMode is ModeGather (the default) or ModeRelay: how calls run.
+	// CallMode is ModeGather or ModeRelay: how calls run ("" is gather).
 	CallMode string
 	// Relay shapes streamed calls (ModeRelay).
 	Relay RelayConfig
-	// Goodbye is said when a streamed call ends without a farewell of its own.
-	Goodbye string
 }
 
 // Deps are the collaborators of the handlers.
@@ -125,38 +126,11 @@ type Server struct {
 	relay    *relayState
 }
 
-// New returns a Server, filling in defaults for unset Config fields.
+// New returns a Server. Every Config field is the operator's setting (the
+// defaults are the configuration's env tags, see runtime/service); only
+// missing collaborators get stand-ins: the default logger, a fresh metrics
+// registry, no worker to wake.
 func New(cfg Config, d Deps) *Server {
-	if cfg.Language == "" {
-		cfg.Language = "en-US"
-	}
-	if cfg.TurnTimeout <= 0 {
-		cfg.TurnTimeout = 8 * time.Second
-	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 3 * time.Second
-	}
-	if cfg.MaxSilence <= 0 {
-		cfg.MaxSilence = 2
-	}
-	if cfg.MaxFailures <= 0 {
-		cfg.MaxFailures = 3
-	}
-	if cfg.TwilioAPIBaseURL == "" {
-		cfg.TwilioAPIBaseURL = "https://api.twilio.com"
-	}
-	if cfg.RecordingURLTTL <= 0 {
-		cfg.RecordingURLTTL = 5 * time.Minute
-	}
-	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 64 << 10
-	}
-	if cfg.CallMode == "" {
-		cfg.CallMode = ModeGather
-	}
-	if cfg.Goodbye == "" {
-		cfg.Goodbye = "Thank you for calling. Goodbye!"
-	}
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
@@ -184,7 +158,7 @@ func New(cfg Config, d Deps) *Server {
 		workReady:  d.WorkReady,
 		capture:    d.Capture,
 		reqID:      d.RequestID,
-		relay: &relayState{cfg: cfg.Relay.withDefaults(), metrics: newRelayMetrics(d.Registry),
+		relay: &relayState{cfg: cfg.Relay, metrics: newRelayMetrics(d.Registry),
 			sessions: make(map[*relaySession]struct{})},
 	}
 }
@@ -220,14 +194,14 @@ func (s *Server) App(base fiber.Config, first ...fiber.Handler) *fiber.App {
 
 // routes registers every route of the service.
 func (s *Server) routes(app *fiber.App) {
-	app.Use(s.requestContext, s.observe, s.edge)
+	app.Use(s.requestContext, s.respond, s.edge)
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	// Metrics describe traffic and failures: like the API, they need a token.
 	app.Get("/metrics", s.requireToken, s.metricsHandler())
 
-	tw := app.Group("/twilio", s.captureWebhook, s.twilioRequest)
+	tw := app.Group("/twilio", s.twilioRequest)
 	tw.Post("/voice", s.voice)
 	tw.Post("/gather", s.gather)
 	tw.Post("/status", s.status)

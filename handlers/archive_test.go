@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
-	"switchboard/runtime/worker"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 	"switchboard/storage/memory"
 )
 
-func completeRecording(t *testing.T, in *handlertest.Instance, call twiliotest.Call, recSID string) {
+func completeRecording(t *testing.T, in *servicetest.Instance, call twiliotest.Call, recSID string) {
 	t.Helper()
 	r := in.Webhook("/twilio/recording", call.Form("RecordingSid", recSID, "RecordingUrl", in.Media.RecordingURL(recSID),
 		"RecordingStatus", "completed", "RecordingDuration", "3", "RecordingChannels", "2"))
@@ -23,7 +23,7 @@ func completeRecording(t *testing.T, in *handlertest.Instance, call twiliotest.C
 	}
 }
 
-func recordingOf(t *testing.T, in *handlertest.Instance, callSID string) storage.Recording {
+func recordingOf(t *testing.T, in *servicetest.Instance, callSID string) storage.Recording {
 	t.Helper()
 	c := in.GetCall(callSID)
 	if len(c.Recordings) != 1 {
@@ -36,14 +36,14 @@ func TestArchiveFaults(t *testing.T) {
 	audio := bytes.Repeat([]byte{0, 1, 2, 3, 250, 251}, 40000)
 
 	t.Run("NotFoundThenOK", func(t *testing.T) {
-		in := handlertest.Start(t, handlertest.Options{})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		in := servicetest.Start(t, servicetest.Options{})
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		in.Webhook("/twilio/voice", call.Form())
 		recSID := twiliotest.SID("RE")
 		in.Media.Add(recSID, audio)
 		in.Media.Fail(recSID, twiliotest.Fault{Status: 404})
 		completeRecording(t, in, call, recSID)
-		handlertest.Eventually(t, 10*time.Second, "stored", func() bool {
+		servicetest.Eventually(t, 10*time.Second, "stored", func() bool {
 			return recordingOf(t, in, call.CallSID).State == storage.RecordingStored
 		})
 		rec := recordingOf(t, in, call.CallSID)
@@ -53,14 +53,14 @@ func TestArchiveFaults(t *testing.T) {
 	})
 
 	t.Run("Repeated500ThenFailed", func(t *testing.T) {
-		in := handlertest.Start(t, handlertest.Options{Worker: worker.Config{MaxAttempts: 3}})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		in := servicetest.Start(t, servicetest.Options{Configure: func(c *service.Config) { c.Worker.MaxAttempts = 3 }})
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		in.Webhook("/twilio/voice", call.Form())
 		recSID := twiliotest.SID("RE")
 		in.Media.Add(recSID, audio)
 		in.Media.Fail(recSID, twiliotest.Fault{Status: 500}, twiliotest.Fault{Status: 502}, twiliotest.Fault{Status: 500}, twiliotest.Fault{Status: 500})
 		completeRecording(t, in, call, recSID)
-		handlertest.Eventually(t, 10*time.Second, "failed", func() bool {
+		servicetest.Eventually(t, 10*time.Second, "failed", func() bool {
 			return recordingOf(t, in, call.CallSID).State == storage.RecordingFailed
 		})
 		rec := recordingOf(t, in, call.CallSID)
@@ -77,14 +77,14 @@ func TestArchiveFaults(t *testing.T) {
 	})
 
 	t.Run("UnauthorizedFailsAtOnce", func(t *testing.T) {
-		in := handlertest.Start(t, handlertest.Options{})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		in := servicetest.Start(t, servicetest.Options{})
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		in.Webhook("/twilio/voice", call.Form())
 		recSID := twiliotest.SID("RE")
 		in.Media.Add(recSID, audio)
 		in.Media.Fail(recSID, twiliotest.Fault{Status: 401})
 		completeRecording(t, in, call, recSID)
-		handlertest.Eventually(t, 10*time.Second, "failed", func() bool {
+		servicetest.Eventually(t, 10*time.Second, "failed", func() bool {
 			return recordingOf(t, in, call.CallSID).State == storage.RecordingFailed
 		})
 		if rec := recordingOf(t, in, call.CallSID); !strings.Contains(rec.LastError, "TWILIO_AUTH_TOKEN") || in.Media.Gets(recSID) != 1 {
@@ -93,14 +93,14 @@ func TestArchiveFaults(t *testing.T) {
 	})
 
 	t.Run("CutMidwayThenOK", func(t *testing.T) {
-		in := handlertest.Start(t, handlertest.Options{})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		in := servicetest.Start(t, servicetest.Options{})
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		in.Webhook("/twilio/voice", call.Form())
 		recSID := twiliotest.SID("RE")
 		in.Media.Add(recSID, audio)
 		in.Media.Fail(recSID, twiliotest.Fault{CutAfter: int64(len(audio) / 3)})
 		completeRecording(t, in, call, recSID)
-		handlertest.Eventually(t, 10*time.Second, "stored", func() bool {
+		servicetest.Eventually(t, 10*time.Second, "stored", func() bool {
 			return recordingOf(t, in, call.CallSID).State == storage.RecordingStored
 		})
 		if rec := recordingOf(t, in, call.CallSID); rec.Size != int64(len(audio)) || rec.SHA256 != twiliotest.SHA256(audio) {
@@ -109,8 +109,8 @@ func TestArchiveFaults(t *testing.T) {
 	})
 
 	t.Run("AbsentRecording", func(t *testing.T) {
-		in := handlertest.Start(t, handlertest.Options{})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		in := servicetest.Start(t, servicetest.Options{})
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		in.Webhook("/twilio/voice", call.Form())
 		recSID := twiliotest.SID("RE")
 		r := in.Webhook("/twilio/recording", call.Form("RecordingSid", recSID, "RecordingStatus", "absent", "ErrorCode", "0"))
@@ -123,28 +123,28 @@ func TestArchiveFaults(t *testing.T) {
 	})
 
 	t.Run("DeleteAfterArchive", func(t *testing.T) {
-		in := handlertest.Start(t, handlertest.Options{Worker: worker.Config{DeleteAfterArchive: true}})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		in := servicetest.Start(t, servicetest.Options{Configure: func(c *service.Config) { c.Worker.DeleteAfterArchive = true }})
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		in.Webhook("/twilio/voice", call.Form())
 		recSID := twiliotest.SID("RE")
 		in.Media.Add(recSID, audio)
 		completeRecording(t, in, call, recSID)
-		handlertest.Eventually(t, 10*time.Second, "media deleted at Twilio", func() bool { return in.Media.Deletes(recSID) == 1 })
+		servicetest.Eventually(t, 10*time.Second, "media deleted at Twilio", func() bool { return in.Media.Deletes(recSID) == 1 })
 		if rec := recordingOf(t, in, call.CallSID); rec.State != storage.RecordingStored {
 			t.Errorf("recording %+v", rec)
 		}
 	})
 
 	t.Run("DuplicateCallback", func(t *testing.T) {
-		in := handlertest.Start(t, handlertest.Options{})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		in := servicetest.Start(t, servicetest.Options{})
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		in.Webhook("/twilio/voice", call.Form())
 		recSID := twiliotest.SID("RE")
 		in.Media.Add(recSID, audio)
 		for range 3 {
 			completeRecording(t, in, call, recSID)
 		}
-		handlertest.Eventually(t, 10*time.Second, "stored", func() bool {
+		servicetest.Eventually(t, 10*time.Second, "stored", func() bool {
 			return recordingOf(t, in, call.CallSID).State == storage.RecordingStored
 		})
 		if n := in.Media.Gets(recSID); n != 1 {
@@ -157,11 +157,11 @@ func TestArchiveFaults(t *testing.T) {
 // download is in the middle; another instance on the same store finishes it.
 func TestArchiveWorkerStoppedMidTask(t *testing.T) {
 	store := memory.New()
-	media := twiliotest.NewMedia(handlertest.AccountSID, handlertest.AuthToken)
+	media := twiliotest.NewMedia(servicetest.AccountSID, servicetest.AuthToken)
 	t.Cleanup(media.Close)
-	first := handlertest.Start(t, handlertest.Options{Calls: store, Media: media})
+	first := servicetest.Start(t, servicetest.Options{Calls: store, Media: media})
 	audio := bytes.Repeat([]byte("0123456789abcdef"), 30000)
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	first.Webhook("/twilio/voice", call.Form())
 	recSID := twiliotest.SID("RE")
 	media.Add(recSID, audio)
@@ -180,8 +180,8 @@ func TestArchiveWorkerStoppedMidTask(t *testing.T) {
 		t.Fatalf("after stopping: %+v", rec)
 	}
 
-	second := handlertest.Start(t, handlertest.Options{Calls: store, Media: media, Blobs: first.Blobs})
-	handlertest.Eventually(t, 10*time.Second, "stored by the second instance", func() bool {
+	second := servicetest.Start(t, servicetest.Options{Calls: store, Media: media, Blobs: first.Blobs})
+	servicetest.Eventually(t, 10*time.Second, "stored by the second instance", func() bool {
 		return recordingOf(t, second, call.CallSID).State == storage.RecordingStored
 	})
 	rec := recordingOf(t, second, call.CallSID)
@@ -202,9 +202,9 @@ func TestCallDeletedWhileArchiving(t *testing.T) {
 	for _, cs := range callStores {
 		t.Run(cs.name, func(t *testing.T) {
 			blobs, dir := mustBlobDir(t)
-			in := handlertest.Start(t, handlertest.Options{Calls: cs.open(t), Blobs: blobs})
+			in := servicetest.Start(t, servicetest.Options{Calls: cs.open(t), Blobs: blobs})
 			audio := bytes.Repeat([]byte("deleted-call-audio"), 20000)
-			call := twiliotest.NewCall(handlertest.AccountSID)
+			call := twiliotest.NewCall(servicetest.AccountSID)
 			in.Webhook("/twilio/voice", call.Form())
 			recSID := twiliotest.SID("RE")
 			in.Media.Add(recSID, audio)
@@ -222,7 +222,7 @@ func TestCallDeletedWhileArchiving(t *testing.T) {
 			deleteCall(t, in, call.CallSID)
 			release()
 			// Wait for the attempt to end, then look for its object.
-			handlertest.Eventually(t, 10*time.Second, "the archive attempt to end", func() bool {
+			servicetest.Eventually(t, 10*time.Second, "the archive attempt to end", func() bool {
 				return metricSum(t, in.Registry, "switchboard_work_total", map[string]string{"kind": "archive_recording"}) >= 1
 			})
 			if files := objectFiles(t, dir); len(files) != 0 {

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 )
 
 // providerDelay is the fake model's fixed latency per request.
@@ -28,7 +28,7 @@ func BenchmarkAssistantTurnOverhead(b *testing.B) {
 				return modelAnswer{Text: "We open at eight on Saturdays.", Delay: providerDelay}
 			}, nil)
 			form := func(call twiliotest.Call) *http.Request {
-				return handlertest.SignedRequest(b, r.URL, "/twilio/gather?turn=1",
+				return servicetest.SignedRequest(b, r.URL, "/twilio/gather?turn=1",
 					call.Form("SpeechResult", "What time do you open on Saturday?", "Confidence", "0.9"))
 			}
 			// One untimed turn opens the kept-alive connections.
@@ -37,7 +37,7 @@ func BenchmarkAssistantTurnOverhead(b *testing.B) {
 			var total time.Duration
 			for b.Loop() {
 				b.StopTimer()
-				call := twiliotest.NewCall(handlertest.AccountSID)
+				call := twiliotest.NewCall(servicetest.AccountSID)
 				if resp := r.Webhook("/twilio/voice", call.Form()); resp.Status != http.StatusOK {
 					b.Fatalf("voice: %d %s", resp.Status, resp.Body)
 				}

@@ -9,7 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"switchboard/assistant"
-	"switchboard/handlers/handlertest"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
 
@@ -26,7 +27,7 @@ const (
 const deadlineMargin = 2 * time.Second
 
 // assistantTurn returns stored assistant turn n as the API shows it.
-func assistantTurn(t *testing.T, in *handlertest.Instance, callSID string, n int) storage.Turn {
+func assistantTurn(t *testing.T, in *servicetest.Instance, callSID string, n int) storage.Turn {
 	t.Helper()
 	for _, tu := range in.GetCall(callSID).Turns {
 		if tu.Number == n && tu.Role == storage.RoleAssistant {
@@ -46,7 +47,7 @@ func TestAssistantSlowProvider(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			r := startRig(t, b, func(int, modelRequest) modelAnswer {
 				return modelAnswer{Text: "Too late to matter.", Delay: 5 * time.Second}
-			}, func(mc *assistant.ModelConfig, _ *handlertest.Options) { mc.TurnTimeout = deadline })
+			}, func(c *service.Config, _ *servicetest.Options) { c.Model.TurnTimeout = deadline })
 			call := r.answerCall(t)
 
 			tw, took := r.say(t, call, 1, "Are you open on Sunday?")
@@ -105,9 +106,9 @@ func TestAssistantProviderFailures(t *testing.T) {
 				const deadline = time.Second
 				r := startRig(t, b, func(int, modelRequest) modelAnswer {
 					return modelAnswer{Status: http.StatusInternalServerError}
-				}, func(mc *assistant.ModelConfig, o *handlertest.Options) {
-					mc.TurnTimeout = deadline
-					o.Handlers.MaxFailures = 3
+				}, func(c *service.Config, _ *servicetest.Options) {
+					c.Model.TurnTimeout = deadline
+					c.MaxFailures = 3
 				})
 				call := r.answerCall(t)
 				for n := 1; n <= 3; n++ {
@@ -144,7 +145,7 @@ func TestAssistantProviderFailures(t *testing.T) {
 						return modelAnswer{Text: "Yes, I can hear you now."}
 					}
 					return modelAnswer{Raw: "not json"}
-				}, func(_ *assistant.ModelConfig, o *handlertest.Options) { o.Handlers.MaxFailures = 3 })
+				}, func(c *service.Config, _ *servicetest.Options) { c.MaxFailures = 3 })
 				call := r.answerCall(t)
 				for n, words := range []string{"First try.", "Second try.", "Third try.", "Fourth try.", "Fifth try."} {
 					tw, _ := r.say(t, call, n+1, words)

@@ -18,8 +18,9 @@ import (
 	"switchboard/assistant/bedrock/bedrocktest"
 	"switchboard/assistant/openai"
 	"switchboard/assistant/openai/openaitest"
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
 )
 
 // The tests below run the model-backed assistants behind the real webhooks:
@@ -205,7 +206,7 @@ func waitOrGone(r *http.Request, d time.Duration) bool {
 
 // rig is a switchboard instance whose assistant talks to a fake model.
 type rig struct {
-	*handlertest.Instance
+	*servicetest.Instance
 	model fakeModel
 	// aiMetrics holds the assistant's per-turn metrics.
 	aiMetrics *prometheus.Registry
@@ -214,18 +215,24 @@ type rig struct {
 }
 
 // startRig starts an instance on b's fake answering with s. tune adjusts the
-// model configuration and the instance options before start; the handlers'
-// turn deadline follows ASSISTANT_TURN_TIMEOUT as in cmd/switchboard.
-func startRig(t testing.TB, b backend, s script, tune func(*assistant.ModelConfig, *handlertest.Options)) *rig {
+// configuration (the model's included) and the instance options before
+// start; the handlers' turn deadline follows ASSISTANT_TURN_TIMEOUT through
+// the service's wiring.
+func startRig(t testing.TB, b backend, s script, tune func(*service.Config, *servicetest.Options)) *rig {
 	t.Helper()
-	mc := assistant.DefaultModelConfig()
-	mc.Prompt = businessPrompt
-	o := handlertest.Options{NoWorkers: true}
-	o.Handlers.MaxFailures = 3
-	if tune != nil {
-		tune(&mc, &o)
+	o := servicetest.Options{NoWorkers: true}
+	configure := func(c *service.Config, o *servicetest.Options) {
+		c.Model.Prompt = businessPrompt
+		c.MaxFailures = 3
+		if tune != nil {
+			tune(c, o)
+		}
 	}
-	o.Handlers.TurnTimeout = mc.TurnTimeout
+	// The model is built before the instance, from the same settings.
+	probe := service.Defaults()
+	configure(&probe, &o)
+	mc := probe.Model
+	o.Configure = func(c *service.Config) { configure(c, &servicetest.Options{}) }
 	reg := prometheus.NewRegistry()
 	m, err := assistant.NewMetrics(reg)
 	if err != nil {
@@ -234,14 +241,14 @@ func startRig(t testing.TB, b backend, s script, tune func(*assistant.ModelConfi
 	logs := &syncLog{}
 	model := b.start(t, s, assistant.Deps{Config: mc, Metrics: m, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	o.Assistant = model
-	return &rig{Instance: handlertest.Start(t, o), model: model, aiMetrics: reg, logs: logs, cfg: mc}
+	return &rig{Instance: servicetest.Start(t, o), model: model, aiMetrics: reg, logs: logs, cfg: mc}
 }
 
 // answerCall sends the incoming-call webhook and checks the greeting asks
 // for turn 1.
 func (r *rig) answerCall(t testing.TB) twiliotest.Call {
 	t.Helper()
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	resp := r.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
 	tw := parseTwiML(t, resp)
 	if len(tw.Says) != 1 || tw.Says[0] != r.cfg.Greeting || tw.Gather != "/twilio/gather?turn=1" {
@@ -268,7 +275,7 @@ type twiml struct {
 	Hangup bool
 }
 
-func parseTwiML(t testing.TB, r handlertest.Response) twiml {
+func parseTwiML(t testing.TB, r servicetest.Response) twiml {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("webhook answered %d, want 200 TwiML: %s", r.Status, r.Body)
@@ -304,7 +311,7 @@ func parseTwiML(t testing.TB, r handlertest.Response) twiml {
 	for _, g := range doc.Gather {
 		// Actions are absolute under the public base URL; the tests
 		// compare the path and query.
-		tw.Gather = strings.TrimPrefix(g.Action, handlertest.PublicBaseURL)
+		tw.Gather = strings.TrimPrefix(g.Action, servicetest.PublicBaseURL)
 		for _, s := range g.Say {
 			tw.Says = append(tw.Says, s.Text)
 		}

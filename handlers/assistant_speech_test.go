@@ -6,8 +6,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"switchboard/assistant"
-	"switchboard/handlers/handlertest"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
 )
 
 // markup is what a speech synthesizer would read aloud literally.
@@ -92,7 +92,7 @@ func TestAssistantRepliesAreSpeakable(t *testing.T) {
 
 			t.Run("ShorterConfiguredBound", func(t *testing.T) {
 				r := startRig(t, b, func(int, modelRequest) modelAnswer { return modelAnswer{Text: long} },
-					func(mc *assistant.ModelConfig, _ *handlertest.Options) { mc.MaxReplyChars = 120 })
+					func(c *service.Config, _ *servicetest.Options) { c.Model.MaxReplyChars = 120 })
 				call := r.answerCall(t)
 				tw, _ := r.say(t, call, 1, "Tell me about your bread.")
 				if len(tw.Says) != 1 || utf8.RuneCountInString(tw.Says[0]) > 120 || tw.Says[0] == "" {

@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"switchboard/assistant"
-	"switchboard/handlers/handlertest"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 	"switchboard/storage/memory"
 )
@@ -22,7 +22,7 @@ import (
 // workWatch is a call store that remembers the summary work as the worker
 // reports it: each failed attempt and the completing one.
 type workWatch struct {
-	storage.CallStore
+	storage.Store
 	mu        sync.Mutex
 	failures  []attempt
 	completed []attempt
@@ -40,14 +40,14 @@ func (w *workWatch) FailWork(ctx context.Context, wk storage.Work, f storage.Fai
 		w.failures = append(w.failures, attempt{wk.Attempts, f.Err})
 		w.mu.Unlock()
 	}
-	return w.CallStore.FailWork(ctx, wk, f)
+	return w.Store.FailWork(ctx, wk, f)
 }
 
 func (w *workWatch) CompleteSummary(ctx context.Context, wk storage.Work, s storage.Summary) error {
 	w.mu.Lock()
 	w.completed = append(w.completed, attempt{Attempts: wk.Attempts})
 	w.mu.Unlock()
-	return w.CallStore.CompleteSummary(ctx, wk, s)
+	return w.Store.CompleteSummary(ctx, wk, s)
 }
 
 func (w *workWatch) reports() (failures, completed []attempt) {
@@ -94,7 +94,7 @@ func TestAssistantSummaryRetried(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			for _, fc := range failures {
 				t.Run(fc.name+"TwiceStoredOnThirdAttempt", func(t *testing.T) {
-					watch := &workWatch{CallStore: memory.New()}
+					watch := &workWatch{Store: memory.New()}
 					var summaries atomic.Int64
 					r := startRig(t, b, func(n int, req modelRequest) modelAnswer {
 						if !req.Summary {
@@ -104,12 +104,13 @@ func TestAssistantSummaryRetried(t *testing.T) {
 							return fc.fail
 						}
 						return modelAnswer{Text: string(summaryJSON)}
-					}, func(mc *assistant.ModelConfig, o *handlertest.Options) {
-						mc.SummaryTimeout = fc.summaryTimeout
+					}, func(c *service.Config, o *servicetest.Options) {
+						c.Model.SummaryTimeout, c.Worker.SummaryTimeout = fc.summaryTimeout, fc.summaryTimeout
 						o.Calls = watch
 						o.NoWorkers = false
-						o.Worker.BackoffBase = 20 * time.Millisecond
-						o.Worker.BackoffMax = 100 * time.Millisecond
+						c.Worker.Size = 1
+						c.Worker.BackoffBase = 20 * time.Millisecond
+						c.Worker.BackoffMax = 100 * time.Millisecond
 					})
 					call := r.answerCall(t)
 					r.say(t, call, 1, said)
@@ -118,7 +119,7 @@ func TestAssistantSummaryRetried(t *testing.T) {
 					}
 
 					var got storage.Call
-					handlertest.Eventually(t, 10*time.Second, "the summary stored", func() bool {
+					servicetest.Eventually(t, 10*time.Second, "the summary stored", func() bool {
 						got = r.GetCall(call.CallSID)
 						return got.Summary != nil
 					})

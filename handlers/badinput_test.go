@@ -7,16 +7,16 @@ import (
 	"strings"
 	"testing"
 
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
 
 // TestBadWebhooks sends malformed webhooks; each gets a clear 4xx and
 // changes nothing.
 func TestBadWebhooks(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	if r := in.Webhook("/twilio/voice", call.Form()); r.Status != http.StatusOK {
 		t.Fatalf("voice: %d", r.Status)
 	}
@@ -95,8 +95,8 @@ func TestBadWebhooks(t *testing.T) {
 }
 
 func TestBadAPIRequests(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	in.Webhook("/twilio/voice", call.Form())
 
 	auth := func(name, header string) {
@@ -116,8 +116,8 @@ func TestBadAPIRequests(t *testing.T) {
 	}
 	auth("MissingToken", "")
 	auth("UnknownToken", "Bearer not-the-token-0123456789")
-	auth("BasicScheme", "Basic "+handlertest.APIToken)
-	auth("TokenPrefix", "Bearer "+handlertest.APIToken[:10])
+	auth("BasicScheme", "Basic "+servicetest.APIToken)
+	auth("TokenPrefix", "Bearer "+servicetest.APIToken[:10])
 
 	cases := []struct {
 		name, method, path string

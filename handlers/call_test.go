@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
 
@@ -20,8 +20,8 @@ import (
 // caller turns (the last a goodbye), status completed, recording completed,
 // archive from the fake Twilio media endpoint, then the API.
 func TestWholeCall(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 
 	r := in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
 	assertTwiML(t, r)
@@ -72,7 +72,7 @@ func TestWholeCall(t *testing.T) {
 	}
 
 	var got storage.Call
-	handlertest.Eventually(t, 10*time.Second, "recording stored and summary written", func() bool {
+	servicetest.Eventually(t, 10*time.Second, "recording stored and summary written", func() bool {
 		got = in.GetCall(call.CallSID)
 		return got.Summary != nil && len(got.Recordings) == 1 && got.Recordings[0].State == storage.RecordingStored
 	})
@@ -125,7 +125,7 @@ func TestWholeCall(t *testing.T) {
 
 	t.Run("Range", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, in.URL+"/api/v1/calls/"+call.CallSID+"/recordings/"+recSID+"/audio", nil)
-		req.Header.Set("Authorization", "Bearer "+handlertest.APIToken)
+		req.Header.Set("Authorization", "Bearer "+servicetest.APIToken)
 		req.Header.Set("Range", "bytes=100-199")
 		r := in.Do(req)
 		if r.Status != http.StatusPartialContent || r.Body != string(audio[100:200]) {
@@ -175,7 +175,7 @@ func TestWholeCall(t *testing.T) {
 	})
 }
 
-func assertTwiML(t *testing.T, r handlertest.Response) {
+func assertTwiML(t *testing.T, r servicetest.Response) {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("TwiML status %d: %s", r.Status, r.Body)

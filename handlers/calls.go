@@ -1,10 +1,7 @@
 package handlers
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -186,109 +183,4 @@ func (s *Server) deleteAudio(c *fiber.Ctx, recs []storage.Recording) error {
 		}
 	}
 	return nil
-}
-
-// recordingAudio answers GET /api/v1/calls/{sid}/recordings/{rsid}/audio:
-// a 302 to a short-lived presigned link when the blob store can make one
-// (S3), else the audio itself, with Range support.
-func (s *Server) recordingAudio(c *fiber.Ctx) error {
-	sid, err := callSIDParam(c)
-	if err != nil {
-		return err
-	}
-	rsid := strings.Clone(c.Params("rsid"))
-	if err := storage.CheckSID("recording sid", rsid, "RE"); err != nil {
-		return err
-	}
-	ctx, cancel := s.storeContext(c)
-	defer cancel()
-	rec, err := s.calls.GetRecording(ctx, sid, rsid)
-	if err != nil {
-		return err
-	}
-	if rec.State != storage.RecordingStored {
-		return storage.Errorf(storage.ErrConflict, "recording %s is %s, not stored", rsid, rec.State)
-	}
-	if p, ok := s.blobs.(storage.Presigner); ok {
-		u, err := p.PresignGet(ctx, rec.BlobKey, s.cfg.RecordingURLTTL)
-		if err != nil {
-			return err
-		}
-		c.Set(fiber.HeaderCacheControl, "private, no-store")
-		return c.Redirect(u, http.StatusFound)
-	}
-	info, err := s.blobs.Stat(ctx, rec.BlobKey)
-	if err != nil {
-		return err
-	}
-	offset, length, partial, err := parseRange(c.Get(fiber.HeaderRange), info.Size)
-	if err != nil {
-		c.Set(fiber.HeaderContentRange, "bytes */"+strconv.FormatInt(info.Size, 10))
-		return newHTTPError(http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable", err.Error())
-	}
-	// The body is streamed after this handler returns: it must not depend
-	// on the request's store deadline.
-	body, info, err := s.blobs.Open(c.UserContext(), rec.BlobKey, offset, length)
-	if err != nil {
-		return err
-	}
-	ct := info.ContentType
-	if ct == "" {
-		ct = rec.ContentType
-	}
-	c.Set(fiber.HeaderContentType, ct)
-	c.Set(fiber.HeaderAcceptRanges, "bytes")
-	c.Set(fiber.HeaderCacheControl, "private, no-store")
-	if rec.SHA256 != "" {
-		c.Set(fiber.HeaderETag, `"`+rec.SHA256+`"`)
-	}
-	if partial {
-		c.Set(fiber.HeaderContentRange, fmt.Sprintf("bytes %d-%d/%d", offset, offset+length-1, info.Size))
-		c.Status(http.StatusPartialContent)
-	} else {
-		length = info.Size
-	}
-	return c.SendStream(body, int(length))
-}
-
-var errRange = errors.New("unsatisfiable range")
-
-// parseRange reads a single "bytes=" range of an object of size bytes.
-// No header (or one this server does not serve partially, such as several
-// ranges) means the whole object.
-func parseRange(h string, size int64) (offset, length int64, partial bool, err error) {
-	if h == "" {
-		return 0, size, false, nil
-	}
-	spec, ok := strings.CutPrefix(h, "bytes=")
-	if !ok || strings.Contains(spec, ",") {
-		return 0, size, false, nil
-	}
-	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
-	if !ok {
-		return 0, 0, false, errRange
-	}
-	switch {
-	case first == "": // suffix: the last N bytes
-		n, err := strconv.ParseInt(last, 10, 64)
-		if err != nil || n <= 0 || size == 0 {
-			return 0, 0, false, errRange
-		}
-		n = min(n, size)
-		return size - n, n, true, nil
-	default:
-		start, err := strconv.ParseInt(first, 10, 64)
-		if err != nil || start < 0 || start >= size {
-			return 0, 0, false, errRange
-		}
-		end := size - 1
-		if last != "" {
-			e, err := strconv.ParseInt(last, 10, 64)
-			if err != nil || e < start {
-				return 0, 0, false, errRange
-			}
-			end = min(e, size-1)
-		}
-		return start, end - start + 1, true, nil
-	}
 }

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 	"switchboard/storage/localfs"
 	"switchboard/storage/memory"
@@ -23,10 +23,10 @@ import (
 // callStores are the call stores the deletion tests run on.
 var callStores = []struct {
 	name string
-	open func(t *testing.T) storage.CallStore
+	open func(t *testing.T) storage.Store
 }{
-	{"Memory", func(t *testing.T) storage.CallStore { return memory.New() }},
-	{"Postgres", func(t *testing.T) storage.CallStore {
+	{"Memory", func(t *testing.T) storage.Store { return memory.New() }},
+	{"Postgres", func(t *testing.T) storage.Store {
 		s, err := postgres.Open(context.Background(), postgres.Config{
 			URL: pgtest.MigratedURL(t), MaxConns: 10, ConnectTimeout: 3 * time.Second, QueryTimeout: 5 * time.Second,
 		})
@@ -66,14 +66,14 @@ func objectFiles(t *testing.T, dir string) []string {
 }
 
 // endCall reports the call completed.
-func endCall(t *testing.T, in *handlertest.Instance, call twiliotest.Call) {
+func endCall(t *testing.T, in *servicetest.Instance, call twiliotest.Call) {
 	t.Helper()
 	if r := in.Webhook("/twilio/status", call.Form("CallStatus", "completed", "CallDuration", "42")); r.Status != http.StatusNoContent {
 		t.Fatalf("status completed: %d %s", r.Status, r.Body)
 	}
 }
 
-func deleteCall(t *testing.T, in *handlertest.Instance, sid string) {
+func deleteCall(t *testing.T, in *servicetest.Instance, sid string) {
 	t.Helper()
 	if r := in.API(http.MethodDelete, "/api/v1/calls/"+sid); r.Status != http.StatusNoContent {
 		t.Fatalf("DELETE call: %d %s", r.Status, r.Body)
@@ -88,8 +88,8 @@ func TestDeletedCallStaysDeleted(t *testing.T) {
 	for _, cs := range callStores {
 		t.Run(cs.name, func(t *testing.T) {
 			blobs, dir := mustBlobDir(t)
-			in := handlertest.Start(t, handlertest.Options{Calls: cs.open(t), Blobs: blobs})
-			call := twiliotest.NewCall(handlertest.AccountSID)
+			in := servicetest.Start(t, servicetest.Options{Calls: cs.open(t), Blobs: blobs})
+			call := twiliotest.NewCall(servicetest.AccountSID)
 			if r := in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing")); r.Status != http.StatusOK {
 				t.Fatalf("incoming call: %d %s", r.Status, r.Body)
 			}
@@ -98,7 +98,7 @@ func TestDeletedCallStaysDeleted(t *testing.T) {
 			in.Media.Add(recSID, audio)
 			endCall(t, in, call)
 			completeRecording(t, in, call, recSID)
-			handlertest.Eventually(t, 10*time.Second, "recording stored and summary written", func() bool {
+			servicetest.Eventually(t, 10*time.Second, "recording stored and summary written", func() bool {
 				c := in.GetCall(call.CallSID)
 				return c.Summary != nil && len(c.Recordings) == 1 && c.Recordings[0].State == storage.RecordingStored
 			})
@@ -155,7 +155,7 @@ func TestDeletedCallStaysDeleted(t *testing.T) {
 				t.Errorf("work after the late webhooks: %+v, %v, %v; want none", w, ok, err)
 			}
 			// A worker that starts now finds nothing to archive.
-			second := handlertest.Start(t, handlertest.Options{Calls: in.Calls, Blobs: blobs, Media: in.Media})
+			second := servicetest.Start(t, servicetest.Options{Calls: in.Calls, Blobs: blobs, Media: in.Media})
 			if n := second.Workers.Drain(t.Context()); n != 0 {
 				t.Errorf("a worker found %d items of work for the deleted call", n)
 			}
@@ -177,10 +177,10 @@ func TestDeletedCallStaysDeleted(t *testing.T) {
 func TestDeleteLiveCall(t *testing.T) {
 	for _, cs := range callStores {
 		t.Run(cs.name, func(t *testing.T) {
-			in := handlertest.Start(t, handlertest.Options{Calls: cs.open(t)})
+			in := servicetest.Start(t, servicetest.Options{Calls: cs.open(t)})
 			for _, st := range []string{"queued", "ringing", "in-progress"} {
 				t.Run(st, func(t *testing.T) {
-					call := twiliotest.NewCall(handlertest.AccountSID)
+					call := twiliotest.NewCall(servicetest.AccountSID)
 					if st == "queued" {
 						// A call first seen by its status callback.
 						if r := in.Webhook("/twilio/status", call.Form("CallStatus", "queued")); r.Status != http.StatusNoContent {
@@ -217,8 +217,8 @@ func TestDeleteRemovesAudioWrittenBeforeACrash(t *testing.T) {
 	for _, cs := range callStores {
 		t.Run(cs.name, func(t *testing.T) {
 			blobs, dir := mustBlobDir(t)
-			in := handlertest.Start(t, handlertest.Options{Calls: cs.open(t), Blobs: blobs, NoWorkers: true})
-			call := twiliotest.NewCall(handlertest.AccountSID)
+			in := servicetest.Start(t, servicetest.Options{Calls: cs.open(t), Blobs: blobs, NoWorkers: true})
+			call := twiliotest.NewCall(servicetest.AccountSID)
 			in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
 			recSID := twiliotest.SID("RE")
 			in.Media.Add(recSID, []byte("audio"))

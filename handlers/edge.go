@@ -59,36 +59,25 @@ func ambiguousFraming(h *fasthttp.RequestHeader) bool {
 	return false
 }
 
-// knownMethod reports whether Fiber routes method. Fiber answers any other
-// with a plain-text 400 of its own.
+// knownMethod reports whether Fiber routes method (fiber.DefaultMethods).
+// Fiber answers any other with a plain-text 400 of its own.
 func knownMethod(m []byte) bool {
-	switch string(m) {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
-		return true
+	for _, known := range fiber.DefaultMethods {
+		if string(m) == known {
+			return true
+		}
 	}
 	return false
 }
 
-// methodLabel maps a request method to a constant metric label: a label
-// value must never alias a request buffer, and unknown methods must not
-// grow the label set.
+// methodLabel maps a request method to a constant metric label, one of
+// fiber.DefaultMethods or "OTHER": a label value must never alias a request
+// buffer, and unknown methods must not grow the label set.
 func methodLabel(m string) string {
-	switch m {
-	case http.MethodGet:
-		return http.MethodGet
-	case http.MethodHead:
-		return http.MethodHead
-	case http.MethodPost:
-		return http.MethodPost
-	case http.MethodPut:
-		return http.MethodPut
-	case http.MethodPatch:
-		return http.MethodPatch
-	case http.MethodDelete:
-		return http.MethodDelete
-	case http.MethodOptions:
-		return http.MethodOptions
+	for _, known := range fiber.DefaultMethods {
+		if m == known {
+			return known
+		}
 	}
 	return "OTHER"
 }

@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -19,8 +20,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 )
 
 // bomb returns size zero bytes compressed by enc, nested as the
@@ -58,8 +59,8 @@ func bomb(t testing.TB, encoding string, size int) []byte {
 // with 415 before anything inflates the body, on webhooks (signed or not)
 // and the API, over the real listener.
 func TestCompressedBodiesRefused(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	form := call.Form("CallStatus", "ringing")
 	encodings := []string{"gzip", "gzip, gzip", "br", "deflate", "x-gzip", "GZIP", "identity, gzip", "zstd", "compress", "snappy"}
 	for _, enc := range encodings {
@@ -68,7 +69,7 @@ func TestCompressedBodiesRefused(t *testing.T) {
 			if len(body) > 64<<10 {
 				t.Fatalf("bomb of %d bytes does not fit the body limit", len(body))
 			}
-			req := handlertest.SignedRequest(t, in.URL, "/twilio/voice", form)
+			req := servicetest.SignedRequest(t, in.URL, "/twilio/voice", form)
 			req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 			req.Header.Set("Content-Encoding", enc)
 			r := in.Do(req)
@@ -79,7 +80,7 @@ func TestCompressedBodiesRefused(t *testing.T) {
 		t.Run("API/"+enc, func(t *testing.T) {
 			body := bomb(t, enc, 1<<20)
 			req, _ := http.NewRequest(http.MethodDelete, in.URL+"/api/v1/calls/"+call.CallSID, bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+handlertest.APIToken)
+			req.Header.Set("Authorization", "Bearer "+servicetest.APIToken)
 			req.Header.Set("Content-Encoding", enc)
 			if r := in.Do(req); r.Status != http.StatusUnsupportedMediaType {
 				t.Fatalf("got %d %s", r.Status, r.Body)
@@ -94,7 +95,7 @@ func TestCompressedBodiesRefused(t *testing.T) {
 		}
 	})
 	t.Run("OKIdentity", func(t *testing.T) {
-		req := handlertest.SignedRequest(t, in.URL, "/twilio/voice", form)
+		req := servicetest.SignedRequest(t, in.URL, "/twilio/voice", form)
 		req.Header.Set("Content-Encoding", "identity")
 		if r := in.Do(req); r.Status != http.StatusOK {
 			t.Fatalf("got %d %s", r.Status, r.Body)
@@ -108,8 +109,8 @@ func TestCompressedBodiesRefused(t *testing.T) {
 // TestOtherBodiesRefused: a webhook is a form; multipart and other bodies
 // are refused with 415 (fasthttp does not pre-parse multipart first).
 func TestOtherBodiesRefused(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	var mp bytes.Buffer
 	w := multipart.NewWriter(&mp)
 	for k, v := range call.Form("CallStatus", "ringing") {
@@ -130,7 +131,7 @@ func TestOtherBodiesRefused(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, in.URL+"/twilio/voice", strings.NewReader(tc.body))
 			req.Header.Set("Content-Type", tc.ct)
-			req.Header.Set("X-Twilio-Signature", twiliotest.Sign(handlertest.AuthToken, handlertest.PublicBaseURL+"/twilio/voice", url.Values{}))
+			req.Header.Set("X-Twilio-Signature", twiliotest.Sign(servicetest.AuthToken, servicetest.PublicBaseURL+"/twilio/voice", url.Values{}))
 			if r := in.Do(req); r.Status != http.StatusUnsupportedMediaType {
 				t.Fatalf("got %d %s", r.Status, r.Body)
 			}
@@ -164,7 +165,7 @@ func rawRequest(t *testing.T, base, raw string) *http.Response {
 // shape of request smuggling: refused, and the connection closed so the
 // bytes after it are never read as a request.
 func TestAmbiguousFramingRefused(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
+	in := servicetest.Start(t, servicetest.Options{})
 	for _, te := range []string{"chunked", "gzip, chunked", "Chunked"} {
 		t.Run(te, func(t *testing.T) {
 			conn, err := net.Dial("tcp", strings.TrimPrefix(in.URL, "http://"))
@@ -198,7 +199,7 @@ func TestAmbiguousFramingRefused(t *testing.T) {
 // TestMethods: a known route with the wrong method answers 405 with Allow,
 // an unknown method 501, both in the JSON error shape.
 func TestMethods(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
+	in := servicetest.Start(t, servicetest.Options{})
 	sid := "CA" + strings.Repeat("0", 32)
 	cases := []struct {
 		method, path string
@@ -216,7 +217,7 @@ func TestMethods(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.method+tc.path, func(t *testing.T) {
 			req, _ := http.NewRequest(tc.method, in.URL+tc.path, nil)
-			req.Header.Set("Authorization", "Bearer "+handlertest.APIToken)
+			req.Header.Set("Authorization", "Bearer "+servicetest.APIToken)
 			r := in.Do(req)
 			if r.Status != tc.status || !strings.Contains(r.Body, `"error":{"code":`) {
 				t.Fatalf("got %d %s", r.Status, r.Body)
@@ -243,7 +244,7 @@ func TestMethods(t *testing.T) {
 // buffer became "GETT" or "GETCE" when a later request rewrote it, and the
 // registry then failed with duplicate series.)
 func TestMetricsSurviveTraffic(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
+	in := servicetest.Start(t, servicetest.Options{})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, MaxConnsPerHost: 2}}
 	methods := []string{"GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "HEAD", "TRACE"}
 	paths := []string{"/healthz", "/api/v1/calls", "/twilio/voice", "/nothing", "/api/v1/calls/CA" + strings.Repeat("1", 32)}
@@ -253,7 +254,7 @@ func TestMetricsSurviveTraffic(t *testing.T) {
 			for i := range 150 {
 				m, p := methods[(i+w)%len(methods)], paths[(i*7+w)%len(paths)]
 				req, _ := http.NewRequest(m, in.URL+p, strings.NewReader("x=1"))
-				req.Header.Set("Authorization", "Bearer "+handlertest.APIToken)
+				req.Header.Set("Authorization", "Bearer "+servicetest.APIToken)
 				resp, err := client.Do(req)
 				if err != nil {
 					continue
@@ -277,7 +278,7 @@ func TestMetricsSurviveTraffic(t *testing.T) {
 	if fam == nil {
 		t.Fatal("no request metrics")
 	}
-	allowed := map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true, "OTHER": true}
+	allowed := map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true, "CONNECT": true, "TRACE": true, "OTHER": true}
 	seen := map[string]bool{}
 	for _, m := range fam.GetMetric() {
 		for _, l := range m.GetLabel() {
@@ -292,4 +293,40 @@ func TestMetricsSurviveTraffic(t *testing.T) {
 	if len(seen) < 6 {
 		t.Errorf("method labels seen: %v", seen)
 	}
+}
+
+// TestErrorsLoggedOnce: an error becomes its response, and its log line,
+// in one place, whatever middleware it passed through.
+func TestErrorsLoggedOnce(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	in := servicetest.Start(t, servicetest.Options{Log: slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, nil))})
+	call := twiliotest.NewCall(servicetest.AccountSID)
+	forged := servicetest.SignedRequest(t, in.URL, "/twilio/voice", call.Form())
+	forged.Header.Set("X-Twilio-Signature", "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+	requests := []*http.Request{forged}
+	missing, _ := http.NewRequest(http.MethodGet, in.URL+"/api/v1/calls/CA"+strings.Repeat("0", 32), nil)
+	missing.Header.Set("Authorization", "Bearer "+servicetest.APIToken)
+	requests = append(requests, missing)
+	for _, req := range requests {
+		r := in.Do(req)
+		id := r.Header.Get("X-Request-Id")
+		mu.Lock()
+		n := strings.Count(logs.String(), `"request_id":"`+id+`"`)
+		mu.Unlock()
+		if n != 1 {
+			t.Errorf("%s %s (%d): %d log lines for request %s, want 1:\n%s", req.Method, req.URL.Path, r.Status, n, id, logs.String())
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"switchboard/handlers/handlertest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 	"switchboard/storage/memory"
 )
@@ -19,8 +19,8 @@ func (downStore) Ping(context.Context) error {
 }
 
 func TestHealth(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
-	get := func(path string) handlertest.Response {
+	in := servicetest.Start(t, servicetest.Options{})
+	get := func(path string) servicetest.Response {
 		req, _ := http.NewRequest(http.MethodGet, in.URL+path, nil)
 		return in.Do(req)
 	}
@@ -50,7 +50,7 @@ func TestHealth(t *testing.T) {
 		}
 	})
 	t.Run("StoreDown", func(t *testing.T) {
-		down := handlertest.Start(t, handlertest.Options{Calls: downStore{memory.New()}})
+		down := servicetest.Start(t, servicetest.Options{Calls: downStore{memory.New()}})
 		req, _ := http.NewRequest(http.MethodGet, down.URL+"/readyz", nil)
 		r := down.Do(req)
 		if r.Status != http.StatusServiceUnavailable || !strings.Contains(r.Body, `"calls":"unavailable"`) {

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"switchboard/assistant"
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
 
@@ -29,8 +29,8 @@ func (c *countingAssistant) Reply(ctx context.Context, conv assistant.Conversati
 
 func TestTurnDeliveredTwice(t *testing.T) {
 	ai := &countingAssistant{Scripted: assistant.NewScripted()}
-	in := handlertest.Start(t, handlertest.Options{Assistant: ai})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{Assistant: ai})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	in.Webhook("/twilio/voice", call.Form())
 	form := call.Form("SpeechResult", "What are your hours?")
 	first := in.Webhook("/twilio/gather?turn=1", form)
@@ -48,8 +48,8 @@ func TestTurnDeliveredTwice(t *testing.T) {
 
 func TestTurnDeliveredConcurrently(t *testing.T) {
 	ai := &countingAssistant{Scripted: assistant.NewScripted()}
-	in := handlertest.Start(t, handlertest.Options{Assistant: ai})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{Assistant: ai})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	in.Webhook("/twilio/voice", call.Form())
 	form := call.Form("SpeechResult", "How much does it cost?")
 	bodies := make([]string, 20)
@@ -85,10 +85,10 @@ func TestTurnDeliveredConcurrently(t *testing.T) {
 }
 
 func TestStatusShuffledAndDuplicated(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
+	in := servicetest.Start(t, servicetest.Options{})
 	for trial := range 8 {
 		t.Run(fmt.Sprint("Trial", trial), func(t *testing.T) {
-			call := twiliotest.NewCall(handlertest.AccountSID)
+			call := twiliotest.NewCall(servicetest.AccountSID)
 			in.Webhook("/twilio/voice", call.Form())
 			final := []string{"completed", "busy", "no-answer", "failed", "canceled"}[trial%5]
 			statuses := []string{"queued", "ringing", "in-progress", "in-progress", final, final, "ringing"}
@@ -120,14 +120,14 @@ func TestStatusShuffledAndDuplicated(t *testing.T) {
 // TestConcurrentCalls drives 50 calls at once; each must end with exactly
 // its own turns, in order.
 func TestConcurrentCalls(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
+	in := servicetest.Start(t, servicetest.Options{})
 	const calls = 50
 	said := func(c, turn int) string { return fmt.Sprintf("call %d asks about hours, turn %d", c, turn) }
 	sids := make([]string, calls)
 	var wg sync.WaitGroup
 	for c := range calls {
 		wg.Go(func() {
-			call := twiliotest.NewCall(handlertest.AccountSID)
+			call := twiliotest.NewCall(servicetest.AccountSID)
 			sids[c] = call.CallSID
 			if r := in.Webhook("/twilio/voice", call.Form()); r.Status != http.StatusOK {
 				t.Errorf("call %d voice: %d", c, r.Status)
@@ -166,13 +166,13 @@ func TestConcurrentCalls(t *testing.T) {
 }
 
 func TestSilence(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	in.Webhook("/twilio/voice", call.Form())
 	r := in.Webhook("/twilio/gather?silence=1&turn=1", call.Form())
 	assertTwiML(t, r)
-	if !strings.Contains(r.Body, "Are you still there?") || !strings.Contains(r.Body, `action="`+handlertest.PublicBaseURL+`/twilio/gather?turn=1"`) ||
-		!strings.Contains(r.Body, ">"+handlertest.PublicBaseURL+"/twilio/gather?silence=2&amp;turn=1</Redirect>") {
+	if !strings.Contains(r.Body, "Are you still there?") || !strings.Contains(r.Body, `action="`+servicetest.PublicBaseURL+`/twilio/gather?turn=1"`) ||
+		!strings.Contains(r.Body, ">"+servicetest.PublicBaseURL+"/twilio/gather?silence=2&amp;turn=1</Redirect>") {
 		t.Errorf("first silence:\n%s", r.Body)
 	}
 	r = in.Webhook("/twilio/gather?silence=2&turn=1", call.Form())
@@ -188,8 +188,8 @@ func TestSilence(t *testing.T) {
 // after the terminal status. Their words are kept; the assistant is not asked.
 func TestTurnAfterCallEnded(t *testing.T) {
 	ai := &countingAssistant{Scripted: assistant.NewScripted()}
-	in := handlertest.Start(t, handlertest.Options{Assistant: ai})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{Assistant: ai})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	in.Webhook("/twilio/voice", call.Form())
 	in.Webhook("/twilio/status", call.Form("CallStatus", "completed"))
 	r := in.Webhook("/twilio/gather?turn=1", call.Form("SpeechResult", "I wanted to ask about"))

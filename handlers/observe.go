@@ -73,11 +73,6 @@ func sanitizeID(s string) string {
 	return s
 }
 
-func requestID(c *fiber.Ctx) string {
-	id, _ := c.Locals(localRequestID).(string)
-	return id
-}
-
 // logger returns the request's logger (request id, and CallSid once known).
 func (s *Server) logger(c *fiber.Ctx) *slog.Logger {
 	if l, ok := c.Locals(localLogger).(*slog.Logger); ok {
@@ -125,22 +120,28 @@ func newMetrics(r *prometheus.Registry) *metrics {
 	return m
 }
 
-// observe records every request's latency and status, labelled by the route
-// pattern (never the raw path, whose SIDs would explode the label set), a
-// method from a fixed set and the status: every label value is a constant
-// or a fresh string, never a view of fasthttp's reused request buffer,
-// which the registry would keep and later requests would overwrite.
-func (s *Server) observe(c *fiber.Ctx) error {
+// respond finishes every routed request in one place: an error returned by
+// any handler or middleware below becomes its response here and only here
+// (so it is logged once), a webhook marked for capture is handed to the
+// capture hook with its final response, and the request's latency and
+// status are recorded, labelled by the route pattern (never the raw path,
+// whose SIDs would explode the label set), a method from a fixed set and
+// the status: every label value is a constant or a fresh string, never a
+// view of fasthttp's reused request buffer, which the registry would keep
+// and later requests would overwrite. (Fiber's own ErrorHandler, also
+// errorHandler, sees only what fails before routing: a body over the limit
+// read by the listener, an event the Lambda adapter cannot use.)
+func (s *Server) respond(c *fiber.Ctx) error {
 	start := time.Now()
-	err := c.Next()
-	status := c.Response().StatusCode()
-	if err != nil {
-		// The error handler has not run yet; infer its status.
-		if herr := s.errorHandler(c, err); herr == nil {
-			status = c.Response().StatusCode()
-			err = nil
+	if err := c.Next(); err != nil {
+		if herr := s.errorHandler(c, err); herr != nil {
+			return herr
 		}
 	}
+	if capture, _ := c.Locals(localCapture).(bool); capture && s.capture != nil {
+		s.capture(c)
+	}
+	status := c.Response().StatusCode()
 	route := c.Route().Path
 	if route == "/" || route == "" {
 		route = "unmatched"
@@ -150,7 +151,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(elapsed.Seconds())
 	s.logger(c).Debug("request", "method", method, "route", route, "status", status,
 		"ms", float64(elapsed.Microseconds())/1000, "client_ip", c.IP())
-	return err
+	return nil
 }
 
 func (s *Server) metricsHandler() fiber.Handler {

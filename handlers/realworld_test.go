@@ -14,16 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
-	"switchboard/assistant"
-	"switchboard/handlers"
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
-	rtlambda "switchboard/runtime/lambda"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
-	"switchboard/storage/localfs"
-	"switchboard/storage/memory"
 	s3store "switchboard/storage/s3"
 )
 
@@ -32,10 +26,10 @@ import (
 // with the same monotonic rules; RFC 2822 timestamps with a one-digit day
 // parse.
 func TestTwilioStatusValues(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
+	in := servicetest.Start(t, servicetest.Options{})
 	for _, st := range []string{"queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"} {
 		t.Run(st, func(t *testing.T) {
-			call := twiliotest.NewCall(handlertest.AccountSID)
+			call := twiliotest.NewCall(servicetest.AccountSID)
 			r := in.Webhook("/twilio/status", call.Form("CallStatus", st, "StatusCallbackEvent", st, "SequenceNumber", "0",
 				"Timestamp", "Mon, 2 Feb 2026 09:05:07 +0000"))
 			if r.Status != http.StatusNoContent {
@@ -52,14 +46,14 @@ func TestTwilioStatusValues(t *testing.T) {
 		})
 	}
 	t.Run("InitiatedOrdersBetweenQueuedAndRinging", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		for _, st := range []string{"ringing", "initiated", "queued"} {
 			in.Webhook("/twilio/status", call.Form("CallStatus", st))
 		}
 		if got := in.GetCall(call.CallSID).Status; got != storage.StatusRinging {
 			t.Errorf("status %s after ringing, initiated, queued; want ringing", got)
 		}
-		call2 := twiliotest.NewCall(handlertest.AccountSID)
+		call2 := twiliotest.NewCall(servicetest.AccountSID)
 		for _, st := range []string{"queued", "initiated"} {
 			in.Webhook("/twilio/status", call2.Form("CallStatus", st))
 		}
@@ -75,7 +69,7 @@ func TestTwilioStatusValues(t *testing.T) {
 		"RFC3339Accept": "2026-02-12T11:48:25Z",
 	} {
 		t.Run("OKTimestamp"+name, func(t *testing.T) {
-			call := twiliotest.NewCall(handlertest.AccountSID)
+			call := twiliotest.NewCall(servicetest.AccountSID)
 			if r := in.Webhook("/twilio/status", call.Form("CallStatus", "ringing", "Timestamp", ts)); r.Status != http.StatusNoContent {
 				t.Fatalf("got %d %s", r.Status, r.Body)
 			}
@@ -85,7 +79,7 @@ func TestTwilioStatusValues(t *testing.T) {
 		})
 	}
 	t.Run("ErrTimestampGarbage", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		if r := in.Webhook("/twilio/status", call.Form("CallStatus", "ringing", "Timestamp", "yesterday")); r.Status != http.StatusBadRequest {
 			t.Fatalf("got %d %s", r.Status, r.Body)
 		}
@@ -106,7 +100,7 @@ func TestReadinessWithBlobStoreDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := handlertest.Start(t, handlertest.Options{Blobs: blobs})
+	in := servicetest.Start(t, servicetest.Options{Blobs: blobs})
 	req, _ := http.NewRequest(http.MethodGet, in.URL+"/readyz", nil)
 	r := in.Do(req)
 	if r.Status != http.StatusOK || !strings.Contains(r.Body, `"blobs":"unavailable"`) || !strings.Contains(r.Body, `"calls":"ok"`) {
@@ -118,7 +112,7 @@ func TestReadinessWithBlobStoreDown(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	if r := in.Webhook("/twilio/voice", call.Form()); r.Status != http.StatusOK {
 		t.Errorf("a call during the S3 outage: %d %s", r.Status, r.Body)
 	}
@@ -129,14 +123,14 @@ func TestReadinessWithBlobStoreDown(t *testing.T) {
 // checked against the URL Twilio used; TwiML URLs carry the path.
 func TestBasePathOverHTTP(t *testing.T) {
 	const base = "https://voice.example.com/switchboard"
-	in := handlertest.Start(t, handlertest.Options{Handlers: handlers.Config{PublicBaseURL: base + "/"}})
-	send := func(path, signedURL string, form url.Values) handlertest.Response {
-		req := handlertest.SignedRequest(t, in.URL, path, form)
-		req.Header.Set("X-Twilio-Signature", twiliotest.Sign(handlertest.AuthToken, signedURL, form))
+	in := servicetest.Start(t, servicetest.Options{Configure: func(c *service.Config) { c.PublicBaseURL = base + "/" }})
+	send := func(path, signedURL string, form url.Values) servicetest.Response {
+		req := servicetest.SignedRequest(t, in.URL, path, form)
+		req.Header.Set("X-Twilio-Signature", twiliotest.Sign(servicetest.AuthToken, signedURL, form))
 		return in.Do(req)
 	}
 	t.Run("OKUnderBasePath", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		r := send("/switchboard/twilio/voice", base+"/twilio/voice", call.Form())
 		if r.Status != http.StatusOK {
 			t.Fatalf("got %d %s", r.Status, r.Body)
@@ -153,19 +147,19 @@ func TestBasePathOverHTTP(t *testing.T) {
 		}
 	})
 	t.Run("OKPathRemovedByProxy", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		if r := send("/twilio/voice", base+"/twilio/voice", call.Form()); r.Status != http.StatusOK {
 			t.Fatalf("got %d %s", r.Status, r.Body)
 		}
 	})
 	t.Run("ErrSignedWithoutBasePath", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		if r := send("/switchboard/twilio/voice", "https://voice.example.com/twilio/voice", call.Form()); r.Status != http.StatusForbidden {
 			t.Fatalf("got %d %s", r.Status, r.Body)
 		}
 	})
 	t.Run("ErrOtherPrefix", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		if r := send("/switchboardx/twilio/voice", base+"x/twilio/voice", call.Form()); r.Status != http.StatusNotFound {
 			t.Fatalf("got %d %s", r.Status, r.Body)
 		}
@@ -177,24 +171,19 @@ func TestBasePathOverHTTP(t *testing.T) {
 	})
 }
 
-// lambdaApp is the handlers' app behind the Lambda adapter, wired as
-// cmd/switchboard wires it under Lambda.
-func lambdaApp(t *testing.T, baseURL string) (*rtlambda.Handler, *memory.Store) {
+// lambdaApp is the service as it runs under Lambda, wired by
+// runtime/service as cmd/switchboard wires it.
+func lambdaApp(t *testing.T, baseURL string) (*service.LambdaFunction, storage.Store) {
 	t.Helper()
-	calls := memory.New()
-	blobs, err := localfs.New(t.TempDir())
+	cfg := service.Defaults()
+	cfg.PublicBaseURL, cfg.TwilioAuthToken, cfg.APITokens = baseURL, servicetest.AuthToken, []string{servicetest.APIToken}
+	cfg.DataDir, cfg.Worker.Size = t.TempDir(), 0
+	svc, err := service.New(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), service.Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := handlers.New(handlers.Config{
-		PublicBaseURL: baseURL, AuthToken: handlertest.AuthToken, APITokens: []string{handlertest.APIToken},
-		Voice: "Polly.Joanna-Neural", MaxBody: 64 << 10,
-	}, handlers.Deps{
-		Calls: calls, Blobs: blobs, Assistant: assistant.NewScripted(),
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), RequestID: rtlambda.RequestID, AltTargets: rtlambda.AltTargets,
-	})
-	app := srv.App(fiber.Config{}, rtlambda.UserContext())
-	return rtlambda.NewHandler(app), calls
+	t.Cleanup(svc.Close)
+	return svc.LambdaFunction(), svc.Calls
 }
 
 // sampleEvent loads one of aws-lambda-go's sample events (testdata/lambda)
@@ -212,7 +201,7 @@ func sampleEvent(t *testing.T, file string, form url.Values, signedURL string, e
 	}
 	headers := map[string]any{
 		"Content-Type":       "application/x-www-form-urlencoded",
-		"X-Twilio-Signature": twiliotest.Sign(handlertest.AuthToken, signedURL, form),
+		"X-Twilio-Signature": twiliotest.Sign(servicetest.AuthToken, signedURL, form),
 		"Host":               "ignored.example.com",
 	}
 	if _, ok := ev["multiValueHeaders"]; ok {
@@ -334,7 +323,7 @@ func TestLambdaStagesAndBasePaths(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h, calls := lambdaApp(t, tc.base)
-			call := twiliotest.NewCall(handlertest.AccountSID)
+			call := twiliotest.NewCall(servicetest.AccountSID)
 			signed := tc.base + tc.signedPath
 			if tc.signedPath == "" {
 				u, _ := url.Parse(tc.base)

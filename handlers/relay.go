@@ -2,8 +2,11 @@ package handlers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,69 +27,60 @@ const (
 	ModeRelay = "relay"
 )
 
-// RelayConfig shapes streamed (ConversationRelay) calls. Zero fields get
-// the defaults below.
+// RelayConfig shapes streamed (ConversationRelay) calls. The defaults are
+// the env tags; Validate reports every problem at once.
 type RelayConfig struct {
 	// TTSProvider, Voice and TranscriptionProvider are the
 	// <ConversationRelay> attributes of the same names.
-	TTSProvider           string
-	Voice                 string
-	TranscriptionProvider string
-	// MaxFrameBytes bounds one message from Twilio: a larger one closes
+	TTSProvider           string `env:"RELAY_TTS_PROVIDER" envDefault:"Amazon"`
+	Voice                 string `env:"RELAY_VOICE" envDefault:"Joanna-Neural"`
+	TranscriptionProvider string `env:"RELAY_TRANSCRIPTION_PROVIDER" envDefault:"Deepgram"`
+	// MaxMessageBytes bounds one message from Twilio: a larger one closes
 	// the socket (1009).
-	MaxFrameBytes int
-	// MaxFramesPerSecond bounds the message rate (a burst of twice as many
-	// is allowed); a faster sender is closed (1008).
-	MaxFramesPerSecond int
+	MaxMessageBytes int `env:"RELAY_MAX_MESSAGE_BYTES" envDefault:"16384"`
+	// MaxMessagesPerSecond bounds the message rate (a burst of twice as
+	// many is allowed); a faster sender is closed (1008).
+	MaxMessagesPerSecond int `env:"RELAY_MAX_MESSAGES_PER_SECOND" envDefault:"50"`
 	// PingInterval is how often the socket is pinged; a peer silent (no
 	// message, no pong) for 2.5 intervals is closed.
-	PingInterval time.Duration
+	PingInterval time.Duration `env:"RELAY_PING_INTERVAL" envDefault:"20s"`
 	// WriteTimeout bounds one write: a peer that stops reading is closed
 	// instead of holding the session.
-	WriteTimeout time.Duration
+	WriteTimeout time.Duration `env:"RELAY_WRITE_TIMEOUT" envDefault:"5s"`
 	// MaxSessions bounds the sockets one instance holds; more are refused
 	// with 503 before upgrading.
-	MaxSessions int
+	MaxSessions int `env:"RELAY_MAX_SESSIONS" envDefault:"2000"`
 }
 
-// Relay defaults.
-const (
-	DefaultRelayTTSProvider           = "Amazon"
-	DefaultRelayVoice                 = "Joanna-Neural"
-	DefaultRelayTranscriptionProvider = "Deepgram"
-	defaultMaxFrameBytes              = 16 << 10
-	defaultMaxFramesPerSecond         = 50
-	defaultPingInterval               = 20 * time.Second
-	defaultRelayWriteTimeout          = 5 * time.Second
-	defaultMaxSessions                = 2000
-)
-
-func (c RelayConfig) withDefaults() RelayConfig {
-	if c.TTSProvider == "" {
-		c.TTSProvider = DefaultRelayTTSProvider
+// Validate reports every problem with the relay settings at once.
+func (c RelayConfig) Validate() error {
+	var errs []error
+	// The providers <ConversationRelay> accepts (its TwiML page).
+	if !slices.Contains([]string{"Google", "Amazon", "ElevenLabs"}, c.TTSProvider) {
+		errs = append(errs, fmt.Errorf("RELAY_TTS_PROVIDER must be Google, Amazon or ElevenLabs, got %q", c.TTSProvider))
 	}
-	if c.Voice == "" {
-		c.Voice = DefaultRelayVoice
+	if !slices.Contains([]string{"Google", "Deepgram"}, c.TranscriptionProvider) {
+		errs = append(errs, fmt.Errorf("RELAY_TRANSCRIPTION_PROVIDER must be Google or Deepgram, got %q", c.TranscriptionProvider))
 	}
-	if c.TranscriptionProvider == "" {
-		c.TranscriptionProvider = DefaultRelayTranscriptionProvider
+	if strings.TrimSpace(c.Voice) == "" || len(c.Voice) > 100 {
+		errs = append(errs, errors.New("RELAY_VOICE must be a voice name of at most 100 characters"))
 	}
-	if c.MaxFrameBytes <= 0 {
-		c.MaxFrameBytes = defaultMaxFrameBytes
+	if c.MaxMessageBytes < 1024 || c.MaxMessageBytes > 1<<20 {
+		errs = append(errs, fmt.Errorf("RELAY_MAX_MESSAGE_BYTES must be from 1024 to 1048576, got %d", c.MaxMessageBytes))
 	}
-	if c.MaxFramesPerSecond <= 0 {
-		c.MaxFramesPerSecond = defaultMaxFramesPerSecond
+	if c.MaxMessagesPerSecond < 1 || c.MaxMessagesPerSecond > 10000 {
+		errs = append(errs, fmt.Errorf("RELAY_MAX_MESSAGES_PER_SECOND must be from 1 to 10000, got %d", c.MaxMessagesPerSecond))
 	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = defaultPingInterval
+	if c.PingInterval < 10*time.Millisecond || c.PingInterval > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("RELAY_PING_INTERVAL must be from 10ms to 10m, got %s", c.PingInterval))
 	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = defaultRelayWriteTimeout
+	if c.WriteTimeout <= 0 || c.WriteTimeout > time.Minute {
+		errs = append(errs, fmt.Errorf("RELAY_WRITE_TIMEOUT must be > 0 and ≤ 1m, got %s", c.WriteTimeout))
 	}
-	if c.MaxSessions <= 0 {
-		c.MaxSessions = defaultMaxSessions
+	if c.MaxSessions < 1 {
+		errs = append(errs, fmt.Errorf("RELAY_MAX_SESSIONS must be at least 1, got %d", c.MaxSessions))
 	}
-	return c
+	return errors.Join(errs...)
 }
 
 // relayState is what the process knows of its live sockets: only enough to

@@ -24,7 +24,7 @@ func (s *Server) relayAction(c *fiber.Ctx) error {
 		h, ok := parseHandoff(f.Get("HandoffData"))
 		if !ok {
 			log.Warn("relay session ended without handoff data; hanging up")
-			return sendTwiML(c, s.goodbye(s.cfg.Goodbye))
+			return sendTwiML(c, renderTwiML(twimlHangup{}))
 		}
 		log.Info("relay session ended", "reason", truncateLog(h.Reason, 32), "turn", h.Turn)
 		if h.Reason == handoffGone {
@@ -32,7 +32,7 @@ func (s *Server) relayAction(c *fiber.Ctx) error {
 		}
 		farewell := strings.TrimSpace(truncateLog(h.Farewell, 1000))
 		if farewell == "" {
-			farewell = s.cfg.Goodbye
+			return sendTwiML(c, renderTwiML(twimlHangup{}))
 		}
 		return sendTwiML(c, s.goodbye(farewell))
 	case "failed":

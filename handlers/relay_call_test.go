@@ -15,8 +15,7 @@ import (
 	"switchboard/assistant/bedrock"
 	"switchboard/assistant/bedrock/bedrocktest"
 	"switchboard/assistant/openai/openaitest"
-	"switchboard/handlers"
-	"switchboard/handlers/handlertest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
 
@@ -33,9 +32,9 @@ func TestRelayIncomingCallHandsTheCallToConversationRelay(t *testing.T) {
 		r.URL, "wss://switchboard.example.com/twilio/relay/" + call.CallSID,
 		r.WelcomeGreeting, assistant.NewScripted().Greeting,
 		r.Language, "en-US",
-		r.TTSProvider, handlers.DefaultRelayTTSProvider,
-		r.Voice, handlers.DefaultRelayVoice,
-		r.TranscriptionProvider, handlers.DefaultRelayTranscriptionProvider,
+		r.TTSProvider, "Amazon",
+		r.Voice, "Joanna-Neural",
+		r.TranscriptionProvider, "Deepgram",
 		r.Interruptible, "any",
 	}
 	for i := 0; i < len(want); i += 2 {
@@ -177,7 +176,7 @@ func TestRelayWholeCallStreamsTokensAsTheyArrive(t *testing.T) {
 	// The same conversation through <Gather> webhooks gives the same
 	// transcript: same numbers, roles and words.
 	gfake := startStreamFake(t, plans)
-	gin := handlertest.Start(t, handlertest.Options{Assistant: openaiStreamer(t, gfake.BaseURL(), nil)})
+	gin := servicetest.Start(t, servicetest.Options{Assistant: openaiStreamer(t, gfake.BaseURL(), nil)})
 	gcall, _ := incomingRelayCall(t, gin)
 	for n, words := range []string{"When do you open?", "Where are you?"} {
 		r := gin.Webhook("/twilio/gather?turn="+itoa(n+1), gcall.Form("SpeechResult", words, "Confidence", "0.9"))
@@ -279,7 +278,7 @@ func TestRelayInterruptAfterTheReplyTruncatesTheStoredTurn(t *testing.T) {
 	if err := c.Interrupt(heard, 900); err != nil {
 		t.Fatal(err)
 	}
-	handlertest.Eventually(t, 10*time.Second, "the interruption to be stored", func() bool {
+	servicetest.Eventually(t, 10*time.Second, "the interruption to be stored", func() bool {
 		a := in.GetCall(call.CallSID).Turns[2]
 		return a.Interrupted && a.Text == heard
 	})
@@ -314,10 +313,10 @@ func TestRelayEndCallEndsTheSessionAndTheActionSaysGoodbye(t *testing.T) {
 		form []string
 		want string
 	}{
-		"Ended":     {[]string{"SessionStatus", "ended", "HandoffData", f.HandoffData}, "<Say language=\"en-US\">" + s.Goodbye + "</Say><Hangup></Hangup>"},
+		"Ended":     {[]string{"SessionStatus", "ended", "HandoffData", f.HandoffData}, "<Say voice=\"Polly.Joanna-Neural\" language=\"en-US\">" + s.Goodbye + "</Say><Hangup></Hangup>"},
 		"Failed":    {[]string{"SessionStatus", "failed", "ErrorCode", "39001"}, "We&#39;re sorry, something went wrong"},
 		"Completed": {[]string{"SessionStatus", "completed"}, "<Response><Hangup></Hangup></Response>"},
-		"NoHandoff": {[]string{"SessionStatus", "ended"}, "Thank you for calling. Goodbye!</Say><Hangup>"},
+		"NoHandoff": {[]string{"SessionStatus", "ended"}, "<Response><Hangup></Hangup></Response>"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			form := call.Form(append([]string{"SessionId", "VX" + strings.Repeat("0", 32), "CallStatus", "in-progress"}, tc.form...)...)
@@ -328,7 +327,7 @@ func TestRelayEndCallEndsTheSessionAndTheActionSaysGoodbye(t *testing.T) {
 		})
 	}
 	t.Run("Unsigned", func(t *testing.T) {
-		req := handlertest.SignedRequest(t, in.URL, "/twilio/relay/action", call.Form("SessionStatus", "ended"))
+		req := servicetest.SignedRequest(t, in.URL, "/twilio/relay/action", call.Form("SessionStatus", "ended"))
 		req.Header.Set("X-Twilio-Signature", "forged")
 		if r := in.Do(req); r.Status != http.StatusForbidden {
 			t.Errorf("forged action callback: %d, want 403", r.Status)

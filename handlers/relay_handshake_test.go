@@ -5,11 +5,11 @@ import (
 	"net/url"
 	"testing"
 
-	"switchboard/handlers"
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/relaytest"
 	"switchboard/handlers/twiliosig"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
 )
 
 // TestRelayHandshakeSignedURLForm pins the URL Twilio signs on the
@@ -40,7 +40,7 @@ func TestRelayHandshakeSignedURLForm(t *testing.T) {
 func TestRelayHandshakeRefusedBeforeUpgrade(t *testing.T) {
 	in := startRelay(t, nil, nil, nil)
 	call, _ := incomingRelayCall(t, in)
-	other := twiliotest.NewCall(handlertest.AccountSID)
+	other := twiliotest.NewCall(servicetest.AccountSID)
 	for name, tc := range map[string]struct {
 		sid, sig string
 		want     int
@@ -48,10 +48,10 @@ func TestRelayHandshakeRefusedBeforeUpgrade(t *testing.T) {
 		"Missing":           {call.CallSID, "", http.StatusForbidden},
 		"Forged":            {call.CallSID, "bm90IGEgc2lnbmF0dXJl", http.StatusForbidden},
 		"WrongToken":        {call.CallSID, twiliosig.Sign("another-token", socketURL(call.CallSID), nil), http.StatusForbidden},
-		"HTTPSScheme":       {call.CallSID, twiliosig.Sign(handlertest.AuthToken, "https://switchboard.example.com/twilio/relay/"+call.CallSID, nil), http.StatusForbidden},
-		"AnotherCallsPath":  {call.CallSID, relaytest.Sign(handlertest.AuthToken, socketURL(other.CallSID)), http.StatusForbidden},
-		"ValidButNotASID":   {"CA123", relaytest.Sign(handlertest.AuthToken, socketURL("CA123")), http.StatusBadRequest},
-		"SignedForInternal": {call.CallSID, relaytest.Sign(handlertest.AuthToken, "ws://127.0.0.1/twilio/relay/"+call.CallSID), http.StatusForbidden},
+		"HTTPSScheme":       {call.CallSID, twiliosig.Sign(servicetest.AuthToken, "https://switchboard.example.com/twilio/relay/"+call.CallSID, nil), http.StatusForbidden},
+		"AnotherCallsPath":  {call.CallSID, relaytest.Sign(servicetest.AuthToken, socketURL(other.CallSID)), http.StatusForbidden},
+		"ValidButNotASID":   {"CA123", relaytest.Sign(servicetest.AuthToken, socketURL("CA123")), http.StatusBadRequest},
+		"SignedForInternal": {call.CallSID, relaytest.Sign(servicetest.AuthToken, "ws://127.0.0.1/twilio/relay/"+call.CallSID), http.StatusForbidden},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, resp, err := dialRelay(t, in, tc.sid, tc.sig)
@@ -69,14 +69,14 @@ func TestRelayHandshakeRefusedBeforeUpgrade(t *testing.T) {
 
 	t.Run("NotAnUpgrade", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, in.URL+"/twilio/relay/"+call.CallSID, nil)
-		req.Header.Set("X-Twilio-Signature", relaytest.Sign(handlertest.AuthToken, socketURL(call.CallSID)))
+		req.Header.Set("X-Twilio-Signature", relaytest.Sign(servicetest.AuthToken, socketURL(call.CallSID)))
 		if r := in.Do(req); r.Status != http.StatusUpgradeRequired {
 			t.Errorf("plain GET: %d %s, want 426", r.Status, r.Body)
 		}
 	})
 	t.Run("QueryPairsSignedAsParameters", func(t *testing.T) {
 		h := http.Header{}
-		h.Set("X-Twilio-Signature", twiliosig.Sign(handlertest.AuthToken, socketURL(call.CallSID), url.Values{"ref": {"abc"}}))
+		h.Set("X-Twilio-Signature", twiliosig.Sign(servicetest.AuthToken, socketURL(call.CallSID), url.Values{"ref": {"abc"}}))
 		c, resp, err := relaytest.Dial(t.Context(), "ws"+in.URL[len("http"):]+"/twilio/relay/"+call.CallSID+"?ref=abc", h)
 		if err != nil {
 			t.Fatalf("handshake with a query: %v (%v)", err, resp)
@@ -86,16 +86,16 @@ func TestRelayHandshakeRefusedBeforeUpgrade(t *testing.T) {
 }
 
 func TestRelayHandshakeRefusedOutsideRelayModeAndWhileDraining(t *testing.T) {
-	gather := handlertest.Start(t, handlertest.Options{})
-	call := twiliotest.NewCall(handlertest.AccountSID)
-	if _, resp, err := dialRelay(t, gather, call.CallSID, relaytest.Sign(handlertest.AuthToken, socketURL(call.CallSID))); err == nil || resp.StatusCode != http.StatusNotFound {
+	gather := servicetest.Start(t, servicetest.Options{})
+	call := twiliotest.NewCall(servicetest.AccountSID)
+	if _, resp, err := dialRelay(t, gather, call.CallSID, relaytest.Sign(servicetest.AuthToken, socketURL(call.CallSID))); err == nil || resp.StatusCode != http.StatusNotFound {
 		t.Errorf("relay socket in gather mode: %v, want 404", resp)
 	}
 
-	in := startRelay(t, nil, nil, func(c *handlers.Config) {})
+	in := startRelay(t, nil, nil, func(c *service.Config) {})
 	call, _ = incomingRelayCall(t, in)
 	in.Server.Drain()
-	if _, resp, err := dialRelay(t, in, call.CallSID, relaytest.Sign(handlertest.AuthToken, socketURL(call.CallSID))); err == nil || resp.StatusCode != http.StatusServiceUnavailable {
+	if _, resp, err := dialRelay(t, in, call.CallSID, relaytest.Sign(servicetest.AuthToken, socketURL(call.CallSID))); err == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("relay socket while draining: %v, want 503", resp)
 	}
 }

@@ -12,9 +12,10 @@ import (
 	"switchboard/assistant"
 	"switchboard/assistant/openai"
 	"switchboard/handlers"
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/relaytest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
 
@@ -42,20 +43,21 @@ type relayTwiML struct {
 }
 
 // startRelay runs an instance in relay mode.
-func startRelay(t testing.TB, ai assistant.Assistant, calls storage.CallStore, tune func(*handlers.Config)) *handlertest.Instance {
+func startRelay(t testing.TB, ai assistant.Assistant, calls storage.Store, tune func(*service.Config)) *servicetest.Instance {
 	t.Helper()
-	hc := handlers.Config{CallMode: handlers.ModeRelay}
-	if tune != nil {
-		tune(&hc)
-	}
-	return handlertest.Start(t, handlertest.Options{Assistant: ai, Calls: calls, Handlers: hc})
+	return servicetest.Start(t, servicetest.Options{Assistant: ai, Calls: calls, Configure: func(c *service.Config) {
+		c.CallMode = handlers.ModeRelay
+		if tune != nil {
+			tune(c)
+		}
+	}})
 }
 
 // incomingRelayCall posts the incoming-call webhook and returns the call
 // and the TwiML that hands it to ConversationRelay.
-func incomingRelayCall(t testing.TB, in *handlertest.Instance) (twiliotest.Call, relayTwiML) {
+func incomingRelayCall(t testing.TB, in *servicetest.Instance) (twiliotest.Call, relayTwiML) {
 	t.Helper()
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	r := in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
 	if r.Status != http.StatusOK {
 		t.Fatalf("incoming call: %d %s", r.Status, r.Body)
@@ -74,7 +76,7 @@ func socketURL(callSID string) string {
 
 // dialRelay connects to the instance as Twilio connects to the socket URL,
 // with signature sig ("" for none).
-func dialRelay(t testing.TB, in *handlertest.Instance, callSID, sig string) (*relaytest.Client, *http.Response, error) {
+func dialRelay(t testing.TB, in *servicetest.Instance, callSID, sig string) (*relaytest.Client, *http.Response, error) {
 	t.Helper()
 	h := http.Header{}
 	if sig != "" {
@@ -90,16 +92,16 @@ func dialRelay(t testing.TB, in *handlertest.Instance, callSID, sig string) (*re
 }
 
 // openRelay answers a call and opens its socket with the setup message.
-func openRelay(t testing.TB, in *handlertest.Instance) (twiliotest.Call, *relaytest.Client) {
+func openRelay(t testing.TB, in *servicetest.Instance) (twiliotest.Call, *relaytest.Client) {
 	t.Helper()
 	call, _ := incomingRelayCall(t, in)
 	return call, reconnect(t, in, call)
 }
 
 // reconnect opens another socket for a call, as Twilio does after a drop.
-func reconnect(t testing.TB, in *handlertest.Instance, call twiliotest.Call) *relaytest.Client {
+func reconnect(t testing.TB, in *servicetest.Instance, call twiliotest.Call) *relaytest.Client {
 	t.Helper()
-	c, resp, err := dialRelay(t, in, call.CallSID, relaytest.Sign(handlertest.AuthToken, socketURL(call.CallSID)))
+	c, resp, err := dialRelay(t, in, call.CallSID, relaytest.Sign(servicetest.AuthToken, socketURL(call.CallSID)))
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -144,10 +146,10 @@ func openaiStreamer(t testing.TB, baseURL string, tune func(*assistant.ModelConf
 }
 
 // waitTurns polls the API until the call has n turns.
-func waitTurns(t testing.TB, in *handlertest.Instance, sid string, n int) storage.Call {
+func waitTurns(t testing.TB, in *servicetest.Instance, sid string, n int) storage.Call {
 	t.Helper()
 	var call storage.Call
-	handlertest.Eventually(t, 10*time.Second, "the call's turns to be stored", func() bool {
+	servicetest.Eventually(t, 10*time.Second, "the call's turns to be stored", func() bool {
 		call = in.GetCall(sid)
 		return len(call.Turns) >= n
 	})
@@ -160,4 +162,4 @@ func waitFor(t testing.TB) <-chan time.Time {
 	return time.After(10 * time.Second)
 }
 
-func relaytestSign(u string) string { return relaytest.Sign(handlertest.AuthToken, u) }
+func relaytestSign(u string) string { return relaytest.Sign(servicetest.AuthToken, u) }

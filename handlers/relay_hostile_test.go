@@ -10,8 +10,8 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"switchboard/assistant"
-	"switchboard/handlers"
-	"switchboard/handlers/handlertest"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
 )
 
 // A signed socket can still misbehave: Twilio's bugs, or a leaked token.
@@ -26,9 +26,9 @@ func fastScripted() *assistant.Scripted {
 }
 
 func TestRelayHostileSocketsAreClosedAlone(t *testing.T) {
-	in := startRelay(t, fastScripted(), nil, func(c *handlers.Config) {
-		c.Relay.MaxFrameBytes = 4096
-		c.Relay.MaxFramesPerSecond = 20
+	in := startRelay(t, fastScripted(), nil, func(c *service.Config) {
+		c.Relay.MaxMessageBytes = 4096
+		c.Relay.MaxMessagesPerSecond = 20
 	})
 	// A healthy call talks throughout.
 	_, healthy := openRelay(t, in)
@@ -79,7 +79,7 @@ func TestRelayHostileSocketsAreClosedAlone(t *testing.T) {
 			return nil
 		}, websocket.ClosePolicyViolation},
 		"SetupForAnotherCall": {func(c interface{ SendRaw(int, []byte) error }) error {
-			return c.SendRaw(websocket.TextMessage, []byte(`{"type":"setup","callSid":"CA`+strings.Repeat("9", 32)+`","accountSid":"`+handlertest.AccountSID+`"}`))
+			return c.SendRaw(websocket.TextMessage, []byte(`{"type":"setup","callSid":"CA`+strings.Repeat("9", 32)+`","accountSid":"`+servicetest.AccountSID+`"}`))
 		}, websocket.ClosePolicyViolation},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -126,7 +126,7 @@ func TestRelayUnknownMessagesAreIgnored(t *testing.T) {
 }
 
 func TestRelaySilentAndSlowPeersTimeOut(t *testing.T) {
-	in := startRelay(t, fastScripted(), nil, func(c *handlers.Config) { c.Relay.PingInterval = 50 * time.Millisecond })
+	in := startRelay(t, fastScripted(), nil, func(c *service.Config) { c.Relay.PingInterval = 50 * time.Millisecond })
 	call, _ := incomingRelayCall(t, in)
 
 	t.Run("NeverReads", func(t *testing.T) {
@@ -152,7 +152,7 @@ func TestRelaySilentAndSlowPeersTimeOut(t *testing.T) {
 		}
 		waitClosed(t, conn.NetConn())
 	})
-	handlertest.Eventually(t, 10*time.Second, "timeouts to be counted", func() bool {
+	servicetest.Eventually(t, 10*time.Second, "timeouts to be counted", func() bool {
 		return metricSum(t, in.Registry, "switchboard_relay_sessions_closed_total", map[string]string{"reason": "timeout"}) >= 2
 	})
 }

@@ -93,7 +93,7 @@ func (s *Server) runRelay(conn *fiberws.Conn, callSID string) {
 	}
 
 	cfg := s.relay.cfg
-	rs.ws.SetReadLimit(int64(cfg.MaxFrameBytes))
+	rs.ws.SetReadLimit(int64(cfg.MaxMessageBytes))
 	rs.extendDeadline()
 	rs.ws.SetPongHandler(func(string) error { rs.extendDeadline(); return nil })
 
@@ -173,7 +173,7 @@ func (rs *relaySession) loop() *closeReason {
 func (rs *relaySession) read() {
 	defer close(rs.events)
 	cfg := rs.s.relay.cfg
-	bucket := newTokenBucket(float64(cfg.MaxFramesPerSecond), float64(2*cfg.MaxFramesPerSecond))
+	bucket := newTokenBucket(float64(cfg.MaxMessagesPerSecond), float64(2*cfg.MaxMessagesPerSecond))
 	for {
 		typ, data, err := rs.ws.ReadMessage()
 		if err != nil {

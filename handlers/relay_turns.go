@@ -433,9 +433,14 @@ func (rs *relaySession) interruptStored(heard string) {
 	if t, ok := findTurn(rs.call.Turns, n, storage.RoleAssistant); ok && t.Interrupted {
 		return
 	}
+	ti, ok := rs.s.calls.(storage.TurnInterrupter)
+	if !ok {
+		rs.log.Warn("relay: the call store cannot record an interruption", "turn", n)
+		return
+	}
 	ctx, cancel := context.WithTimeout(rs.ctx, rs.s.cfg.RequestTimeout)
 	defer cancel()
-	t, err := rs.s.calls.InterruptTurn(ctx, rs.callSID, n, heard)
+	t, err := ti.InterruptTurn(ctx, rs.callSID, n, heard)
 	if err != nil {
 		rs.log.Warn("relay: cannot record the interruption", "turn", n, "err", err.Error())
 		return

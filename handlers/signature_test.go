@@ -14,15 +14,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gofiber/fiber/v2"
 	twclient "github.com/twilio/twilio-go/client"
 	"github.com/valyala/fasthttp"
 
-	"switchboard/handlers"
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
-	"switchboard/storage/memory"
 )
 
 // TestSignatureVector checks the canonical vector of Twilio's SDKs against
@@ -55,8 +53,8 @@ func TestSignatureVector(t *testing.T) {
 }
 
 func TestSignatureRejected(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	form := call.Form("CallStatus", "ringing")
 
 	cases := []struct {
@@ -64,40 +62,40 @@ func TestSignatureRejected(t *testing.T) {
 		req  func() *http.Request
 	}{
 		{"ChangedParameter", func() *http.Request {
-			req := handlertest.SignedRequest(t, in.URL, "/twilio/voice", form)
+			req := servicetest.SignedRequest(t, in.URL, "/twilio/voice", form)
 			changed := call.Form("CallStatus", "ringing")
 			changed.Set("From", "+19995550000")
 			req.Body, req.ContentLength = bodyOf(changed.Encode())
 			return req
 		}},
 		{"MissingHeader", func() *http.Request {
-			req := handlertest.SignedRequest(t, in.URL, "/twilio/voice", form)
+			req := servicetest.SignedRequest(t, in.URL, "/twilio/voice", form)
 			req.Header.Del("X-Twilio-Signature")
 			return req
 		}},
 		{"URLFromHostHeader", func() *http.Request {
 			// Signed for the URL the server sees (Host header), not the public
 			// URL: what a validator that trusts Host would accept.
-			req := handlertest.SignedRequest(t, in.URL, "/twilio/voice", form)
-			req.Header.Set("X-Twilio-Signature", twiliotest.Sign(handlertest.AuthToken, in.URL+"/twilio/voice", form))
+			req := servicetest.SignedRequest(t, in.URL, "/twilio/voice", form)
+			req.Header.Set("X-Twilio-Signature", twiliotest.Sign(servicetest.AuthToken, in.URL+"/twilio/voice", form))
 			return req
 		}},
 		{"ForwardedHeaders", func() *http.Request {
-			req := handlertest.SignedRequest(t, in.URL, "/twilio/voice", form)
-			req.Header.Set("X-Twilio-Signature", twiliotest.Sign(handlertest.AuthToken, "https://evil.example.com/twilio/voice", form))
+			req := servicetest.SignedRequest(t, in.URL, "/twilio/voice", form)
+			req.Header.Set("X-Twilio-Signature", twiliotest.Sign(servicetest.AuthToken, "https://evil.example.com/twilio/voice", form))
 			req.Header.Set("X-Forwarded-Host", "evil.example.com")
 			req.Header.Set("X-Forwarded-Proto", "https")
 			return req
 		}},
 		{"OtherQuery", func() *http.Request {
 			// Signed for turn=1, sent to turn=2.
-			req := handlertest.SignedRequest(t, in.URL, "/twilio/gather?turn=1", call.Form("SpeechResult", "hi"))
+			req := servicetest.SignedRequest(t, in.URL, "/twilio/gather?turn=1", call.Form("SpeechResult", "hi"))
 			req.URL.RawQuery = "turn=2"
 			return req
 		}},
 		{"WrongToken", func() *http.Request {
-			req := handlertest.SignedRequest(t, in.URL, "/twilio/voice", form)
-			req.Header.Set("X-Twilio-Signature", twiliotest.Sign("another-token", handlertest.PublicBaseURL+"/twilio/voice", form))
+			req := servicetest.SignedRequest(t, in.URL, "/twilio/voice", form)
+			req.Header.Set("X-Twilio-Signature", twiliotest.Sign("another-token", servicetest.PublicBaseURL+"/twilio/voice", form))
 			return req
 		}},
 	}
@@ -126,13 +124,13 @@ func TestSignatureRejected(t *testing.T) {
 // signed with either token verify; others are still refused.
 func TestSignatureDuringRotation(t *testing.T) {
 	const next = "the-next-auth-token-0123456789"
-	in := handlertest.Start(t, handlertest.Options{Handlers: handlers.Config{NextAuthToken: next}})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{Configure: func(c *service.Config) { c.TwilioNextAuthToken = next }})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	form := call.Form()
-	for name, token := range map[string]string{"OKCurrent": handlertest.AuthToken, "OKNext": next, "ErrOther": "some-other-token"} {
+	for name, token := range map[string]string{"OKCurrent": servicetest.AuthToken, "OKNext": next, "ErrOther": "some-other-token"} {
 		t.Run(name, func(t *testing.T) {
-			req := handlertest.SignedRequest(t, in.URL, "/twilio/voice", form)
-			req.Header.Set("X-Twilio-Signature", twiliotest.Sign(token, handlertest.PublicBaseURL+"/twilio/voice", form))
+			req := servicetest.SignedRequest(t, in.URL, "/twilio/voice", form)
+			req.Header.Set("X-Twilio-Signature", twiliotest.Sign(token, servicetest.PublicBaseURL+"/twilio/voice", form))
 			want := http.StatusOK
 			if strings.HasPrefix(name, "Err") {
 				want = http.StatusForbidden
@@ -150,15 +148,15 @@ func TestSignatureDuringRotation(t *testing.T) {
 // escaped, the URL with the default port; and the request target exactly
 // as received.
 func TestSignatureAsTheSDKsCompute(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{})
+	in := servicetest.Start(t, servicetest.Options{})
 	signed := func(path, signedURL string, form url.Values) *http.Request {
-		req := handlertest.SignedRequest(t, in.URL, path, form)
-		req.Header.Set("X-Twilio-Signature", twiliotest.Sign(handlertest.AuthToken, signedURL, form))
+		req := servicetest.SignedRequest(t, in.URL, path, form)
+		req.Header.Set("X-Twilio-Signature", twiliotest.Sign(servicetest.AuthToken, signedURL, form))
 		return req
 	}
-	base := handlertest.PublicBaseURL
+	base := servicetest.PublicBaseURL
 	t.Run("OKRepeatedKeys", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		form := call.Form("CallStatus", "ringing")
 		form["StirVerstat"] = []string{"TN-Validation-Passed-A", "TN-Validation-Passed-A", "Other"}
 		if r := in.Do(signed("/twilio/voice", base+"/twilio/voice", form)); r.Status != http.StatusOK {
@@ -166,7 +164,7 @@ func TestSignatureAsTheSDKsCompute(t *testing.T) {
 		}
 	})
 	t.Run("OKApostropheRawInURL", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		// Sent with %27 on the wire (clients must escape it), signed
 		// with the apostrophe as typed into Twilio's console.
 		req := signed("/twilio/voice?site=o%27hare", base+"/twilio/voice?site=o'hare", call.Form())
@@ -175,7 +173,7 @@ func TestSignatureAsTheSDKsCompute(t *testing.T) {
 		}
 	})
 	t.Run("OKDefaultPort", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		req := signed("/twilio/voice", strings.Replace(base, ".com", ".com:443", 1)+"/twilio/voice", call.Form())
 		if r := in.Do(req); r.Status != http.StatusOK {
 			t.Fatalf("got %d %s", r.Status, r.Body)
@@ -184,7 +182,7 @@ func TestSignatureAsTheSDKsCompute(t *testing.T) {
 	t.Run("ErrEncodedPathNotNormalised", func(t *testing.T) {
 		// Signed for /twilio/gather, sent to /twilio/%67ather: the same
 		// route once decoded, but not the URL that was signed.
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		in.Webhook("/twilio/voice", call.Form())
 		req := signed("/twilio/%67ather?turn=1", base+"/twilio/gather?turn=1", call.Form("SpeechResult", "hi"))
 		if r := in.Do(req); r.Status != http.StatusForbidden {
@@ -194,11 +192,11 @@ func TestSignatureAsTheSDKsCompute(t *testing.T) {
 	t.Run("ErrValuesNotDeduplicatedBySender", func(t *testing.T) {
 		// A signature over both copies of a repeated value is not the
 		// SDKs' (and Twilio's) signature.
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		form := call.Form()
 		form["X"] = []string{"a", "a"}
 		req := signed("/twilio/voice", base+"/twilio/voice", form)
-		req.Header.Set("X-Twilio-Signature", naiveSign(handlertest.AuthToken, base+"/twilio/voice", form))
+		req.Header.Set("X-Twilio-Signature", naiveSign(servicetest.AuthToken, base+"/twilio/voice", form))
 		if r := in.Do(req); r.Status != http.StatusForbidden {
 			t.Fatalf("got %d %s", r.Status, r.Body)
 		}
@@ -229,7 +227,7 @@ func naiveSign(token, u string, form url.Values) string {
 // request without a signature before its body is parsed; a real webhook
 // (Twilio sends about 40 fields) passes.
 func TestUnsignedRefusedCheaply(t *testing.T) {
-	in := handlertest.Start(t, handlertest.Options{Handlers: handlers.Config{NextAuthToken: "the-next-auth-token-0123456789"}})
+	in := servicetest.Start(t, servicetest.Options{Configure: func(c *service.Config) { c.TwilioNextAuthToken = "the-next-auth-token-0123456789" }})
 	many := strings.Repeat("&", 10000)
 	for name, tc := range map[string]struct {
 		body, sig string
@@ -254,7 +252,7 @@ func TestUnsignedRefusedCheaply(t *testing.T) {
 		})
 	}
 	t.Run("OKManyRealFields", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		form := call.Form()
 		for i := len(form); i < 200; i++ {
 			form.Set(fmt.Sprintf("Extra%03d", i), "v")
@@ -270,13 +268,16 @@ func TestUnsignedRefusedCheaply(t *testing.T) {
 // 10,000 empty fields, with both auth tokens configured. Run with
 // -benchmem; the ratio of the large cases to the small one is the figure.
 func BenchmarkRefuseUnsigned(b *testing.B) {
-	srv := handlers.New(handlers.Config{
-		PublicBaseURL: handlertest.PublicBaseURL, AuthToken: handlertest.AuthToken,
-		NextAuthToken: "the-next-auth-token-0123456789", MaxBody: 64 << 10,
-	}, handlers.Deps{Calls: memory.New(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	app := srv.App(fiber.Config{BodyLimit: 64 << 10})
-	app.Handler() // builds the route tree
-	handle := app.Server().Handler
+	cfg := service.Defaults()
+	cfg.PublicBaseURL, cfg.TwilioAuthToken = servicetest.PublicBaseURL, servicetest.AuthToken
+	cfg.TwilioNextAuthToken, cfg.Worker.Size = "the-next-auth-token-0123456789", 0
+	svc, err := service.New(b.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), service.Overrides{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	svc.App.Handler() // builds the route tree
+	handle := svc.App.Server().Handler
 	for _, bc := range []struct{ name, body string }{
 		{"Small", "CallSid=CA0123&From=%2B14155550100&To=%2B18005550100"},
 		{"MaxBodyOneField", "a=" + strings.Repeat("b", 64<<10-3)},

@@ -3,9 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"net/url"
-	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -63,102 +60,4 @@ func (s *Server) status(c *fiber.Ctx) error {
 		s.workReady()
 	}
 	return c.SendStatus(http.StatusNoContent)
-}
-
-// recording handles a recording-status callback. "completed" records the
-// recording as pending (idempotent on RecordingSid) and enqueues its
-// archiving; "absent" and "failed" record why there is no audio.
-func (s *Server) recording(c *fiber.Ctx) error {
-	f := formOf(c)
-	accountSID, err := requireSID(f, "AccountSid", "AC")
-	if err != nil {
-		return err
-	}
-	callSID, err := requireSID(f, "CallSid", "CA")
-	if err != nil {
-		return err
-	}
-	s.setCallLogger(c, callSID)
-	recSID, err := requireSID(f, "RecordingSid", "RE")
-	if err != nil {
-		return err
-	}
-	rec := storage.Recording{SID: recSID, CallSID: callSID, AccountSID: accountSID, Channels: 1}
-	if rec.Duration, _, err = optionalInt(f, "RecordingDuration", 0, 1<<30); err != nil {
-		return err
-	}
-	if ch, ok, err := optionalInt(f, "RecordingChannels", 1, 2); err != nil {
-		return err
-	} else if ok {
-		rec.Channels = ch
-	}
-	if t, ok, err := twilioTime(f, "RecordingStartTime"); err != nil {
-		return err
-	} else if ok {
-		rec.StartedAt = &t
-	}
-	switch st := f.Get("RecordingStatus"); st {
-	case "completed":
-		if rec.SourceURL, err = s.mediaURL(f.Get("RecordingUrl"), accountSID, recSID); err != nil {
-			return err
-		}
-		rec.State = storage.RecordingPending
-	case "absent", "failed":
-		rec.State = storage.RecordingFailed
-		rec.LastError = "Twilio reported the recording " + st
-		if code := f.Get("ErrorCode"); code != "" && len(code) <= 16 {
-			rec.LastError += " (error " + code + ")"
-		}
-	case "in-progress":
-		return c.SendStatus(http.StatusNoContent)
-	case "":
-		return storage.Errorf(storage.ErrInvalid, "missing parameter RecordingStatus")
-	default:
-		return storage.Errorf(storage.ErrInvalid, "unknown RecordingStatus %q", truncateLog(st, 32))
-	}
-
-	ctx, cancel := s.storeContext(c)
-	defer cancel()
-	stored, created, err := s.calls.AddRecording(ctx, rec)
-	if errors.Is(err, storage.ErrNotFound) {
-		now := time.Now().UTC().Truncate(time.Microsecond)
-		if _, err = s.calls.UpsertCall(ctx, storage.NewCall{SID: callSID, AccountSID: accountSID, Status: storage.StatusInProgress, At: now}); err == nil {
-			stored, created, err = s.calls.AddRecording(ctx, rec)
-		}
-	}
-	if errors.Is(err, storage.ErrGone) {
-		return s.ackDeletedCallback(c)
-	}
-	if err != nil {
-		return err
-	}
-	s.logger(c).Info("recording status", "recording_sid", recSID, "state", stored.State, "new", created)
-	if created && stored.State == storage.RecordingPending {
-		s.workReady()
-	}
-	return c.SendStatus(http.StatusNoContent)
-}
-
-// mediaURL accepts a RecordingUrl only on Twilio's API origin and only for
-// this account's recording, so a forged callback cannot make the worker
-// fetch (and send the account's credentials to) anywhere else.
-func (s *Server) mediaURL(raw, accountSID, recSID string) (string, error) {
-	if raw == "" {
-		return "", storage.Errorf(storage.ErrInvalid, "missing parameter RecordingUrl")
-	}
-	u, err := url.Parse(raw)
-	base, berr := url.Parse(s.cfg.TwilioAPIBaseURL)
-	if err != nil || berr != nil || u.Scheme != base.Scheme || !strings.EqualFold(u.Host, base.Host) ||
-		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", storage.Errorf(storage.ErrInvalid, "RecordingUrl must be on %s", s.cfg.TwilioAPIBaseURL)
-	}
-	want := strings.TrimRight(base.Path, "/") + "/2010-04-01/Accounts/" + accountSID + "/Recordings/" + recSID
-	path := u.Path
-	for _, ext := range []string{".wav", ".mp3", ".json"} {
-		path = strings.TrimSuffix(path, ext)
-	}
-	if path != want {
-		return "", storage.Errorf(storage.ErrInvalid, "RecordingUrl does not name recording %s of account %s", recSID, accountSID)
-	}
-	return base.Scheme + "://" + base.Host + want, nil
 }

@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
 	"switchboard/handlers/twiliosig"
 	"switchboard/storage"
 )
 
 const (
-	localForm     = "form"
-	localVerified = "twilio_verified"
+	localForm = "form"
+	// localCapture marks a webhook for the capture hook (see respond).
+	localCapture = "capture"
 )
 
 // maxFormFields bounds the parameters of a webhook before anything is done
@@ -35,6 +37,10 @@ func (s *Server) twilioRequest(c *fiber.Ctx) error {
 	if c.Method() != http.MethodPost {
 		return c.Next() // no webhook route: 405
 	}
+	// CAPTURE_DIR keeps webhooks that pass the signature check (all of
+	// them when checks are off); refused ones only when generating
+	// fixtures, so unauthenticated senders cannot fill it.
+	c.Locals(localCapture, s.captureAll || !s.signatures.Enabled())
 	// The raw body: nothing on this path may decode a Content-Encoding.
 	body := c.Request().Body()
 	if len(body) > s.cfg.MaxBody {
@@ -59,7 +65,7 @@ func (s *Server) twilioRequest(c *fiber.Ctx) error {
 		if !s.signatures.Check(sig, s.signedURLs(c), twiliosig.NewParams(form)) {
 			return newHTTPError(http.StatusForbidden, "forbidden", "invalid X-Twilio-Signature")
 		}
-		c.Locals(localVerified, true)
+		c.Locals(localCapture, true)
 	}
 	c.Locals(localForm, form)
 	if sid := form.Get("CallSid"); storage.ValidSID(sid, "CA") {

@@ -71,10 +71,11 @@ func (s *Server) say(text string) twimlSay {
 	return twimlSay{Voice: s.cfg.Voice, Language: s.cfg.Language, Text: text}
 }
 
-// ask says text inside a speech <Gather> whose answer is turn, followed by a
-// <Redirect> that Twilio follows when the caller says nothing.
-func (s *Server) ask(text string, turn, silence int) []byte {
-	return renderTwiML(
+// prompt says text inside a speech <Gather> whose answer is turn, followed
+// by a <Redirect> that Twilio follows when the caller says nothing (the
+// silence-th time).
+func (s *Server) prompt(text string, turn, silence int) []any {
+	return []any{
 		twimlGather{
 			Input:         "speech",
 			Action:        s.gatherURL(turn, 0),
@@ -84,7 +85,12 @@ func (s *Server) ask(text string, turn, silence int) []byte {
 			Say:           s.say(text),
 		},
 		twimlRedirect{Method: "POST", URL: s.gatherURL(turn, silence+1)},
-	)
+	}
+}
+
+// ask is the document of prompt alone.
+func (s *Server) ask(text string, turn, silence int) []byte {
+	return renderTwiML(s.prompt(text, turn, silence)...)
 }
 
 // goodbye says text and hangs up.

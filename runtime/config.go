@@ -3,20 +3,10 @@
 // runtime/lambda) the AWS Lambda entry point.
 package runtime
 
-import "time"
+import (
+	"time"
 
-// Defaults for the HTTP server and its shutdown. The deployment (ALB
-// deregistration delay, systemd stop timeout) is derived from these: the
-// ALB's idle timeout (60 s) must stay below IdleTimeout, and the target
-// group's deregistration delay must cover DrainDelay + ShutdownTimeout.
-const (
-	DefaultListenAddr      = ":8080"
-	DefaultReadTimeout     = 20 * time.Second
-	DefaultWriteTimeout    = 20 * time.Second
-	DefaultIdleTimeout     = 75 * time.Second
-	DefaultDrainDelay      = 10 * time.Second
-	DefaultShutdownTimeout = 20 * time.Second
-	DefaultBodyLimit       = 64 << 10
+	"github.com/caarlos0/env/v11"
 )
 
 // Config is the HTTP server's configuration, read from the environment.
@@ -31,4 +21,17 @@ type Config struct {
 	// TrustedProxies are the CIDRs (the ALB's subnets) whose X-Forwarded-For
 	// is believed for client IPs; empty trusts no proxy header.
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
+}
+
+// DefaultConfig is the configuration with every default applied, for
+// callers that do not read the environment. The defaults are the env tags'
+// and nowhere else; the deployment (ALB deregistration delay, systemd stop
+// timeout, the ALB's idle timeout below IdleTimeout) is checked against
+// them.
+func DefaultConfig() Config {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: map[string]string{}}); err != nil {
+		panic("runtime: the Config defaults do not parse: " + err.Error())
+	}
+	return c
 }

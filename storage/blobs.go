@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"io"
+	"path"
 	"strings"
 	"time"
 )
@@ -77,4 +78,18 @@ func CheckKey(key string) error {
 func RecordingKey(accountSID, callSID, recordingSID string, started time.Time, ext string) string {
 	d := started.UTC()
 	return "recordings/" + accountSID + "/" + d.Format("2006/01/02") + "/" + callSID + "/" + recordingSID + "." + ext
+}
+
+// ContentTypeByExt is the content type of an object stored without one: the
+// recording formats Twilio serves, else opaque bytes. Every blob store uses
+// it, so an object reads back with the same type wherever it lives.
+func ContentTypeByExt(key string) string {
+	switch strings.ToLower(path.Ext(key)) {
+	case ".wav":
+		return "audio/wav"
+	case ".mp3":
+		return "audio/mpeg"
+	default:
+		return "application/octet-stream"
+	}
 }

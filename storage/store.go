@@ -5,9 +5,12 @@ import (
 	"time"
 )
 
-// CallStore keeps calls, their turns, status timelines, recordings, summaries
-// and the durable background work they cause. Implementations are safe for
-// concurrent use by any number of goroutines and, for shared stores, processes.
+// CallStore keeps calls, their turns, status timelines, recordings and
+// summaries: what the webhooks and the API read and write. Its write
+// methods also create, in the same transaction, the background work a
+// change causes (see WorkQueue); there is no other way to enqueue work.
+// Implementations are safe for concurrent use by any number of goroutines
+// and, for shared stores, processes.
 // Times are supplied by callers where they matter so tests stay deterministic.
 //
 // Deleted calls stay deleted. DeleteCall leaves a tombstone for the call's
@@ -18,15 +21,12 @@ import (
 // it back. Reads of a deleted call answer ErrNotFound. Once its tombstone is
 // purged a SID is unknown again and may be created afresh.
 type CallStore interface {
+	CallReader
+
 	// UpsertCall creates the call, or leaves an existing one unchanged apart
 	// from filling in fields it lacked. Idempotent on SID. ErrInvalid for a
 	// malformed SID; ErrGone, creating nothing, when the call was deleted.
 	UpsertCall(ctx context.Context, c NewCall) (Call, error)
-
-	// GetCall returns the call with its timeline (oldest first), turns
-	// (by number, assistant after caller within a number), summary and
-	// recordings. ErrNotFound when absent, deleted ones included.
-	GetCall(ctx context.Context, sid string) (Call, error)
 
 	// ListCalls returns calls newest first (by CreatedAt, then SID), without
 	// their timeline, turns or recordings. ErrInvalid for a malformed cursor
@@ -39,15 +39,6 @@ type CallStore interface {
 	// deleted; ErrInvalid for a number outside 0..MaxTurn, an unknown role or
 	// text over MaxTurnText.
 	AddTurn(ctx context.Context, t Turn) (Turn, bool, error)
-
-	// InterruptTurn records that the caller talked over the assistant's turn
-	// number: its text becomes heard (what the caller heard before talking)
-	// and it is marked Interrupted. Only the first interruption of a turn
-	// changes it; a repeated one returns the turn as stored. ErrNotFound when
-	// the call or its assistant turn does not exist; ErrGone when the call
-	// was deleted; ErrInvalid for a number outside 0..MaxTurn or heard over
-	// MaxTurnText.
-	InterruptTurn(ctx context.Context, callSID string, number int, heard string) (Turn, error)
 
 	// ApplyStatus records ev in the call's timeline (once per status) and moves
 	// the call's status forward only (see Advances). When the call reaches a
@@ -64,9 +55,6 @@ type CallStore interface {
 	// when it was deleted; ErrInvalid for a malformed SID.
 	AddRecording(ctx context.Context, r Recording) (Recording, bool, error)
 
-	// GetRecording returns one recording of a call. ErrNotFound when absent.
-	GetRecording(ctx context.Context, callSID, sid string) (Recording, error)
-
 	// DeleteCall removes the call and everything it owns, including its
 	// pending work, and leaves a tombstone for its SID, in one transaction.
 	// It returns every recording the call had, whatever its state: a pending
@@ -77,6 +65,15 @@ type CallStore interface {
 	// while the call has not ended (see CheckDeletable).
 	DeleteCall(ctx context.Context, sid string) ([]Recording, error)
 
+	// Ping reports whether the store can serve requests; ErrUnavailable when not.
+	Ping(ctx context.Context) error
+}
+
+// WorkQueue is the worker's side of a call store: the durable background
+// work its write methods created, claimed with a lease, and the methods
+// that finish a work item and change the call's state in one transaction.
+// The stores that implement CallStore implement it too.
+type WorkQueue interface {
 	// PurgeTombstones forgets at most limit tombstones of calls deleted
 	// before the given time, oldest first, and returns how many it removed.
 	// ErrInvalid for a limit below 1.
@@ -112,7 +109,22 @@ type CallStore interface {
 	// claimed again at once and the attempt does not count.
 	// ErrConflict when w's lease is no longer held.
 	ReleaseWork(ctx context.Context, w Work) error
+}
 
-	// Ping reports whether the store can serve requests; ErrUnavailable when not.
-	Ping(ctx context.Context) error
+// Store is a whole call store: the records and their work queue.
+type Store interface {
+	CallStore
+	WorkQueue
+}
+
+// CallReader reads one call or recording: what the worker needs of the
+// call records besides its work.
+type CallReader interface {
+	// GetCall returns the call with its timeline (oldest first), turns
+	// (by number, assistant after caller within a number), summary and
+	// recordings. ErrNotFound when absent, deleted ones included.
+	GetCall(ctx context.Context, sid string) (Call, error)
+
+	// GetRecording returns one recording of a call. ErrNotFound when absent.
+	GetRecording(ctx context.Context, callSID, sid string) (Recording, error)
 }

@@ -1,6 +1,9 @@
 package storage
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Role says who spoke a turn.
 type Role string
@@ -53,3 +56,18 @@ type Latency struct {
 
 // MaxLatencyMS bounds a stored latency: a turn lasts minutes at most.
 const MaxLatencyMS = 24 * 60 * 60 * 1000
+
+// TurnInterrupter is the optional part of a CallStore that streamed calls
+// use when the caller talks over a reply that was already stored whole.
+// Both stores implement it; a CallStore without it loses only that
+// truncation.
+type TurnInterrupter interface {
+	// InterruptTurn records that the caller talked over the assistant's turn
+	// number: its text becomes heard (what the caller heard before talking)
+	// and it is marked Interrupted. Only the first interruption of a turn
+	// changes it; a repeated one returns the turn as stored. ErrNotFound when
+	// the call or its assistant turn does not exist; ErrGone when the call
+	// was deleted; ErrInvalid for a number outside 0..MaxTurn or heard over
+	// MaxTurnText.
+	InterruptTurn(ctx context.Context, callSID string, number int, heard string) (Turn, error)
+}

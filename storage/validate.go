@@ -72,3 +72,19 @@ func (r Recording) CheckNew() (Recording, error) {
 	}
 	return r, nil
 }
+
+// PageLimit checks the filter's status and returns its page size: 0 means
+// DefaultPageSize, and larger sizes are capped at MaxPageSize. ErrInvalid
+// for a negative limit or an unknown status.
+func (f CallFilter) PageLimit() (int, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return 0, Errorf(ErrInvalid, "unknown call status")
+	}
+	switch {
+	case f.Limit < 0:
+		return 0, Errorf(ErrInvalid, "limit must not be negative")
+	case f.Limit == 0:
+		return DefaultPageSize, nil
+	}
+	return min(f.Limit, MaxPageSize), nil
+}

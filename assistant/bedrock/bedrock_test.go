@@ -301,8 +301,8 @@ func TestReplyShapedForSpeech(t *testing.T) {
 	if !strings.HasPrefix(got.Text, "Bien sûr ! Voici nos pains : baguette, seigle. Tout est fait") {
 		t.Errorf("reply not speakable: %q", got.Text)
 	}
-	if n := utf8.RuneCountInString(got.Text); n > assistant.DefaultMaxReplyChars {
-		t.Errorf("reply has %d characters, limit %d", n, assistant.DefaultMaxReplyChars)
+	if n := utf8.RuneCountInString(got.Text); n > assistant.DefaultModelConfig().MaxReplyChars {
+		t.Errorf("reply has %d characters, limit %d", n, assistant.DefaultModelConfig().MaxReplyChars)
 	}
 	if strings.ContainsAny(got.Text, "*#[\n") || strings.Contains(got.Text, "http") {
 		t.Errorf("reply keeps markup: %q", got.Text)

@@ -414,8 +414,8 @@ func TestReplyShapedForSpeech(t *testing.T) {
 	if !strings.HasPrefix(got.Text, "Our menu. We bake: sourdough, rye, croissants. Every loaf") {
 		t.Errorf("reply not speakable: %q", got.Text)
 	}
-	if n := utf8.RuneCountInString(got.Text); n > assistant.DefaultMaxReplyChars {
-		t.Errorf("reply has %d characters, limit %d", n, assistant.DefaultMaxReplyChars)
+	if n := utf8.RuneCountInString(got.Text); n > assistant.DefaultModelConfig().MaxReplyChars {
+		t.Errorf("reply has %d characters, limit %d", n, assistant.DefaultModelConfig().MaxReplyChars)
 	}
 	for _, bad := range []string{"#", "*", "http", "[", "🍞", "\n"} {
 		if strings.Contains(got.Text, bad) {

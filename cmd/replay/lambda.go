@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"switchboard/handlers/fixture"
-	"switchboard/runtime/lambda"
+	"switchboard/runtime/service"
 )
 
 // An eventShape turns a fixture request into the JSON payload one kind of
@@ -29,16 +29,16 @@ type eventShape struct {
 // answer unwrapped from the trigger's response shape.
 func lambdaRuntime(shape eventShape) func() (fixture.Target, func(), error) {
 	return func() (fixture.Target, func(), error) {
-		app, clean, err := newApp(appOptions{})
+		svc, clean, err := newService(appOptions{})
 		if err != nil {
 			return nil, nil, err
 		}
-		return &lambdaTarget{h: lambda.NewHandler(app), shape: shape}, clean, nil
+		return &lambdaTarget{h: svc.LambdaFunction(), shape: shape}, clean, nil
 	}
 }
 
 type lambdaTarget struct {
-	h     *lambda.Handler
+	h     *service.LambdaFunction
 	shape eventShape
 	n     atomic.Int64
 }

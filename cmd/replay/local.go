@@ -10,28 +10,18 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"switchboard/assistant"
-	"switchboard/handlers"
 	"switchboard/handlers/fixture"
-	"switchboard/runtime"
-	"switchboard/storage/localfs"
-	"switchboard/storage/memory"
+	"switchboard/runtime/service"
 )
 
-// localConfig is the HTTP runtime configuration of an in-process instance:
-// the server's defaults on a loopback port, no drain delay.
-var localConfig = runtime.Config{
-	ListenAddr: "127.0.0.1:0", ReadTimeout: runtime.DefaultReadTimeout, WriteTimeout: runtime.DefaultWriteTimeout,
-	IdleTimeout: runtime.DefaultIdleTimeout, BodyLimit: runtime.DefaultBodyLimit, ShutdownTimeout: 5 * time.Second,
-}
-
-// newApp builds a fresh switchboard app as the dev server runs it — memory
-// store, local blobs in a temporary folder, the scripted assistant — which
-// believes it is fixture.BaseURL and checks signatures with
-// fixture.DevAuthToken, exactly like `make run`, unless o says otherwise.
-// Background work is only enqueued: archiving and summaries are not part of
-// a webhook's answer.
-func newApp(o appOptions) (*fiber.App, func(), error) {
+// newService builds a fresh switchboard as the dev server runs it, through
+// the same wiring as the binary — memory store, local blobs in a temporary
+// folder, the scripted assistant — which believes it is fixture.BaseURL
+// and checks signatures with fixture.DevAuthToken, exactly like `make run`,
+// unless o says otherwise. It listens on a loopback port with no drain
+// delay. Background work is only enqueued: archiving and summaries are not
+// part of a webhook's answer.
+func newService(o appOptions) (*service.Service, func(), error) {
 	if o.BaseURL == "" {
 		o.BaseURL = fixture.BaseURL
 	}
@@ -42,35 +32,31 @@ func newApp(o appOptions) (*fiber.App, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	blobs, err := localfs.New(dir)
+	cfg := service.Defaults()
+	cfg.PublicBaseURL, cfg.TwilioAuthToken, cfg.DataDir = o.BaseURL, o.AuthToken, dir
+	cfg.HTTP.ListenAddr, cfg.HTTP.DrainDelay, cfg.HTTP.ShutdownTimeout = "127.0.0.1:0", 0, 5*time.Second
+	cfg.Worker.Size = 0
+	svc, err := service.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), service.Overrides{
+		Capture: o.Capture,
+		// Fixtures include webhooks refused for their signature.
+		CaptureRefused: o.Capture != nil,
+	})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
-	srv := handlers.New(handlers.Config{
-		PublicBaseURL: o.BaseURL,
-		AuthToken:     o.AuthToken,
-		Voice:         "Polly.Joanna-Neural",
-		MaxBody:       localConfig.BodyLimit,
-	}, handlers.Deps{
-		Calls: memory.New(), Blobs: blobs, Assistant: assistant.NewScripted(),
-		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Capture: o.Capture,
-		// Fixtures include webhooks refused for their signature.
-		CaptureRefused: true,
-	})
-	return srv.App(runtime.FiberConfig(localConfig)), func() { os.RemoveAll(dir) }, nil
+	return svc, func() { svc.Close(); os.RemoveAll(dir) }, nil
 }
 
-// appOptions override the in-process app's identity; zero values are the
-// dev server's.
+// appOptions override the in-process service's identity; zero values are
+// the dev server's.
 type appOptions struct {
 	BaseURL, AuthToken string
 	// Capture, when set, is the handlers' capture hook.
 	Capture func(*fiber.Ctx)
 }
 
-// localServer is a fresh app served on a loopback listener.
+// localServer is a fresh service served on a loopback listener.
 type localServer struct {
 	URL   string
 	stop  context.CancelFunc
@@ -79,18 +65,17 @@ type localServer struct {
 }
 
 func startLocal(o appOptions) (*localServer, error) {
-	app, clean, err := newApp(o)
+	svc, clean, err := newService(o)
 	if err != nil {
 		return nil, err
 	}
-	srv, err := runtime.Listen(localConfig, app, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
+	if err := svc.Listen(); err != nil {
 		clean()
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	l := &localServer{URL: fmt.Sprintf("http://%s", srv.Addr()), stop: stop, done: make(chan struct{}), clean: clean}
-	go func() { _ = srv.Serve(ctx); close(l.done) }()
+	l := &localServer{URL: fmt.Sprintf("http://%s", svc.Addr()), stop: stop, done: make(chan struct{}), clean: clean}
+	go func() { _ = svc.Run(ctx); close(l.done) }()
 	return l, nil
 }
 

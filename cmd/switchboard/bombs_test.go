@@ -120,7 +120,7 @@ func TestCompressedBombsCostNoMemory(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	call := twiliotest.NewCall(captureAccount)
+	call := twiliotest.NewCall("AC" + strings.Repeat("b", 32))
 	send := func(path, encoding string, body []byte, signed bool) int {
 		req, _ := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -17,6 +17,7 @@ import (
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
+	"switchboard/runtime/service"
 	"switchboard/runtime/ssmenv"
 	"switchboard/storage/postgres"
 )
@@ -76,7 +77,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	if err != nil {
 		return err
 	}
-	cfg, err := LoadConfig(environ)
+	cfg, err := service.LoadConfig(environ)
 	if err != nil {
 		return err
 	}
@@ -94,7 +95,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		log.Info("database migrated")
 		return nil
 	}
-	m, err := NewMain(ctx, cfg, log)
+	m, err := service.New(ctx, cfg, log, service.Overrides{})
 	if err != nil {
 		return err
 	}
@@ -107,7 +108,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	switch {
 	case environ["AWS_LAMBDA_RUNTIME_API"] != "":
 		log.Info("running as an AWS Lambda function")
-		awslambda.StartHandler(m.lambdaFunction())
+		awslambda.Start(m.LambdaFunction())
 		return nil
 	case cmd == "work":
 		n := m.Workers.Drain(ctx)
@@ -123,7 +124,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	return nil
 }
 
-func newLogger(cfg Config, w io.Writer) *slog.Logger {
+func newLogger(cfg service.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})).With("service", "switchboard")

@@ -25,9 +25,9 @@ type timing struct {
 }
 
 var serviceTiming = timing{
-	drain:    runtime.DefaultDrainDelay,
-	shutdown: runtime.DefaultShutdownTimeout,
-	idle:     runtime.DefaultIdleTimeout,
+	drain:    runtime.DefaultConfig().DrainDelay,
+	shutdown: runtime.DefaultConfig().ShutdownTimeout,
+	idle:     runtime.DefaultConfig().IdleTimeout,
 }
 
 // stopMargin is what systemd's stop timeout must leave beyond drain and

@@ -2,7 +2,6 @@ package ssmenv
 
 import (
 	"context"
-	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -11,11 +10,6 @@ import (
 
 // bootTimeout bounds Apply.
 const bootTimeout = 30 * time.Second
-
-// OS is the process environment.
-func OS() Environment {
-	return Environment{Lookup: os.LookupEnv, Set: os.Setenv}
-}
 
 // NewClient builds an SSM client from the default credential chain (the
 // instance role on EC2). The region comes from AWS_REGION or, on EC2 where
@@ -27,10 +21,4 @@ func NewClient(ctx context.Context) (Client, error) {
 		return nil, err
 	}
 	return ssm.NewFromConfig(cfg), nil
-}
-
-// FromEnvironment is what cmd/switchboard calls before parsing its config:
-// Apply on the real process environment with the default AWS client.
-func FromEnvironment(ctx context.Context) ([]string, error) {
-	return Apply(ctx, OS(), NewClient)
 }

@@ -1,5 +1,6 @@
 // Package ssmenv loads switchboard's settings from an AWS Systems Manager
-// Parameter Store path into the process environment at start-up.
+// Parameter Store path at start-up, into the environment map the
+// configuration is then parsed from.
 //
 // Instances get their configuration this way so that the AMI needs no extra
 // tooling and no secret is ever written to disk: the binary itself reads
@@ -98,8 +99,8 @@ func describe(path string, err error) error {
 	return fmt.Errorf("ssmenv: read parameters under %s: %w", path, err)
 }
 
-// Environment is the environment Apply reads and writes: OS for the
-// process's own, Map for the map cmd/switchboard parses its config from.
+// Environment is the environment Apply reads and writes; Map makes one of
+// the map cmd/switchboard parses its configuration from.
 type Environment struct {
 	Lookup func(key string) (string, bool)
 	Set    func(key, value string) error

@@ -3,7 +3,6 @@ package ssmenv
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
@@ -179,10 +178,10 @@ func TestApply(t *testing.T) {
 	})
 }
 
-// TestFromEnvironment runs the production entry point end to end: the
-// default AWS config resolved from environment variables, the real process
-// environment written.
-func TestFromEnvironment(t *testing.T) {
+// TestApplyWithDefaultClient runs what cmd/switchboard runs at start-up:
+// Apply over the environment map with NewClient, the default AWS config
+// resolved from the process's variables.
+func TestApplyWithDefaultClient(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		_, url := mustFakeSSM(t, 2, prodParams...)
 		t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
@@ -192,25 +191,18 @@ func TestFromEnvironment(t *testing.T) {
 		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 		t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-		t.Setenv(PathVariable, "/switchboard/prod")
-		t.Setenv("S3_BUCKET", "from-unit-file")
-		for _, k := range []string{"DATABASE_URL", "TWILIO_AUTH_TOKEN", "API_TOKENS", "OPENAI_API_KEY"} {
-			t.Setenv(k, "") // registers restoration at cleanup
-			if err := os.Unsetenv(k); err != nil {
-				t.Fatal(err)
-			}
-		}
-		set, err := FromEnvironment(context.Background())
+		environ := map[string]string{PathVariable: "/switchboard/prod", "S3_BUCKET": "from-unit-file"}
+		set, err := Apply(context.Background(), Map(environ), NewClient)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff([]string{"API_TOKENS", "DATABASE_URL", "OPENAI_API_KEY", "TWILIO_AUTH_TOKEN"}, set); diff != "" {
 			t.Errorf("names set (-want +got):\n%s", diff)
 		}
-		if got := os.Getenv("TWILIO_AUTH_TOKEN"); got != "twilio-secret" {
+		if got := environ["TWILIO_AUTH_TOKEN"]; got != "twilio-secret" {
 			t.Errorf("TWILIO_AUTH_TOKEN = %q, want the decrypted SecureString", got)
 		}
-		if got := os.Getenv("S3_BUCKET"); got != "from-unit-file" {
+		if got := environ["S3_BUCKET"]; got != "from-unit-file" {
 			t.Errorf("S3_BUCKET = %q, want the value already in the environment", got)
 		}
 	})

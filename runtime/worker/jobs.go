@@ -25,7 +25,7 @@ func (p *Pool) archive(ctx context.Context, w Work, log *slog.Logger) error {
 		return err
 	}
 	if rec.State != storage.RecordingPending {
-		return p.calls.CompleteWork(ctx, w)
+		return p.work.CompleteWork(ctx, w)
 	}
 	// The key is the recording's ArchiveKey, which deleting the call relies
 	// on to find this object whatever the store says of the recording.
@@ -44,7 +44,7 @@ func (p *Pool) archive(ctx context.Context, w Work, log *slog.Logger) error {
 		return fmt.Errorf("storing audio: %w", err)
 	}
 	blob := storage.StoredBlob{Key: key, Size: info.Size, SHA256: info.SHA256, ContentType: contentType}
-	err = p.calls.CompleteRecording(ctx, w, blob, p.cfg.DeleteAfterArchive)
+	err = p.work.CompleteRecording(ctx, w, blob, p.cfg.DeleteAfterArchive)
 	if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrGone) {
 		return p.afterLostLease(ctx, w, key, err, log)
 	}
@@ -116,7 +116,7 @@ func (p *Pool) summarize(ctx context.Context, w Work) error {
 		s.CreatedAt = p.now().UTC()
 	}
 	s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Microsecond)
-	return p.calls.CompleteSummary(ctx, w, s)
+	return p.work.CompleteSummary(ctx, w, s)
 }
 
 func (p *Pool) deleteMedia(ctx context.Context, w Work) error {
@@ -130,13 +130,13 @@ func (p *Pool) deleteMedia(ctx context.Context, w Work) error {
 	if err := p.twilio.DeleteMedia(ctx, rec); err != nil {
 		return err
 	}
-	return p.calls.CompleteWork(ctx, w)
+	return p.work.CompleteWork(ctx, w)
 }
 
 // completeGone finishes work whose call was deleted; the deletion usually
 // removed the work too, which is just as good.
 func (p *Pool) completeGone(ctx context.Context, w Work) error {
-	err := p.calls.CompleteWork(ctx, w)
+	err := p.work.CompleteWork(ctx, w)
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrGone) {
 		return nil
 	}

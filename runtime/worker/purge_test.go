@@ -16,7 +16,7 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // deletedCall creates call n, ends it and deletes it, leaving its tombstone.
-func deletedCall(t *testing.T, s storage.CallStore, n int) string {
+func deletedCall(t *testing.T, s storage.Store, n int) string {
 	t.Helper()
 	sid := fmt.Sprintf("CA%032x", n)
 	ctx := t.Context()
@@ -33,7 +33,7 @@ func deletedCall(t *testing.T, s storage.CallStore, n int) string {
 }
 
 // gone reports whether the store still refuses to create sid.
-func gone(t *testing.T, s storage.CallStore, sid string) bool {
+func gone(t *testing.T, s storage.Store, sid string) bool {
 	t.Helper()
 	_, err := s.UpsertCall(t.Context(), storage.NewCall{SID: sid})
 	if err != nil && !errors.Is(err, storage.ErrGone) {
@@ -45,7 +45,7 @@ func gone(t *testing.T, s storage.CallStore, sid string) bool {
 func TestPurgeTombstones(t *testing.T) {
 	t.Run("AfterTheRetentionOnly", func(t *testing.T) {
 		s := memory.New()
-		p := New(Config{TombstoneRetention: 24 * time.Hour}, s, nil, nil, nil, quiet, nil)
+		p := New(Config{TombstoneRetention: 24 * time.Hour}, Deps{Calls: s, Work: s, Log: quiet})
 		now := time.Now()
 		p.now = func() time.Time { return now }
 		sid := deletedCall(t, s, 1)
@@ -77,7 +77,7 @@ func TestPurgeTombstones(t *testing.T) {
 
 	t.Run("BacklogInBatches", func(t *testing.T) {
 		s := memory.New()
-		p := New(Config{TombstoneRetention: time.Hour}, s, nil, nil, nil, quiet, nil)
+		p := New(Config{TombstoneRetention: time.Hour}, Deps{Calls: s, Work: s, Log: quiet})
 		n := purgeBatch*purgeBatches + 5
 		for i := range n {
 			deletedCall(t, s, i)
@@ -96,12 +96,14 @@ func TestPurgeTombstones(t *testing.T) {
 
 	t.Run("DrainPurges", func(t *testing.T) {
 		s := memory.New()
-		p := New(Config{Size: 1, Lease: time.Minute}, s, nil, nil, nil, quiet, nil)
-		if p.cfg.TombstoneRetention != DefaultTombstoneRetention {
-			t.Errorf("retention of a Config without one = %s, want %s", p.cfg.TombstoneRetention, DefaultTombstoneRetention)
+		cfg := DefaultConfig()
+		cfg.Size = 1
+		p := New(cfg, Deps{Calls: s, Work: s, Log: quiet})
+		if p.cfg.TombstoneRetention != 720*time.Hour {
+			t.Errorf("default retention = %s, want 720h", p.cfg.TombstoneRetention)
 		}
 		sid := deletedCall(t, s, 1)
-		p.now = func() time.Time { return time.Now().Add(DefaultTombstoneRetention + time.Hour) }
+		p.now = func() time.Time { return time.Now().Add(p.cfg.TombstoneRetention + time.Hour) }
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		if n := p.Drain(ctx); n != 0 {

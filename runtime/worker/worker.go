@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caarlos0/env/v11"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"switchboard/assistant"
@@ -38,19 +39,29 @@ type Config struct {
 	// capped, with jitter.
 	BackoffBase time.Duration `env:"WORKER_BACKOFF_BASE" envDefault:"5s"`
 	BackoffMax  time.Duration `env:"WORKER_BACKOFF_MAX" envDefault:"10m"`
-	// SummaryTimeout bounds one summary attempt.
-	SummaryTimeout time.Duration `env:"SUMMARY_TIMEOUT" envDefault:"60s"`
+	// SummaryTimeout bounds one summary attempt. It is the assistant's
+	// ASSISTANT_SUMMARY_TIMEOUT (runtime/service sets it), not a setting of
+	// its own.
+	SummaryTimeout time.Duration `env:"-"`
 	// DeleteAfterArchive deletes the media at Twilio once it is safely stored.
 	DeleteAfterArchive bool `env:"TWILIO_DELETE_AFTER_ARCHIVE" envDefault:"false"`
 	// TombstoneRetention is how long a deleted call's SID is remembered, so
 	// that Twilio's late webhooks for it store nothing; the workers purge
-	// older tombstones. 0 (a Config built in code) means the default.
+	// older tombstones.
 	TombstoneRetention time.Duration `env:"TOMBSTONE_RETENTION" envDefault:"720h"`
 }
 
-// DefaultTombstoneRetention is TOMBSTONE_RETENTION's default: far longer
-// than Twilio goes on sending a call's callbacks.
-const DefaultTombstoneRetention = 30 * 24 * time.Hour
+// DefaultConfig is the configuration with every default applied, for
+// callers that do not read the environment. The defaults are the env tags'
+// and nowhere else. TOMBSTONE_RETENTION's default is far longer than Twilio
+// goes on sending a call's callbacks.
+func DefaultConfig() Config {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: map[string]string{}}); err != nil {
+		panic("worker: the Config defaults do not parse: " + err.Error())
+	}
+	return c
+}
 
 // Validate reports every problem at once, naming the variable.
 func (c Config) Validate() error {
@@ -71,7 +82,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("WORKER_BACKOFF_BASE must be positive and at most WORKER_BACKOFF_MAX"))
 	}
 	if c.SummaryTimeout <= 0 {
-		errs = append(errs, errors.New("SUMMARY_TIMEOUT must be positive"))
+		errs = append(errs, errors.New("ASSISTANT_SUMMARY_TIMEOUT must be positive"))
 	}
 	if c.TombstoneRetention < time.Hour {
 		errs = append(errs, errors.New("TOMBSTONE_RETENTION must be at least 1h: Twilio sends a call's last callbacks after it ended"))
@@ -79,10 +90,25 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Deps are the pool's collaborators.
+type Deps struct {
+	// Calls reads the call or recording a work item is about.
+	Calls storage.CallReader
+	// Work is the durable work queue the call store keeps.
+	Work      storage.WorkQueue
+	Blobs     storage.BlobStore
+	Assistant assistant.Assistant
+	Twilio    *Twilio
+	Log       *slog.Logger
+	// Registry receives the pool's metrics; nil registers none.
+	Registry prometheus.Registerer
+}
+
 // Pool runs Config.Size workers until stopped.
 type Pool struct {
 	cfg     Config
-	calls   storage.CallStore
+	calls   storage.CallReader
+	work    storage.WorkQueue
 	blobs   storage.BlobStore
 	ai      assistant.Assistant
 	twilio  *Twilio
@@ -96,16 +122,13 @@ type Pool struct {
 }
 
 // New returns a pool. Start it with Run.
-func New(cfg Config, calls storage.CallStore, blobs storage.BlobStore, ai assistant.Assistant, tw *Twilio, log *slog.Logger, reg prometheus.Registerer) *Pool {
-	if log == nil {
-		log = slog.Default()
-	}
-	if cfg.TombstoneRetention <= 0 {
-		cfg.TombstoneRetention = DefaultTombstoneRetention
+func New(cfg Config, d Deps) *Pool {
+	if d.Log == nil {
+		d.Log = slog.Default()
 	}
 	return &Pool{
-		cfg: cfg, calls: calls, blobs: blobs, ai: ai, twilio: tw, log: log,
-		metrics: newMetrics(reg),
+		cfg: cfg, calls: d.Calls, work: d.Work, blobs: d.Blobs, ai: d.Assistant, twilio: d.Twilio, log: d.Log,
+		metrics: newMetrics(d.Registry),
 		wake:    make(chan struct{}, 1),
 		now:     time.Now,
 	}
@@ -170,7 +193,7 @@ func (p *Pool) loop(ctx context.Context) {
 
 // runOne claims and runs one item. It reports whether an item was found.
 func (p *Pool) runOne(ctx context.Context) bool {
-	w, ok, err := p.calls.ClaimWork(context.WithoutCancel(ctx), p.now(), p.cfg.Lease)
+	w, ok, err := p.work.ClaimWork(context.WithoutCancel(ctx), p.now(), p.cfg.Lease)
 	if err != nil {
 		p.log.Warn("worker: claiming work failed", "err", err.Error())
 		return false
@@ -197,7 +220,7 @@ func (p *Pool) runOne(ctx context.Context) bool {
 		log.Info("work done", "seconds", p.now().Sub(start).Seconds())
 	case ctx.Err() != nil:
 		// Stopping: give the work back untouched.
-		if rerr := p.calls.ReleaseWork(bctx, w); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
+		if rerr := p.work.ReleaseWork(bctx, w); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
 			log.Warn("worker: releasing work failed", "err", rerr.Error())
 		}
 		p.metrics.done.WithLabelValues(string(w.Kind), "released").Inc()
@@ -232,7 +255,7 @@ func (p *Pool) purgeTombstones(ctx context.Context) {
 	before := now.Add(-p.cfg.TombstoneRetention)
 	total := 0
 	for range purgeBatches {
-		n, err := p.calls.PurgeTombstones(ctx, before, purgeBatch)
+		n, err := p.work.PurgeTombstones(ctx, before, purgeBatch)
 		if err != nil {
 			p.log.Warn("worker: purging tombstones failed", "err", err.Error())
 			return
@@ -264,7 +287,7 @@ func (p *Pool) fail(ctx context.Context, w Work, err error, log *slog.Logger) {
 		msg = msg[:500]
 	}
 	f := storage.Failure{Err: msg, Final: final, RetryAt: p.now().Add(p.backoff(w.Attempts))}
-	if ferr := p.calls.FailWork(ctx, w, f); ferr != nil && !errors.Is(ferr, storage.ErrNotFound) {
+	if ferr := p.work.FailWork(ctx, w, f); ferr != nil && !errors.Is(ferr, storage.ErrNotFound) {
 		log.Warn("worker: recording the failure failed", "err", ferr.Error())
 	}
 	if final {

@@ -31,7 +31,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, contentType st
 		return storage.BlobInfo{}, fmt.Errorf("localfs: put %s: %w", key, err)
 	}
 	if contentType == "" {
-		contentType = contentTypeByExt(key)
+		contentType = storage.ContentTypeByExt(key)
 	}
 
 	var temps []string

@@ -97,7 +97,7 @@ func (s *Store) openObject(key, object, meta string) (*os.File, storage.BlobInfo
 	}
 	info := storage.BlobInfo{
 		Size:        fi.Size(),
-		ContentType: contentTypeByExt(key),
+		ContentType: storage.ContentTypeByExt(key),
 		ModTime:     fi.ModTime().UTC(),
 	}
 	if m, ok := s.readSidecar(meta); ok && m.Size == fi.Size() && m.ModTime.Equal(fi.ModTime()) {

@@ -201,16 +201,3 @@ func (s *Store) syncDir(dir string) error {
 func isNotExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
-
-// contentTypeByExt is the content type of an object whose sidecar is missing
-// or stale, and of a Put that names none.
-func contentTypeByExt(key string) string {
-	switch strings.ToLower(path.Ext(key)) {
-	case ".wav":
-		return "audio/wav"
-	case ".mp3":
-		return "audio/mpeg"
-	default:
-		return "application/octet-stream"
-	}
-}

@@ -110,17 +110,9 @@ func roleOrder(r storage.Role) int {
 // ListCalls pages through calls newest first. The cursor is the shared
 // storage encoding, so pages stay consistent with the PostgreSQL store.
 func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error) {
-	limit := f.Limit
-	switch {
-	case limit < 0:
-		return storage.CallPage{}, storage.Errorf(storage.ErrInvalid, "limit must not be negative")
-	case limit == 0:
-		limit = storage.DefaultPageSize
-	case limit > storage.MaxPageSize:
-		limit = storage.MaxPageSize
-	}
-	if f.Status != "" && !f.Status.Valid() {
-		return storage.CallPage{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
+	limit, err := f.PageLimit()
+	if err != nil {
+		return storage.CallPage{}, err
 	}
 	var afterAt time.Time
 	var afterSID string

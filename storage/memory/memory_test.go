@@ -13,7 +13,7 @@ import (
 )
 
 func TestCallStore(t *testing.T) {
-	storagetest.TestCallStore(t, func(t *testing.T) storage.CallStore { return memory.New() })
+	storagetest.TestCallStore(t, func(t *testing.T) storage.Store { return memory.New() })
 }
 
 // The contract leaves work IDs and lease tokens to each store; these pin

@@ -135,17 +135,9 @@ func readCall(br pgx.BatchResults, c *storage.Call) error {
 // each filter combination is a range scan of one of the calls_*_idx indexes,
 // however deep the page.
 func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.CallPage, error) {
-	limit := f.Limit
-	switch {
-	case limit < 0:
-		return storage.CallPage{}, storage.Errorf(storage.ErrInvalid, "limit must not be negative")
-	case limit == 0:
-		limit = storage.DefaultPageSize
-	case limit > storage.MaxPageSize:
-		limit = storage.MaxPageSize
-	}
-	if f.Status != "" && !f.Status.Valid() {
-		return storage.CallPage{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
+	limit, err := f.PageLimit()
+	if err != nil {
+		return storage.CallPage{}, err
 	}
 	q, args := listQuery(f, limit)
 	if q == "" {

@@ -48,6 +48,9 @@ type Config struct {
 	// MigrateOnStart applies pending migrations in Open (under an advisory
 	// lock, so any number of instances may start at once).
 	MigrateOnStart bool `env:"DB_MIGRATE_ON_START" envDefault:"false"`
+	// Dial, when set, opens the store's connections instead of a plain
+	// dialer: for tests and tools that watch what crosses the network.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error) `env:"-"`
 }
 
 // Validate reports every problem with the configuration at once, each
@@ -180,6 +183,9 @@ func (c Config) connConfig() (*pgx.ConnConfig, error) {
 	}
 	if c.ConnectTimeout > 0 {
 		cc.ConnectTimeout = c.ConnectTimeout
+	}
+	if c.Dial != nil {
+		cc.DialFunc = c.Dial
 	}
 	if c.QueryTimeout > 0 {
 		// The server gives up too, so a statement abandoned by a timed-out

@@ -38,7 +38,7 @@ func mustOpen(t *testing.T, cfg postgres.Config) *postgres.Store {
 }
 
 func TestCallStore(t *testing.T) {
-	storagetest.TestCallStore(t, func(t *testing.T) storage.CallStore {
+	storagetest.TestCallStore(t, func(t *testing.T) storage.Store {
 		return mustOpen(t, testConfig(pgtest.MigratedURL(t)))
 	})
 }

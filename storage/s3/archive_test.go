@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"switchboard/handlers"
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/memory"
@@ -41,13 +41,13 @@ const recordingStart = "Mon, 30 Nov 2026 10:00:00 +0000"
 type archiveRig struct {
 	f     *fakeS3
 	store *Store
-	in    *handlertest.Instance
+	in    *servicetest.Instance
 }
 
 // rigOptions tune startRig; zero values get the handlertest defaults (memory
 // call store, fast worker backoff) and an S3 client without a timeout.
 type rigOptions struct {
-	calls     storage.CallStore
+	calls     storage.Store
 	media     *twiliotest.Media
 	worker    worker.Config
 	s3Timeout time.Duration
@@ -65,7 +65,7 @@ func startRig(t *testing.T, o rigOptions) *archiveRig {
 		f = mustFakeS3(t)
 	}
 	store := mustStoreWith(t, f.newClient(o.s3Timeout), Config{})
-	in := handlertest.Start(t, handlertest.Options{
+	in := servicetest.Start(t, servicetest.Options{
 		Calls: o.calls, Blobs: store, Media: o.media, Worker: o.worker,
 		Handlers: handlers.Config{RecordingURLTTL: o.urlTTL},
 	})
@@ -73,7 +73,7 @@ func startRig(t *testing.T, o rigOptions) *archiveRig {
 }
 
 // mustPostgresCalls is a call store on a fresh migrated PostgreSQL database.
-func mustPostgresCalls(t *testing.T) storage.CallStore {
+func mustPostgresCalls(t *testing.T) storage.Store {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), postgres.Config{
 		URL: pgtest.MigratedURL(t), MaxConns: 10, ConnectTimeout: 3 * time.Second, QueryTimeout: 5 * time.Second,
@@ -128,7 +128,7 @@ func (r *archiveRig) recording(t *testing.T, callSID string) storage.Recording {
 func (r *archiveRig) waitRecording(t *testing.T, callSID, what string, cond func(storage.Recording) bool) storage.Recording {
 	t.Helper()
 	var rec storage.Recording
-	handlertest.Eventually(t, 30*time.Second, what, func() bool {
+	servicetest.Eventually(t, 30*time.Second, what, func() bool {
 		rec = r.recording(t, callSID)
 		return cond(rec)
 	})
@@ -220,7 +220,7 @@ func TestArchiveWholeCall(t *testing.T) {
 	cases := []struct {
 		name  string
 		size  int
-		calls func(t *testing.T) storage.CallStore
+		calls func(t *testing.T) storage.Store
 	}{
 		{"SinglePut/MemoryCalls/Playable", 300 << 10, nil},
 		{"Multipart/MemoryCalls/Playable", 12 << 20, nil},
@@ -234,7 +234,7 @@ func TestArchiveWholeCall(t *testing.T) {
 			}
 			r := startRig(t, o)
 			audio := genBytes(uint64(40+i), c.size)
-			call := twiliotest.NewCall(handlertest.AccountSID)
+			call := twiliotest.NewCall(servicetest.AccountSID)
 
 			recSID := r.record(t, call, audio)
 			if resp := r.in.Webhook("/twilio/gather?turn=1", call.Form("SpeechResult", "Goodbye!", "Confidence", "0.9", "CallStatus", "in-progress")); resp.Status != http.StatusOK {
@@ -261,7 +261,7 @@ func TestArchiveWholeCall(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req.Header.Set("Authorization", "Bearer "+handlertest.APIToken)
+			req.Header.Set("Authorization", "Bearer "+servicetest.APIToken)
 			resp, err := noRedirects.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -376,7 +376,7 @@ func TestArchiveS3Unavailable(t *testing.T) {
 				worker: worker.Config{MaxAttempts: 50, BackoffBase: base, BackoffMax: maxBackoff}})
 			starts := watchAttempts(t, r.in.Media)
 			audio := genBytes(uint64(60+i), c.size)
-			call := twiliotest.NewCall(handlertest.AccountSID)
+			call := twiliotest.NewCall(servicetest.AccountSID)
 			recSID := r.record(t, call, audio)
 
 			rec := r.waitRecording(t, call.CallSID, "three failed attempts", func(rec storage.Recording) bool {
@@ -423,7 +423,7 @@ func TestArchiveTwilioFaults(t *testing.T) {
 
 	t.Run("NotFoundFirst/RetriedThenStored", func(t *testing.T) {
 		r := startRig(t, rigOptions{})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		recSID := r.record(t, call, audio, twiliotest.Fault{Status: http.StatusNotFound})
 		rec := r.waitState(t, call.CallSID, storage.RecordingStored)
 		if rec.Attempts != 2 || r.in.Media.Gets(recSID) != 2 {
@@ -434,7 +434,7 @@ func TestArchiveTwilioFaults(t *testing.T) {
 
 	t.Run("Unauthorized/FailedWithClearError", func(t *testing.T) {
 		r := startRig(t, rigOptions{})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		recSID := r.record(t, call, audio, twiliotest.Fault{Status: http.StatusUnauthorized})
 		r.waitState(t, call.CallSID, storage.RecordingFailed)
 		j := r.apiRecordingJSON(t, call.CallSID)
@@ -455,7 +455,7 @@ func TestArchiveTwilioFaults(t *testing.T) {
 		// The download dies after one full part went up: the multipart
 		// upload is aborted and nothing is stored.
 		r := startRig(t, rigOptions{worker: worker.Config{MaxAttempts: 1}})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		big := genBytes(71, 12<<20)
 		recSID := r.record(t, call, big, twiliotest.Fault{CutAfter: 7 << 20})
 		rec := r.waitState(t, call.CallSID, storage.RecordingFailed)
@@ -488,7 +488,7 @@ func TestArchiveUploadCut(t *testing.T) {
 		var cuts atomic.Int32
 		f.setFault(cutPart2(func() bool { return true }, &cuts))
 		r := startRig(t, rigOptions{f: f, worker: worker.Config{MaxAttempts: 1}})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		recSID := r.record(t, call, audio)
 		rec := r.waitState(t, call.CallSID, storage.RecordingFailed)
 		if cuts.Load() == 0 || rec.LastError == "" {
@@ -503,7 +503,7 @@ func TestArchiveUploadCut(t *testing.T) {
 	t.Run("Retried/StoredWhole", func(t *testing.T) {
 		f := mustFakeS3(t)
 		var cuts atomic.Int32
-		var media = twiliotest.NewMedia(handlertest.AccountSID, handlertest.AuthToken)
+		var media = twiliotest.NewMedia(servicetest.AccountSID, servicetest.AuthToken)
 		t.Cleanup(media.Close)
 		var recSID atomic.Value
 		// Cut only during the first archive attempt (the first download).
@@ -512,7 +512,7 @@ func TestArchiveUploadCut(t *testing.T) {
 			return sid != "" && media.Gets(sid) == 1
 		}, &cuts))
 		r := startRig(t, rigOptions{f: f, media: media})
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		sid := twiliotest.SID("RE")
 		recSID.Store(sid)
 		if resp := r.in.Webhook("/twilio/voice", call.Form()); resp.Status != http.StatusOK {
@@ -552,7 +552,7 @@ func TestArchiveDeleteAfterArchive(t *testing.T) {
 		t.Helper()
 		calls := memory.New()
 		probeStore := mustStoreWith(t, f.newClient(0), Config{})
-		media := twiliotest.NewMedia(handlertest.AccountSID, handlertest.AuthToken)
+		media := twiliotest.NewMedia(servicetest.AccountSID, servicetest.AuthToken)
 		t.Cleanup(media.Close)
 		target, err := url.Parse(media.URL)
 		if err != nil {
@@ -585,7 +585,7 @@ func TestArchiveDeleteAfterArchive(t *testing.T) {
 	}
 
 	t.Run("Stored/DeletedAfterwards", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		r, probes := probed(t, mustFakeS3(t), call, rigOptions{})
 		recSID := r.record(t, call, audio)
 		var p deleteProbe
@@ -598,12 +598,12 @@ func TestArchiveDeleteAfterArchive(t *testing.T) {
 			t.Errorf("at Twilio's DELETE: database %s (key %q), S3 sha256 %q (%v); want stored, object with sha256 %s",
 				p.state, p.blobKey, p.objSHA, p.statErr, twiliotest.SHA256(audio))
 		}
-		handlertest.Eventually(t, 10*time.Second, "delete work done", func() bool { return r.in.Media.Deletes(recSID) == 1 })
+		servicetest.Eventually(t, 10*time.Second, "delete work done", func() bool { return r.in.Media.Deletes(recSID) == 1 })
 		r.checkConsistent(t, call, recSID, audio)
 	})
 
 	t.Run("S3Failing/MediaKept", func(t *testing.T) {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		f := mustFakeS3(t)
 		f.setFault(func(req *http.Request) fault { return errInternal })
 		r, probes := probed(t, f, call, rigOptions{worker: worker.Config{MaxAttempts: 2}})
@@ -630,7 +630,7 @@ func TestArchiveDeleteAfterArchive(t *testing.T) {
 func TestArchiveDeleteVersioned(t *testing.T) {
 	cases := []struct {
 		name  string
-		calls func(t *testing.T) storage.CallStore
+		calls func(t *testing.T) storage.Store
 	}{
 		{"MemoryCalls", nil},
 		{"PostgresCalls", mustPostgresCalls},
@@ -645,7 +645,7 @@ func TestArchiveDeleteVersioned(t *testing.T) {
 			}
 			r := startRig(t, o)
 			audio := genBytes(uint64(70+i), 300<<10)
-			call := twiliotest.NewCall(handlertest.AccountSID)
+			call := twiliotest.NewCall(servicetest.AccountSID)
 			stored := r.record(t, call, audio)
 			if resp := r.in.Webhook("/twilio/status", call.Form("CallStatus", "completed", "CallDuration", "42")); resp.Status != http.StatusNoContent {
 				t.Fatalf("status: %d %s", resp.Status, resp.Body)
@@ -665,7 +665,7 @@ func TestArchiveDeleteVersioned(t *testing.T) {
 			if resp.Status != http.StatusNoContent {
 				t.Fatalf("recording callback: %d %s", resp.Status, resp.Body)
 			}
-			handlertest.Eventually(t, 30*time.Second, "the second recording's first attempt to fail", func() bool {
+			servicetest.Eventually(t, 30*time.Second, "the second recording's first attempt to fail", func() bool {
 				rec, err := r.in.Calls.GetRecording(context.Background(), call.CallSID, pending)
 				return err == nil && rec.Attempts == 1 && rec.LastError != ""
 			})

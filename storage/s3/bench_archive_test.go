@@ -103,7 +103,7 @@ func BenchmarkArchive(b *testing.B) {
 	pool := worker.New(worker.Config{
 		Size: 1, PollInterval: 10 * time.Millisecond, Lease: time.Hour, MaxAttempts: 1,
 		BackoffBase: time.Second, BackoffMax: time.Second, SummaryTimeout: time.Minute,
-	}, calls, store, nil, worker.NewTwilio(base, benchAccount, benchAuthToken), slog.New(slog.DiscardHandler), nil)
+	}, worker.Deps{Calls: calls, Work: calls, Blobs: store, Twilio: worker.NewTwilio(base, benchAccount, benchAuthToken), Log: slog.New(slog.DiscardHandler)})
 	wctx, stopWorkers := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { pool.Run(wctx) })

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"path"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
@@ -28,19 +26,6 @@ const metaSHA256 = "sha256"
 // maxCopySize is the largest object CopyObject accepts in one request.
 const maxCopySize = 5 << 30
 
-// contentTypeByExt is the type of an object put without one: the recording
-// formats Twilio serves, else opaque bytes (the same rule as localfs).
-func contentTypeByExt(key string) string {
-	switch strings.ToLower(path.Ext(key)) {
-	case ".wav":
-		return "audio/wav"
-	case ".mp3":
-		return "audio/mpeg"
-	default:
-		return "application/octet-stream"
-	}
-}
-
 // Put streams r into the bucket under key and returns its size and SHA-256.
 // The object appears only once complete; a failed multipart upload is
 // aborted. Errors: ErrInvalid for a bad key; ErrUnavailable when S3 cannot
@@ -52,7 +37,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, contentType st
 		return storage.BlobInfo{}, err
 	}
 	if contentType == "" {
-		contentType = contentTypeByExt(key)
+		contentType = storage.ContentTypeByExt(key)
 	}
 	src := &digestReader{r: r, h: sha256.New()}
 	out, err := s.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{

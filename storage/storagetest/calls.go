@@ -16,7 +16,7 @@ import (
 	"switchboard/storage"
 )
 
-// TestCallStore runs the storage.CallStore contract against the stores
+// TestCallStore runs the storage.Store contract against the stores
 // newStore returns. Every subtest calls newStore for a store of its own, so
 // newStore must return an empty store and register its clean-up with
 // t.Cleanup.
@@ -25,7 +25,7 @@ import (
 // exactly. Work is claimed at a fixed instant far after any real clock
 // reading, so the suite holds whether a store makes new work due at once or
 // at its own clock's current time.
-func TestCallStore(t *testing.T, newStore func(t *testing.T) storage.CallStore) {
+func TestCallStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("UpsertCall", func(t *testing.T) { testUpsertCall(t, newStore) })
 	t.Run("GetCall", func(t *testing.T) { testGetCall(t, newStore) })
 	t.Run("AddTurn", func(t *testing.T) { testAddTurn(t, newStore) })
@@ -53,7 +53,7 @@ func TestCallStore(t *testing.T, newStore func(t *testing.T) storage.CallStore) 
 	})
 }
 
-type newStoreFunc = func(t *testing.T) storage.CallStore
+type newStoreFunc = func(t *testing.T) storage.Store
 
 // t0 is the suite's base time for calls, turns and statuses.
 var t0 = time.Date(2026, 2, 12, 11, 48, 25, 123456000, time.UTC)
@@ -134,7 +134,7 @@ func bare(c storage.Call) storage.Call {
 	return c
 }
 
-func mustUpsert(t *testing.T, s storage.CallStore, nc storage.NewCall) storage.Call {
+func mustUpsert(t *testing.T, s storage.Store, nc storage.NewCall) storage.Call {
 	t.Helper()
 	c, err := s.UpsertCall(t.Context(), nc)
 	if err != nil {
@@ -143,7 +143,7 @@ func mustUpsert(t *testing.T, s storage.CallStore, nc storage.NewCall) storage.C
 	return c
 }
 
-func mustGetCall(t *testing.T, s storage.CallStore, sid string) storage.Call {
+func mustGetCall(t *testing.T, s storage.Store, sid string) storage.Call {
 	t.Helper()
 	c, err := s.GetCall(t.Context(), sid)
 	if err != nil {
@@ -152,7 +152,7 @@ func mustGetCall(t *testing.T, s storage.CallStore, sid string) storage.Call {
 	return c
 }
 
-func mustApply(t *testing.T, s storage.CallStore, sid string, ev storage.StatusEvent) storage.Call {
+func mustApply(t *testing.T, s storage.Store, sid string, ev storage.StatusEvent) storage.Call {
 	t.Helper()
 	c, err := s.ApplyStatus(t.Context(), sid, ev)
 	if err != nil {
@@ -161,7 +161,7 @@ func mustApply(t *testing.T, s storage.CallStore, sid string, ev storage.StatusE
 	return c
 }
 
-func mustAddTurn(t *testing.T, s storage.CallStore, tu storage.Turn) storage.Turn {
+func mustAddTurn(t *testing.T, s storage.Store, tu storage.Turn) storage.Turn {
 	t.Helper()
 	got, _, err := s.AddTurn(t.Context(), tu)
 	if err != nil {
@@ -170,7 +170,7 @@ func mustAddTurn(t *testing.T, s storage.CallStore, tu storage.Turn) storage.Tur
 	return got
 }
 
-func mustAddRecording(t *testing.T, s storage.CallStore, r storage.Recording) storage.Recording {
+func mustAddRecording(t *testing.T, s storage.Store, r storage.Recording) storage.Recording {
 	t.Helper()
 	got, _, err := s.AddRecording(t.Context(), r)
 	if err != nil {
@@ -179,7 +179,7 @@ func mustAddRecording(t *testing.T, s storage.CallStore, r storage.Recording) st
 	return got
 }
 
-func mustGetRecording(t *testing.T, s storage.CallStore, callSID, sid string) storage.Recording {
+func mustGetRecording(t *testing.T, s storage.Store, callSID, sid string) storage.Recording {
 	t.Helper()
 	r, err := s.GetRecording(t.Context(), callSID, sid)
 	if err != nil {
@@ -189,7 +189,7 @@ func mustGetRecording(t *testing.T, s storage.CallStore, callSID, sid string) st
 }
 
 // mustClaim claims the next due work item at now and fails when there is none.
-func mustClaim(t *testing.T, s storage.CallStore, now time.Time) storage.Work {
+func mustClaim(t *testing.T, s storage.Store, now time.Time) storage.Work {
 	t.Helper()
 	w, ok, err := s.ClaimWork(t.Context(), now, lease)
 	if err != nil {
@@ -208,7 +208,7 @@ func mustClaim(t *testing.T, s storage.CallStore, now time.Time) storage.Work {
 }
 
 // mustNoWork fails when any work item is due at now.
-func mustNoWork(t *testing.T, s storage.CallStore, now time.Time) {
+func mustNoWork(t *testing.T, s storage.Store, now time.Time) {
 	t.Helper()
 	w, ok, err := s.ClaimWork(t.Context(), now, lease)
 	if err != nil {
@@ -220,7 +220,7 @@ func mustNoWork(t *testing.T, s storage.CallStore, now time.Time) {
 }
 
 // drain claims every item due at now, in claim order.
-func drain(t *testing.T, s storage.CallStore, now time.Time) []storage.Work {
+func drain(t *testing.T, s storage.Store, now time.Time) []storage.Work {
 	t.Helper()
 	var all []storage.Work
 	for {
@@ -577,7 +577,7 @@ func testApplyStatus(t *testing.T, newStore newStoreFunc) {
 	failed := storage.StatusEvent{Status: storage.StatusFailed, At: t0.Add(4 * time.Second), Sequence: 3}
 
 	// summaryWork fails unless exactly one summary item is due for the call.
-	summaryWork := func(t *testing.T, s storage.CallStore) {
+	summaryWork := func(t *testing.T, s storage.Store) {
 		t.Helper()
 		want := []storage.Work{claimed(storage.WorkSummarizeCall, sid, "", 1, "", claimAt)}
 		if diff := cmp.Diff(want, drain(t, s, claimAt), ignoreWorkIdentity, equateEmpty); diff != "" {
@@ -882,7 +882,7 @@ func testGetRecording(t *testing.T, newStore newStoreFunc) {
 }
 
 func testListCalls(t *testing.T, newStore newStoreFunc) {
-	list := func(t *testing.T, s storage.CallStore, f storage.CallFilter) storage.CallPage {
+	list := func(t *testing.T, s storage.Store, f storage.CallFilter) storage.CallPage {
 		t.Helper()
 		page, err := s.ListCalls(t.Context(), f)
 		if err != nil {
@@ -898,7 +898,7 @@ func testListCalls(t *testing.T, newStore newStoreFunc) {
 		return out
 	}
 	// listAll follows cursors from the first page to the last.
-	listAll := func(t *testing.T, s storage.CallStore, f storage.CallFilter, total int) []string {
+	listAll := func(t *testing.T, s storage.Store, f storage.CallFilter, total int) []string {
 		t.Helper()
 		limit := f.Limit
 		if limit == 0 {
@@ -1109,7 +1109,7 @@ func testListCalls(t *testing.T, newStore newStoreFunc) {
 
 func testClaimWork(t *testing.T, newStore newStoreFunc) {
 	// endCalls ends calls 1..n in order, enqueueing one summary each.
-	endCalls := func(t *testing.T, s storage.CallStore, n int) {
+	endCalls := func(t *testing.T, s storage.Store, n int) {
 		t.Helper()
 		for i := 1; i <= n; i++ {
 			mustUpsert(t, s, newCall(i, t0))
@@ -1226,7 +1226,7 @@ func testClaimWork(t *testing.T, newStore newStoreFunc) {
 }
 
 // archiveSetup makes call 1 with pending recording 1 and claims its archive work.
-func archiveSetup(t *testing.T, s storage.CallStore) (storage.Recording, storage.Work) {
+func archiveSetup(t *testing.T, s storage.Store) (storage.Recording, storage.Work) {
 	t.Helper()
 	mustUpsert(t, s, newCall(1, t0))
 	rec := mustAddRecording(t, s, newRecording(1, 1))
@@ -1395,7 +1395,7 @@ func testCompleteSummary(t *testing.T, newStore newStoreFunc) {
 
 func testStaleLease(t *testing.T, newStore newStoreFunc) {
 	// reclaim claims the only item, lets its lease expire and claims it again.
-	reclaim := func(t *testing.T, s storage.CallStore) (stale, fresh storage.Work) {
+	reclaim := func(t *testing.T, s storage.Store) (stale, fresh storage.Work) {
 		t.Helper()
 		stale = mustClaim(t, s, claimAt)
 		fresh = mustClaim(t, s, claimAt.Add(lease+time.Second))
@@ -1482,7 +1482,7 @@ func testDeleteCall(t *testing.T, newStore newStoreFunc) {
 		wantKind(t, "GetRecording of a deleted call", err, storage.ErrNotFound)
 		_, _, err = s.AddTurn(t.Context(), storage.Turn{CallSID: gone.SID, Number: 1, Role: storage.RoleCaller, Text: "Hi", CreatedAt: t0})
 		wantKind(t, "AddTurn to a deleted call", err, storage.ErrGone)
-		_, err = s.InterruptTurn(t.Context(), gone.SID, 1, "Hi")
+		_, err = interrupter(t, s).InterruptTurn(t.Context(), gone.SID, 1, "Hi")
 		wantKind(t, "InterruptTurn on a deleted call", err, storage.ErrGone)
 		_, err = s.DeleteCall(t.Context(), gone.SID)
 		wantKind(t, "second DeleteCall", err, storage.ErrNotFound)
@@ -1575,7 +1575,7 @@ func testCopies(t *testing.T, newStore newStoreFunc) {
 
 // upsertErr is the error of UpsertCall(nc); the call it returns must be zero
 // when there is one.
-func upsertErr(t *testing.T, s storage.CallStore, nc storage.NewCall) error {
+func upsertErr(t *testing.T, s storage.Store, nc storage.NewCall) error {
 	t.Helper()
 	c, err := s.UpsertCall(t.Context(), nc)
 	if err != nil && c.SID != "" {
@@ -1586,7 +1586,7 @@ func upsertErr(t *testing.T, s storage.CallStore, nc storage.NewCall) error {
 
 // endedCall creates call n with a greeting, a pending recording (n) and a
 // terminal status, leaving its archive and summary work pending.
-func endedCall(t *testing.T, s storage.CallStore, n int) storage.NewCall {
+func endedCall(t *testing.T, s storage.Store, n int) storage.NewCall {
 	t.Helper()
 	nc := newCall(n, t0.Add(time.Duration(n)*time.Second))
 	mustUpsert(t, s, nc)
@@ -1596,7 +1596,7 @@ func endedCall(t *testing.T, s storage.CallStore, n int) storage.NewCall {
 	return nc
 }
 
-func mustDelete(t *testing.T, s storage.CallStore, sid string) []storage.Recording {
+func mustDelete(t *testing.T, s storage.Store, sid string) []storage.Recording {
 	t.Helper()
 	recs, err := s.DeleteCall(t.Context(), sid)
 	if err != nil {

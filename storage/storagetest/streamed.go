@@ -83,14 +83,14 @@ func testInterruptTurn(t *testing.T, newStore newStoreFunc) {
 		mustAddTurn(t, s, answer)
 		want := answer
 		want.Text, want.Interrupted = "We open at nine", true
-		got, err := s.InterruptTurn(t.Context(), sid, 1, "We open at nine")
+		got, err := interrupter(t, s).InterruptTurn(t.Context(), sid, 1, "We open at nine")
 		if err != nil {
 			t.Fatalf("InterruptTurn: %v", err)
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("InterruptTurn (-want +got):\n%s", diff)
 		}
-		got, err = s.InterruptTurn(t.Context(), sid, 1, "We open")
+		got, err = interrupter(t, s).InterruptTurn(t.Context(), sid, 1, "We open")
 		if err != nil {
 			t.Fatalf("second InterruptTurn: %v", err)
 		}
@@ -106,7 +106,7 @@ func testInterruptTurn(t *testing.T, newStore newStoreFunc) {
 		s := newStore(t)
 		mustUpsert(t, s, newCall(1, t0))
 		mustAddTurn(t, s, answer)
-		got, err := s.InterruptTurn(t.Context(), sid, 1, "")
+		got, err := interrupter(t, s).InterruptTurn(t.Context(), sid, 1, "")
 		if err != nil || got.Text != "" || !got.Interrupted {
 			t.Fatalf("InterruptTurn with nothing heard = %+v, %v; want empty interrupted text", got, err)
 		}
@@ -120,7 +120,7 @@ func testInterruptTurn(t *testing.T, newStore newStoreFunc) {
 		var mu sync.Mutex
 		seen := map[string]bool{}
 		concurrently(len(heard), func(i int) {
-			got, err := s.InterruptTurn(t.Context(), sid, 1, heard[i])
+			got, err := interrupter(t, s).InterruptTurn(t.Context(), sid, 1, heard[i])
 			if err != nil {
 				t.Errorf("InterruptTurn(%q): %v", heard[i], err)
 				return
@@ -142,9 +142,9 @@ func testInterruptTurn(t *testing.T, newStore newStoreFunc) {
 		s := newStore(t)
 		mustUpsert(t, s, newCall(1, t0))
 		mustAddTurn(t, s, storage.Turn{CallSID: sid, Number: 1, Role: storage.RoleCaller, Text: "Hello", Confidence: -1, CreatedAt: t0})
-		_, err := s.InterruptTurn(t.Context(), sid, 1, "Hi")
+		_, err := interrupter(t, s).InterruptTurn(t.Context(), sid, 1, "Hi")
 		wantKind(t, "InterruptTurn of a caller-only turn", err, storage.ErrNotFound)
-		_, err = s.InterruptTurn(t.Context(), callSID(2), 1, "Hi")
+		_, err = interrupter(t, s).InterruptTurn(t.Context(), callSID(2), 1, "Hi")
 		wantKind(t, "InterruptTurn on a missing call", err, storage.ErrNotFound)
 	})
 
@@ -152,12 +152,23 @@ func testInterruptTurn(t *testing.T, newStore newStoreFunc) {
 		s := newStore(t)
 		mustUpsert(t, s, newCall(1, t0))
 		mustAddTurn(t, s, answer)
-		_, err := s.InterruptTurn(t.Context(), sid, -1, "We")
+		_, err := interrupter(t, s).InterruptTurn(t.Context(), sid, -1, "We")
 		wantKind(t, "InterruptTurn of turn -1", err, storage.ErrInvalid)
-		_, err = s.InterruptTurn(t.Context(), sid, 1, strings.Repeat("x", storage.MaxTurnText+1))
+		_, err = interrupter(t, s).InterruptTurn(t.Context(), sid, 1, strings.Repeat("x", storage.MaxTurnText+1))
 		wantKind(t, "InterruptTurn with too much text", err, storage.ErrInvalid)
 		if diff := cmp.Diff([]storage.Turn{answer}, mustGetCall(t, s, sid).Turns); diff != "" {
 			t.Errorf("refused interruptions changed the turn (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// interrupter is s's optional TurnInterrupter, which every store of this
+// project implements.
+func interrupter(t *testing.T, s storage.Store) storage.TurnInterrupter {
+	t.Helper()
+	ti, ok := s.(storage.TurnInterrupter)
+	if !ok {
+		t.Fatalf("%T does not implement storage.TurnInterrupter", s)
+	}
+	return ti
 }

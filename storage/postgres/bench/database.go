@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"switchboard/handlers/handlertest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 	"switchboard/storage/postgres"
 	"switchboard/storage/postgres/pgtest"
@@ -116,7 +116,7 @@ func (db *database) seed(ctx context.Context, clients, perClient, fixed int) err
 			SELECT 'CA' || lpad(to_hex(($1::bigint << 40) | (c::bigint << 24) | i), 32, '0'),
 				$4, '+14155550100', '+18005550100', 'inbound', $5, $6, now(), now()
 			FROM generate_series(0, $2 - 1) c, generate_series(0, $3 - 1) i`,
-			s.space, s.clients, s.calls, handlertest.AccountSID, storage.StatusInProgress, storage.StatusInProgress.Rank())
+			s.space, s.clients, s.calls, servicetest.AccountSID, storage.StatusInProgress, storage.StatusInProgress.Rank())
 		if err != nil {
 			return fmt.Errorf("seeding calls: %w", err)
 		}

@@ -9,7 +9,7 @@ import (
 
 // directStatus makes the store calls of one status callback, without HTTP:
 // what the webhook would cost with no server in front of the store.
-func directStatus(s storage.CallStore, space int) func(client, i int) error {
+func directStatus(s storage.Store, space int) func(client, i int) error {
 	return func(client, i int) error {
 		_, err := s.ApplyStatus(context.Background(), callSID(space, client, i), storage.StatusEvent{
 			Status: storage.StatusCompleted, At: time.Now(), Sequence: 2, Duration: 42,
@@ -20,7 +20,7 @@ func directStatus(s storage.CallStore, space int) func(client, i int) error {
 
 // directTurn makes the store calls of one speech turn, without HTTP or
 // the assistant: the call read, then the caller's and the answer's turns.
-func directTurn(s storage.CallStore, space int) func(client, i int) error {
+func directTurn(s storage.Store, space int) func(client, i int) error {
 	return func(client, i int) error {
 		ctx := context.Background()
 		sid, n := callSID(space, client, i/turnsPerCall), i%turnsPerCall+1

@@ -13,8 +13,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 )
 
 // request is one signed webhook, ready to send.
@@ -24,11 +24,11 @@ type request struct {
 }
 
 func signed(path string, form url.Values, want int) request {
-	return request{path: path, body: form.Encode(), signature: twiliotest.Sign(handlertest.AuthToken, handlertest.PublicBaseURL+path, form), want: want}
+	return request{path: path, body: form.Encode(), signature: twiliotest.Sign(servicetest.AuthToken, servicetest.PublicBaseURL+path, form), want: want}
 }
 
 func callOf(sid string) twiliotest.Call {
-	return twiliotest.Call{AccountSID: handlertest.AccountSID, CallSID: sid, From: "+14155550100", To: "+18005550100"}
+	return twiliotest.Call{AccountSID: servicetest.AccountSID, CallSID: sid, From: "+14155550100", To: "+18005550100"}
 }
 
 // statusRequest is the end-of-call status callback Twilio sends an inbound call.

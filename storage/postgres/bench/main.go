@@ -92,7 +92,7 @@ func run(ctx context.Context, o options) error {
 		name          string
 		script        string
 		target        func(space int) target
-		direct        func(s storage.CallStore, space int) func(client, i int) error
+		direct        func(s storage.Store, space int) func(client, i int) error
 		svcSpace, pgb int
 		directSpace   int
 		fixed         func(space, n int) fixedTarget

@@ -11,8 +11,8 @@ import (
 
 	"switchboard/assistant"
 	"switchboard/handlers"
-	"switchboard/handlers/handlertest"
 	"switchboard/runtime"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage/localfs"
 	"switchboard/storage/postgres"
 )
@@ -49,9 +49,9 @@ func startService(ctx context.Context, dbURL string, pool int) (*service, error)
 	// Production logs JSON; formatting the lines is part of the cost.
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := handlers.New(handlers.Config{
-		PublicBaseURL: handlertest.PublicBaseURL,
-		AuthToken:     handlertest.AuthToken,
-		APITokens:     []string{handlertest.APIToken},
+		PublicBaseURL: servicetest.PublicBaseURL,
+		AuthToken:     servicetest.AuthToken,
+		APITokens:     []string{servicetest.APIToken},
 	}, handlers.Deps{Calls: store, Blobs: blobs, Assistant: assistant.NewScripted(), Log: log, Registry: prometheus.NewRegistry()})
 	rc := runtime.Config{
 		ListenAddr: "127.0.0.1:0", ReadTimeout: 20 * time.Second, WriteTimeout: 20 * time.Second,

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"switchboard/assistant"
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 	"switchboard/storage/postgres/pgtest"
 )
@@ -103,7 +103,7 @@ func TestConcurrentCalls(t *testing.T) {
 	for k := range calls {
 		wg.Go(func() {
 			res := &results[k]
-			res.call = twiliotest.NewCall(handlertest.AccountSID)
+			res.call = twiliotest.NewCall(servicetest.AccountSID)
 			call := res.call
 			fail := func(format string, args ...any) {
 				t.Errorf("call %d (%s): %s", k, call.CallSID, fmt.Sprintf(format, args...))

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/postgres/pgtest"
@@ -25,7 +25,7 @@ import (
 // nothing the instance does reaches the database. It remembers the work it
 // claimed and whether a release was attempted after the cut.
 type severable struct {
-	storage.CallStore
+	storage.Store
 	cut atomic.Bool
 
 	mu             sync.Mutex
@@ -39,7 +39,7 @@ func (s *severable) ClaimWork(ctx context.Context, now time.Time, lease time.Dur
 	if s.cut.Load() {
 		return storage.Work{}, false, errKilled
 	}
-	w, ok, err := s.CallStore.ClaimWork(ctx, now, lease)
+	w, ok, err := s.Store.ClaimWork(ctx, now, lease)
 	if ok {
 		s.mu.Lock()
 		s.claimed = append(s.claimed, w)
@@ -55,35 +55,35 @@ func (s *severable) ReleaseWork(ctx context.Context, w storage.Work) error {
 		s.mu.Unlock()
 		return errKilled
 	}
-	return s.CallStore.ReleaseWork(ctx, w)
+	return s.Store.ReleaseWork(ctx, w)
 }
 
 func (s *severable) FailWork(ctx context.Context, w storage.Work, f storage.Failure) error {
 	if s.cut.Load() {
 		return errKilled
 	}
-	return s.CallStore.FailWork(ctx, w, f)
+	return s.Store.FailWork(ctx, w, f)
 }
 
 func (s *severable) CompleteRecording(ctx context.Context, w storage.Work, b storage.StoredBlob, del bool) error {
 	if s.cut.Load() {
 		return errKilled
 	}
-	return s.CallStore.CompleteRecording(ctx, w, b, del)
+	return s.Store.CompleteRecording(ctx, w, b, del)
 }
 
 func (s *severable) CompleteSummary(ctx context.Context, w storage.Work, sum storage.Summary) error {
 	if s.cut.Load() {
 		return errKilled
 	}
-	return s.CallStore.CompleteSummary(ctx, w, sum)
+	return s.Store.CompleteSummary(ctx, w, sum)
 }
 
 func (s *severable) CompleteWork(ctx context.Context, w storage.Work) error {
 	if s.cut.Load() {
 		return errKilled
 	}
-	return s.CallStore.CompleteWork(ctx, w)
+	return s.Store.CompleteWork(ctx, w)
 }
 
 // countingBlobs counts the objects written in full.
@@ -112,10 +112,10 @@ func TestInstanceKilledWhileArchiving(t *testing.T) {
 	blobs := &countingBlobs{BlobStore: local}
 	wc := worker.Config{Lease: lease}
 
-	doomedStore := &severable{CallStore: mustOpen(t, storeConfig(dbURL))}
-	doomed := handlertest.Start(t, handlertest.Options{Calls: doomedStore, Blobs: blobs, Media: media, Worker: wc})
+	doomedStore := &severable{Store: mustOpen(t, storeConfig(dbURL))}
+	doomed := servicetest.Start(t, servicetest.Options{Calls: doomedStore, Blobs: blobs, Media: media, Worker: wc})
 
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	if r := doomed.Webhook("/twilio/voice", call.Form()); r.Status != http.StatusOK {
 		t.Fatalf("incoming call: %d %s", r.Status, r.Body)
 	}
@@ -151,10 +151,10 @@ func TestInstanceKilledWhileArchiving(t *testing.T) {
 	if rec, err := survivorStore.GetRecording(t.Context(), call.CallSID, recSID); err != nil || rec.State != storage.RecordingPending || rec.Attempts != 1 {
 		t.Fatalf("after the kill: %+v, %v; want pending after one attempt", rec, err)
 	}
-	survivor := handlertest.Start(t, handlertest.Options{Calls: survivorStore, Blobs: blobs, Media: media, Worker: wc})
+	survivor := servicetest.Start(t, servicetest.Options{Calls: survivorStore, Blobs: blobs, Media: media, Worker: wc})
 
 	var rec storage.Recording
-	handlertest.Eventually(t, 20*time.Second, "the survivor archiving the recording", func() bool {
+	servicetest.Eventually(t, 20*time.Second, "the survivor archiving the recording", func() bool {
 		rec = recordingOf(t, survivor, call.CallSID)
 		return rec.State != storage.RecordingPending
 	})
@@ -199,7 +199,7 @@ func TestInstanceKilledWhileArchiving(t *testing.T) {
 }
 
 // recordingOf reads the call's only recording through the API.
-func recordingOf(t *testing.T, in *handlertest.Instance, callSID string) storage.Recording {
+func recordingOf(t *testing.T, in *servicetest.Instance, callSID string) storage.Recording {
 	t.Helper()
 	c := in.GetCall(callSID)
 	if len(c.Recordings) != 1 {

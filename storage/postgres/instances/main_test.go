@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"switchboard/assistant"
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/localfs"
@@ -58,14 +58,14 @@ func mustBlobs(t *testing.T) (*localfs.Store, string) {
 // mustMedia starts the fake Twilio media server the instances share.
 func mustMedia(t *testing.T) *twiliotest.Media {
 	t.Helper()
-	m := twiliotest.NewMedia(handlertest.AccountSID, handlertest.AuthToken)
+	m := twiliotest.NewMedia(servicetest.AccountSID, servicetest.AuthToken)
 	t.Cleanup(m.Close)
 	return m
 }
 
 // cluster is a set of complete instances on one database.
 type cluster struct {
-	instances []*handlertest.Instance
+	instances []*servicetest.Instance
 	media     *twiliotest.Media
 	blobs     storage.BlobStore
 }
@@ -88,7 +88,7 @@ func startInstances(t *testing.T, n int, dbURL string, o clusterOptions) *cluste
 		if o.assistant != nil {
 			ai = o.assistant(i)
 		}
-		c.instances = append(c.instances, handlertest.Start(t, handlertest.Options{
+		c.instances = append(c.instances, servicetest.Start(t, servicetest.Options{
 			Calls: mustOpen(t, storeConfig(dbURL)), Blobs: blobs, Media: c.media, Assistant: ai, Worker: o.worker,
 		}))
 	}
@@ -115,7 +115,7 @@ func post(ctx context.Context, base, path string, form url.Values) (reply, error
 		return reply{}, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(handlertest.AuthToken, handlertest.PublicBaseURL+path, form))
+	req.Header.Set("X-Twilio-Signature", twiliotest.Sign(servicetest.AuthToken, servicetest.PublicBaseURL+path, form))
 	start := time.Now()
 	resp, err := webhookClient.Do(req)
 	if err != nil {
@@ -149,7 +149,7 @@ func get(ctx context.Context, base, path string) (reply, error) {
 }
 
 // mustCall reads a call straight from a store, failing the test if it cannot.
-func mustCall(t *testing.T, s storage.CallStore, sid string) storage.Call {
+func mustCall(t *testing.T, s storage.Store, sid string) storage.Call {
 	t.Helper()
 	c, err := s.GetCall(t.Context(), sid)
 	if err != nil {

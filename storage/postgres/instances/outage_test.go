@@ -13,8 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage/postgres/pgtest"
 )
 
@@ -77,7 +77,7 @@ func (l *load) stopped() bool {
 
 func (l *load) run() {
 	for !l.stopped() {
-		call := twiliotest.NewCall(handlertest.AccountSID)
+		call := twiliotest.NewCall(servicetest.AccountSID)
 		steps := []acked{{path: "/twilio/voice"}, {path: "/twilio/status", status: "in-progress"}}
 		for n := 1; n <= 3; n++ {
 			steps = append(steps, acked{path: "/twilio/gather", turn: n})
@@ -168,7 +168,7 @@ func TestDatabaseRestartUnderLoad(t *testing.T) {
 	dbURL := c.MigratedURL(t)
 	cfg := storeConfig(dbURL)
 	cfg.ConnectTimeout, cfg.QueryTimeout = time.Second, 2*time.Second
-	in := handlertest.Start(t, handlertest.Options{Calls: mustOpen(t, cfg)})
+	in := servicetest.Start(t, servicetest.Options{Calls: mustOpen(t, cfg)})
 	l := startLoad(t, in.URL, 4)
 	l.waitFor("traffic before the outage", func(a, _ int) bool { return a >= 40 })
 
@@ -281,8 +281,8 @@ func TestDatabaseDownFromStart(t *testing.T) {
 	ln.Close() // nothing listens there now: the database is down
 	cfg := storeConfig("postgres://" + pgtest.Superuser + "@127.0.0.1:" + strconv.Itoa(port) + "/switchboard?sslmode=disable")
 	cfg.ConnectTimeout, cfg.QueryTimeout = time.Second, 2*time.Second
-	in := handlertest.Start(t, handlertest.Options{Calls: mustOpen(t, cfg)})
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	in := servicetest.Start(t, servicetest.Options{Calls: mustOpen(t, cfg)})
+	call := twiliotest.NewCall(servicetest.AccountSID)
 
 	for _, wh := range []struct {
 		name, path string
@@ -307,7 +307,7 @@ func TestDatabaseDownFromStart(t *testing.T) {
 
 	t.Run("FallbackApologizes", func(t *testing.T) {
 		r, err := post(t.Context(), in.URL, "/twilio/fallback",
-			call.Form("ErrorCode", "11200", "ErrorUrl", handlertest.PublicBaseURL+"/twilio/voice"))
+			call.Form("ErrorCode", "11200", "ErrorUrl", servicetest.PublicBaseURL+"/twilio/voice"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"switchboard/handlers/handlertest"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 	"switchboard/storage/postgres/pgtest"
 )
@@ -52,10 +52,10 @@ func TestStateless(t *testing.T) {
 // the call as stored.
 func driveWholeCall(t *testing.T, c *cluster, from string) storage.Call {
 	t.Helper()
-	call := twiliotest.NewCall(handlertest.AccountSID)
+	call := twiliotest.NewCall(servicetest.AccountSID)
 	call.From = from
 	next := 0
-	send := func(path string, form map[string][]string, want int) handlertest.Response {
+	send := func(path string, form map[string][]string, want int) servicetest.Response {
 		t.Helper()
 		in := c.instances[next%len(c.instances)]
 		next++
@@ -84,7 +84,7 @@ func driveWholeCall(t *testing.T, c *cluster, from string) storage.Call {
 	send("/twilio/recording", recordingForm(call, c.media, recSID), http.StatusNoContent)
 
 	var got storage.Call
-	handlertest.Eventually(t, 20*time.Second, "recording archived and summary written", func() bool {
+	servicetest.Eventually(t, 20*time.Second, "recording archived and summary written", func() bool {
 		got = mustCall(t, c.instances[next%len(c.instances)].Calls, call.CallSID)
 		return got.Summary != nil && len(got.Recordings) == 1 && got.Recordings[0].State == storage.RecordingStored
 	})

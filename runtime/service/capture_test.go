@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -41,7 +41,7 @@ func startMain(t *testing.T, env map[string]string) (base string, stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewMain(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,10 @@
-package main
+package service
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"reflect"
@@ -45,11 +46,20 @@ type Config struct {
 	MaxFailures    int           `env:"ASSISTANT_MAX_FAILURES" envDefault:"3"`
 	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"3s"`
 	Assistant      string        `env:"ASSISTANT" envDefault:"scripted"`
+	// CallMode is how calls run: gather (a webhook per caller turn) or
+	// relay (a streamed ConversationRelay WebSocket; HTTP runtime only).
+	CallMode string `env:"CALL_MODE" envDefault:"gather"`
+	// LogFormat is text (readable lines), json, or auto: text on a
+	// terminal, JSON otherwise.
+	LogFormat string `env:"LOG_FORMAT" envDefault:"auto"`
 
 	// CaptureDir, when set, keeps every Twilio webhook as a replayable
 	// fixture (see capture.go); CaptureRedact fakes the phone numbers in it.
 	CaptureDir    string `env:"CAPTURE_DIR"`
 	CaptureRedact bool   `env:"CAPTURE_REDACT"`
+
+	// Deprecated lists the deprecated variables in use, said as warnings.
+	Deprecated []string `env:"-"`
 
 	HTTP   runtime.Config
 	Worker worker.Config
@@ -60,15 +70,36 @@ type Config struct {
 	Postgres postgres.Config
 	OpenAI   openai.Config
 	Bedrock  bedrock.Config
+	// Relay shapes streamed calls (CALL_MODE=relay).
+	Relay handlers.RelayConfig
 }
 
-// LoadConfig parses the environment (lookup is os.LookupEnv in main) and
-// validates the result, reporting every problem at once.
+// deprecatedAliases are variables still accepted under an old name: the old
+// one is used when the new one is unset, with a warning at start-up.
+var deprecatedAliases = []struct{ old, current string }{
+	// Both bounded the summary; the assistant's setting is the one kept.
+	{"SUMMARY_TIMEOUT", "ASSISTANT_SUMMARY_TIMEOUT"},
+}
+
+// LoadConfig parses environ (the process environment, after Parameter
+// Store) and validates the result, reporting every problem at once.
 func LoadConfig(environ map[string]string) (Config, error) {
 	var c Config
+	environ = maps.Clone(environ)
+	for _, a := range deprecatedAliases {
+		v, old := environ[a.old]
+		if !old {
+			continue
+		}
+		c.Deprecated = append(c.Deprecated, fmt.Sprintf("%s is deprecated; set %s instead", a.old, a.current))
+		if _, set := environ[a.current]; !set {
+			environ[a.current] = v
+		}
+	}
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
 		return c, parseErrors(err)
 	}
+	c.Worker.SummaryTimeout = c.Model.SummaryTimeout
 	for i, t := range c.APITokens {
 		c.APITokens[i] = strings.TrimSpace(t)
 	}
@@ -106,12 +137,24 @@ func parseErrors(err error) error {
 func collectEnvNames(t reflect.Type, names map[string][]string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if key := strings.Split(f.Tag.Get("env"), ",")[0]; key != "" {
+		if key := strings.Split(f.Tag.Get("env"), ",")[0]; key == "-" {
+			continue
+		} else if key != "" {
 			names[f.Name] = append(names[f.Name], key)
 		} else if f.Type.Kind() == reflect.Struct {
 			collectEnvNames(f.Type, names)
 		}
 	}
+}
+
+// Defaults is the configuration of an empty environment: development, every
+// default from the env tags. Tests and tools start from it.
+func Defaults() Config {
+	c, err := LoadConfig(map[string]string{})
+	if err != nil {
+		panic("service: the defaults do not validate: " + err.Error())
+	}
+	return c
 }
 
 // Production reports whether SWITCHBOARD_ENV is production.
@@ -167,6 +210,21 @@ func (c Config) Validate() error {
 		add("REQUEST_TIMEOUT must be > 0 and ≤ 10s, got %s", c.RequestTimeout)
 	}
 	subs := []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate()}
+	switch c.CallMode {
+	case handlers.ModeGather:
+	case handlers.ModeRelay:
+		subs = append(subs, c.Relay.Validate())
+		if u, err := url.Parse(c.PublicBaseURL); c.Production() && (err != nil || u.Scheme != "https") {
+			add("CALL_MODE=relay needs an https PUBLIC_BASE_URL: ConversationRelay connects only to wss:// URLs")
+		}
+	default:
+		add("CALL_MODE must be gather or relay, got %q", c.CallMode)
+	}
+	switch c.LogFormat {
+	case "auto", "text", "json":
+	default:
+		add("LOG_FORMAT must be auto, text or json, got %q", c.LogFormat)
+	}
 	switch c.Assistant {
 	case "scripted":
 	case "openai":
@@ -250,6 +308,9 @@ func printStruct(w io.Writer, v reflect.Value) {
 	for i := 0; i < t.NumField(); i++ {
 		f, fv := t.Field(i), v.Field(i)
 		name := f.Tag.Get("env")
+		if name == "-" {
+			continue
+		}
 		if name == "" {
 			if fv.Kind() == reflect.Struct {
 				printStruct(w, fv)

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"time"
@@ -16,7 +16,7 @@ import (
 // cmd/replay. Writing happens off the request path; a capture directory
 // that cannot be created leaves capture off with an error in the log, since
 // capture is a diagnostic aid and must never keep calls from being answered.
-func (m *Main) captureHook() func(*fiber.Ctx) {
+func (m *Service) captureHook() func(*fiber.Ctx) {
 	if m.Config.CaptureDir == "" {
 		return nil
 	}

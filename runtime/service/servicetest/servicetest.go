@@ -1,8 +1,9 @@
-// Package handlertest runs complete switchboard instances for tests: the
-// handlers on a real HTTP listener, a worker pool, and a fake Twilio media
-// server, over whichever stores the test passes. Several instances may share
-// one store to show that nothing about a call lives in an instance.
-package handlertest
+// Package servicetest runs complete switchboard instances for tests: the
+// service exactly as cmd/switchboard wires it (runtime/service), on a
+// loopback listener, with a worker pool and a fake Twilio media server,
+// over whichever stores the test passes. Several instances may share one
+// store to show that nothing about a call lives in an instance.
+package servicetest
 
 import (
 	"context"
@@ -21,11 +22,9 @@ import (
 	"switchboard/assistant"
 	"switchboard/handlers"
 	"switchboard/handlers/twiliotest"
-	"switchboard/runtime"
+	"switchboard/runtime/service"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
-	"switchboard/storage/localfs"
-	"switchboard/storage/memory"
 )
 
 // Test credentials.
@@ -42,22 +41,39 @@ const (
 // (memory store, local-disk blobs in a temp dir, the scripted assistant,
 // one worker polling every 20 ms, a fresh fake media server).
 type Options struct {
-	Calls     storage.CallStore
+	Calls     storage.Store
 	Blobs     storage.BlobStore
 	Assistant assistant.Assistant
 	Media     *twiliotest.Media
-	Handlers  handlers.Config // AuthToken etc. default to the constants above
-	Worker    worker.Config
-	// NoWorkers starts no worker pool (Workers stays nil).
+	// Configure adjusts the configuration (see Config) before the service
+	// is built.
+	Configure func(c *service.Config)
+	// NoWorkers runs no workers (WORKERS=0): work is only enqueued.
 	NoWorkers bool
 	Log       *slog.Logger
+}
+
+// Config is the configuration of a test instance: the service's defaults,
+// the test credentials and a fast worker pool on a loopback port.
+func Config(t testing.TB, media *twiliotest.Media) service.Config {
+	c := service.Defaults()
+	c.PublicBaseURL, c.TwilioAccountSID, c.TwilioAuthToken = PublicBaseURL, AccountSID, AuthToken
+	c.APITokens = []string{APIToken}
+	c.TwilioAPIBaseURL = media.URL
+	c.DataDir = t.TempDir()
+	c.HTTP.ListenAddr, c.HTTP.DrainDelay, c.HTTP.ShutdownTimeout = "127.0.0.1:0", 0, 5*time.Second
+	c.Worker.Size, c.Worker.PollInterval, c.Worker.Lease = 1, 20*time.Millisecond, 30*time.Second
+	c.Worker.MaxAttempts, c.Worker.BackoffBase, c.Worker.BackoffMax = 5, 10*time.Millisecond, 50*time.Millisecond
+	c.Model.SummaryTimeout, c.Worker.SummaryTimeout = 10*time.Second, 10*time.Second
+	return c
 }
 
 // Instance is one running switchboard.
 type Instance struct {
 	t        testing.TB
 	URL      string
-	Calls    storage.CallStore
+	Service  *service.Service
+	Calls    storage.Store
 	Blobs    storage.BlobStore
 	AI       assistant.Assistant
 	Media    *twiliotest.Media
@@ -74,19 +90,6 @@ type Instance struct {
 // Start runs an instance until the test ends.
 func Start(t testing.TB, o Options) *Instance {
 	t.Helper()
-	if o.Calls == nil {
-		o.Calls = memory.New()
-	}
-	if o.Blobs == nil {
-		b, err := localfs.New(t.TempDir())
-		if err != nil {
-			t.Fatalf("localfs: %v", err)
-		}
-		o.Blobs = b
-	}
-	if o.Assistant == nil {
-		o.Assistant = assistant.NewScripted()
-	}
 	if o.Media == nil {
 		o.Media = twiliotest.NewMedia(AccountSID, AuthToken)
 		t.Cleanup(o.Media.Close)
@@ -94,75 +97,42 @@ func Start(t testing.TB, o Options) *Instance {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	hc := o.Handlers
-	if hc.AuthToken == "" {
-		hc.AuthToken = AuthToken
+	cfg := Config(t, o.Media)
+	if o.NoWorkers {
+		cfg.Worker.Size = 0
 	}
-	if hc.PublicBaseURL == "" {
-		hc.PublicBaseURL = PublicBaseURL
+	if o.Configure != nil {
+		o.Configure(&cfg)
 	}
-	if hc.APITokens == nil {
-		hc.APITokens = []string{APIToken}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("test configuration: %v", err)
 	}
-	hc.TwilioAPIBaseURL = o.Media.URL
-	wc := o.Worker
-	if wc.Size == 0 {
-		wc.Size = 1
-	}
-	if wc.PollInterval == 0 {
-		wc.PollInterval = 20 * time.Millisecond
-	}
-	if wc.Lease == 0 {
-		wc.Lease = 30 * time.Second
-	}
-	if wc.MaxAttempts == 0 {
-		wc.MaxAttempts = 5
-	}
-	if wc.BackoffBase == 0 {
-		wc.BackoffBase = 10 * time.Millisecond
-	}
-	if wc.BackoffMax == 0 {
-		wc.BackoffMax = 50 * time.Millisecond
-	}
-	if wc.SummaryTimeout == 0 {
-		wc.SummaryTimeout = 10 * time.Second
-	}
-
-	in := &Instance{t: t, Calls: o.Calls, Blobs: o.Blobs, AI: o.Assistant, Media: o.Media, Registry: prometheus.NewRegistry()}
-	tw := worker.NewTwilio(o.Media.URL, AccountSID, AuthToken)
-	if !o.NoWorkers {
-		in.Workers = worker.New(wc, o.Calls, o.Blobs, o.Assistant, tw, o.Log, in.Registry)
-	}
-	deps := handlers.Deps{Calls: o.Calls, Blobs: o.Blobs, Assistant: o.Assistant, Log: o.Log, Registry: in.Registry}
-	if in.Workers != nil {
-		deps.WorkReady = in.Workers.Notify
-	}
-	in.Server = handlers.New(hc, deps)
-	rc := runtime.Config{
-		ListenAddr: "127.0.0.1:0", ReadTimeout: 20 * time.Second, WriteTimeout: 20 * time.Second,
-		IdleTimeout: 75 * time.Second, BodyLimit: 64 << 10, DrainDelay: 0, ShutdownTimeout: 5 * time.Second,
-	}
-	srv, err := runtime.Listen(rc, in.Server.App(runtime.FiberConfig(rc)), o.Log)
+	svc, err := service.New(context.Background(), cfg, o.Log, service.Overrides{Calls: o.Calls, Blobs: o.Blobs, Assistant: o.Assistant})
 	if err != nil {
+		t.Fatalf("service: %v", err)
+	}
+	if err := svc.Listen(); err != nil {
+		svc.Close()
 		t.Fatalf("listen: %v", err)
 	}
+	in := &Instance{
+		t: t, Service: svc, Calls: svc.Calls, Blobs: svc.Blobs, AI: svc.AI, Media: o.Media,
+		Server: svc.Handlers, Workers: svc.Workers, Registry: svc.Registry,
+		URL: "http://" + svc.Addr().String(), HTTP: &http.Client{Timeout: 30 * time.Second},
+	}
+	// As Service.Run, in two parts, so a test can stop the workers alone
+	// (an instance whose workers die while it serves).
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan struct{})
-	go func() { _ = srv.Serve(ctx); close(served) }()
-	in.URL = "http://" + srv.Addr().String()
-	in.HTTP = &http.Client{Timeout: 30 * time.Second}
-	in.workersDone = make(chan struct{})
-	if in.Workers != nil {
-		wctx, wstop := context.WithCancel(context.Background())
-		in.stopWorkers = wstop
-		go func() { in.Workers.Run(wctx); close(in.workersDone) }()
-	} else {
-		close(in.workersDone)
-	}
+	go func() { _ = svc.Server.Serve(ctx); close(served) }()
+	wctx, wstop := context.WithCancel(context.Background())
+	in.stopWorkers, in.workersDone = wstop, make(chan struct{})
+	go func() { svc.Workers.Run(wctx); close(in.workersDone) }()
 	t.Cleanup(func() {
 		in.StopWorkers()
 		stop()
 		<-served
+		svc.Close()
 	})
 	return in
 }
@@ -170,9 +140,7 @@ func Start(t testing.TB, o Options) *Instance {
 // StopWorkers stops the worker pool (work in hand is released) and waits.
 func (in *Instance) StopWorkers() {
 	in.once.Do(func() {
-		if in.stopWorkers != nil {
-			in.stopWorkers()
-		}
+		in.stopWorkers()
 	})
 	<-in.workersDone
 }

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -25,12 +25,15 @@ import (
 	s3store "switchboard/storage/s3"
 )
 
-// Main is the wired service: stores, assistant, handlers, HTTP server and
-// worker pool. Tests build it on LISTEN_ADDR=:0 and drive it over HTTP.
-type Main struct {
+// Service is a whole switchboard wired from its configuration: stores,
+// assistant, handlers, the Fiber app with its runtime hooks, the worker pool
+// and, once Listen is called, the HTTP server. cmd/switchboard runs it; the
+// end-to-end tests, the benchmark and the replay tool build it the same way,
+// so every one of them runs the production wiring.
+type Service struct {
 	Config   Config
 	Log      *slog.Logger
-	Calls    storage.CallStore
+	Calls    storage.Store
 	Blobs    storage.BlobStore
 	AI       assistant.Assistant
 	Handlers *handlers.Server
@@ -44,10 +47,26 @@ type Main struct {
 	closers []func()
 }
 
-// NewMain builds every dependency from cfg and the app; Listen binds the
-// HTTP listener, or the app runs under Lambda.
-func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
-	m := &Main{Config: cfg, Log: log, Registry: prometheus.NewRegistry()}
+// Overrides replace collaborators New would otherwise build from the
+// configuration: a store shared by several instances, a fake provider, a
+// capture hook. Zero fields are built from the configuration.
+type Overrides struct {
+	Calls     storage.Store
+	Blobs     storage.BlobStore
+	Assistant assistant.Assistant
+	// Capture replaces the CAPTURE_DIR hook; CaptureRefused also hands it
+	// requests refused for their signature (for generating fixtures).
+	Capture        func(*fiber.Ctx)
+	CaptureRefused bool
+}
+
+// New builds every dependency from cfg (or o) and the app; Listen binds the
+// HTTP listener, or the app runs under Lambda (LambdaFunction).
+func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Service, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	m := &Service{Config: cfg, Log: log, Registry: prometheus.NewRegistry(), Calls: o.Calls, Blobs: o.Blobs, AI: o.Assistant}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := m.openStores(ctx); err != nil {
 		m.Close()
@@ -57,6 +76,7 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 		m.Close()
 		return nil, err
 	}
+	m.Warnings = append(m.Warnings, cfg.Deprecated...)
 	if cfg.TwilioAuthToken == "" {
 		m.Warnings = append(m.Warnings, "TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked (development only)")
 	}
@@ -68,7 +88,11 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 	}
 
 	tw := worker.NewTwilio(cfg.TwilioAPIBaseURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken)
-	m.Workers = worker.New(cfg.Worker, m.Calls, m.Blobs, m.AI, tw, log, m.Registry)
+	m.Workers = worker.New(cfg.Worker, worker.Deps{Calls: m.Calls, Work: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Twilio: tw, Log: log, Registry: m.Registry})
+	capture := o.Capture
+	if capture == nil {
+		capture = m.captureHook()
+	}
 	m.Handlers = handlers.New(handlers.Config{
 		PublicBaseURL:    cfg.PublicBaseURL,
 		AuthToken:        cfg.TwilioAuthToken,
@@ -76,6 +100,7 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 		APITokens:        cfg.APITokens,
 		Language:         cfg.Language,
 		Voice:            cfg.Voice,
+		Greeting:         cfg.Model.Greeting,
 		TurnTimeout:      cfg.Model.TurnTimeout,
 		RequestTimeout:   cfg.RequestTimeout,
 		MaxSilence:       cfg.MaxSilence,
@@ -83,10 +108,13 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 		TwilioAPIBaseURL: cfg.TwilioAPIBaseURL,
 		RecordingURLTTL:  cfg.S3.URLTTL,
 		MaxBody:          cfg.HTTP.BodyLimit,
+		CallMode:         cfg.CallMode,
+		Relay:            cfg.Relay,
 	}, handlers.Deps{
 		Calls: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
 		Registry: m.Registry, WorkReady: m.Workers.Notify,
-		Capture: m.captureHook(), RequestID: lambda.RequestID, AltTargets: lambda.AltTargets,
+		Capture: capture, CaptureRefused: o.CaptureRefused,
+		RequestID: lambda.RequestID, AltTargets: lambda.AltTargets,
 	})
 	// The Lambda context middleware does nothing under the HTTP server, so
 	// both runtimes serve the very same app.
@@ -95,7 +123,7 @@ func NewMain(ctx context.Context, cfg Config, log *slog.Logger) (*Main, error) {
 }
 
 // Listen binds the HTTP listener (LISTEN_ADDR; ":0" picks a free port).
-func (m *Main) Listen() error {
+func (m *Service) Listen() error {
 	srv, err := runtime.Listen(m.Config.HTTP, m.App, m.Log)
 	if err != nil {
 		return err
@@ -105,36 +133,47 @@ func (m *Main) Listen() error {
 	return nil
 }
 
-func (m *Main) openStores(ctx context.Context) error {
-	if m.Config.Postgres.URL != "" {
+// openStores opens the call store (PostgreSQL when DATABASE_URL is set,
+// memory otherwise) and the blob store (S3 when S3_BUCKET is set, DATA_DIR
+// otherwise), unless overridden.
+func (m *Service) openStores(ctx context.Context) error {
+	switch {
+	case m.Calls != nil:
+	case m.Config.Postgres.URL != "":
 		db, err := postgres.Open(ctx, m.Config.Postgres)
 		if err != nil {
 			return fmt.Errorf("DATABASE_URL: %w", err)
 		}
 		m.Calls = db
 		m.closers = append(m.closers, db.Close)
-	} else {
+	default:
 		m.Calls = memory.New()
 		m.Warnings = append(m.Warnings, "calls are kept in memory and lost when the process stops (set DATABASE_URL for PostgreSQL)")
 	}
-	if m.Config.S3.Bucket != "" {
+	switch {
+	case m.Blobs != nil:
+	case m.Config.S3.Bucket != "":
 		blobs, err := s3store.New(ctx, m.Config.S3)
 		if err != nil {
 			return fmt.Errorf("S3_BUCKET: %w", err)
 		}
 		m.Blobs = blobs
-		return nil
+	default:
+		blobs, err := localfs.New(m.Config.DataDir)
+		if err != nil {
+			return fmt.Errorf("DATA_DIR: %w", err)
+		}
+		m.Blobs = blobs
+		m.Warnings = append(m.Warnings, "recordings are stored on local disk in "+m.Config.DataDir+" (set S3_BUCKET for S3)")
 	}
-	blobs, err := localfs.New(m.Config.DataDir)
-	if err != nil {
-		return fmt.Errorf("DATA_DIR: %w", err)
-	}
-	m.Blobs = blobs
-	m.Warnings = append(m.Warnings, "recordings are stored on local disk in "+m.Config.DataDir+" (set S3_BUCKET for S3)")
 	return nil
 }
 
-func (m *Main) openAssistant(ctx context.Context) error {
+// openAssistant builds the assistant ASSISTANT names, unless overridden.
+func (m *Service) openAssistant(ctx context.Context) error {
+	if m.AI != nil {
+		return nil
+	}
 	metrics, err := assistant.NewMetrics(m.Registry)
 	if err != nil {
 		return err
@@ -156,19 +195,18 @@ func (m *Main) openAssistant(ctx context.Context) error {
 		m.AI = a
 	default:
 		s := assistant.NewScripted()
-		s.Greeting = m.Config.Model.Greeting
-		s.Goodbye = m.Config.Model.Goodbye
+		s.Greeting, s.Goodbye = m.Config.Model.Greeting, m.Config.Model.Goodbye
 		m.AI = s
 	}
 	return nil
 }
 
 // Addr is the HTTP server's bound address.
-func (m *Main) Addr() net.Addr { return m.Server.Addr() }
+func (m *Service) Addr() net.Addr { return m.Server.Addr() }
 
 // Run serves HTTP and runs the workers until ctx is cancelled, then drains
 // HTTP and, after it, stops the workers, which give back their work.
-func (m *Main) Run(ctx context.Context) error {
+func (m *Service) Run(ctx context.Context) error {
 	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { m.Workers.Run(wctx) })
@@ -180,7 +218,7 @@ func (m *Main) Run(ctx context.Context) error {
 }
 
 // Close releases the stores. Safe to call more than once.
-func (m *Main) Close() {
+func (m *Service) Close() {
 	for i := len(m.closers) - 1; i >= 0; i-- {
 		m.closers[i]()
 	}

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -8,20 +8,21 @@ import (
 	rtlambda "switchboard/runtime/lambda"
 )
 
-// lambdaFunction is the function's entry point. HTTP events (API Gateway
+// LambdaFunction is the function's entry point. HTTP events (API Gateway
 // REST and HTTP APIs, ALB target groups) run the app; a scheduled event
 // (an EventBridge rule, or the payload {"switchboard":"work"}) processes
 // the background work that is due until the invocation's deadline nears.
 // Webhooks answered under Lambda only enqueue work: nothing runs after a
 // response, so the schedule (every minute, say) is what archives
 // recordings and writes summaries.
-type lambdaFunction struct {
-	m    *Main
+type LambdaFunction struct {
+	m    *Service
 	http *rtlambda.Handler
 }
 
-func (m *Main) lambdaFunction() *lambdaFunction {
-	return &lambdaFunction{m: m, http: rtlambda.NewHandler(m.App, rtlambda.WithBodyLimit(m.Config.HTTP.BodyLimit))}
+// LambdaFunction returns the service as a Lambda function handler.
+func (m *Service) LambdaFunction() *LambdaFunction {
+	return &LambdaFunction{m: m, http: rtlambda.NewHandler(m.App, rtlambda.WithBodyLimit(m.Config.HTTP.BodyLimit))}
 }
 
 // scheduledMargin is left of the invocation's time to record the outcome
@@ -29,7 +30,7 @@ func (m *Main) lambdaFunction() *lambdaFunction {
 const scheduledMargin = 10 * time.Second
 
 // Invoke answers one invocation.
-func (f *lambdaFunction) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+func (f *LambdaFunction) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if !scheduled(payload) {
 		return f.http.Invoke(ctx, payload)
 	}

@@ -1,10 +1,10 @@
-package main
+package service
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -112,17 +112,25 @@ func TestConfigPrintMasksSecrets(t *testing.T) {
 	}
 }
 
-func TestRunRefusesBadConfig(t *testing.T) {
-	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"serve"}, map[string]string{"SWITCHBOARD_ENV": "production"}, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "TWILIO_AUTH_TOKEN") {
-		t.Fatalf("production without settings: %v", err)
+// TestDeprecatedAlias: SUMMARY_TIMEOUT still sets the summary bound (now
+// ASSISTANT_SUMMARY_TIMEOUT) with a warning; the new name wins when both
+// are set.
+func TestDeprecatedAlias(t *testing.T) {
+	c, err := LoadConfig(map[string]string{"SUMMARY_TIMEOUT": "42s"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := run(context.Background(), []string{"bogus"}, nil, &out, &errOut); err == nil {
-		t.Fatal("unknown command accepted")
+	if c.Model.SummaryTimeout != 42*time.Second || c.Worker.SummaryTimeout != 42*time.Second {
+		t.Errorf("summary timeouts %s, %s; want 42s", c.Model.SummaryTimeout, c.Worker.SummaryTimeout)
 	}
-	out.Reset()
-	if err := run(context.Background(), []string{"version"}, nil, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "switchboard ") {
-		t.Fatalf("version: %q %v", out.String(), err)
+	if len(c.Deprecated) != 1 || !strings.Contains(c.Deprecated[0], "ASSISTANT_SUMMARY_TIMEOUT") {
+		t.Errorf("warnings %q", c.Deprecated)
+	}
+	c, err = LoadConfig(map[string]string{"SUMMARY_TIMEOUT": "42s", "ASSISTANT_SUMMARY_TIMEOUT": "7s"})
+	if err != nil || c.Worker.SummaryTimeout != 7*time.Second {
+		t.Errorf("both set: %s, %v; want 7s", c.Worker.SummaryTimeout, err)
+	}
+	if c, _ := LoadConfig(map[string]string{}); len(c.Deprecated) != 0 || c.Worker.SummaryTimeout != 60*time.Second {
+		t.Errorf("defaults: %q, %s", c.Deprecated, c.Worker.SummaryTimeout)
 	}
 }
