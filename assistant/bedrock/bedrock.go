@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -75,14 +74,7 @@ func New(ctx context.Context, cfg Config, deps assistant.Deps) (*Assistant, erro
 	if err := cfg.Validate(); err != nil {
 		return nil, storage.Wrap(storage.ErrInvalid, err, "invalid Bedrock configuration")
 	}
-	opts := []func(*config.LoadOptions) error{
-		// One kept-alive pool for every turn: a new TLS handshake costs the
-		// waiting caller a round trip or two.
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = 64
-			t.IdleConnTimeout = 90 * time.Second
-		})),
-	}
+	opts := []func(*config.LoadOptions) error{config.WithHTTPClient(NewHTTPClient())}
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
 	}

@@ -26,6 +26,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+
+	"switchboard/assistant/bedrock"
 )
 
 // Test identity: the server checks every request's SigV4 signature with it.
@@ -156,6 +158,8 @@ func (s *Server) NewConns() int64 { return s.newConns.Load() }
 // pointed at the server.
 func (s *Server) Client() *bedrockruntime.Client {
 	return bedrockruntime.NewFromConfig(aws.Config{
+		// The client the assistant uses in production.
+		HTTPClient:  bedrock.NewHTTPClient(),
 		Region:      Region,
 		Credentials: credentials.NewStaticCredentialsProvider(KeyID, Secret, ""),
 	}, func(o *bedrockruntime.Options) { o.BaseEndpoint = aws.String(s.srv.URL) })
