@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -74,7 +75,14 @@ func New(ctx context.Context, cfg Config, deps assistant.Deps) (*Assistant, erro
 	if err := cfg.Validate(); err != nil {
 		return nil, storage.Wrap(storage.ErrInvalid, err, "invalid Bedrock configuration")
 	}
-	opts := []func(*config.LoadOptions) error{config.WithHTTPClient(NewHTTPClient())}
+	opts := []func(*config.LoadOptions) error{
+		// One kept-alive pool for every turn: a new TLS handshake costs the
+		// waiting caller a round trip or two.
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = 64
+			t.IdleConnTimeout = 90 * time.Second
+		})),
+	}
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
 	}
@@ -86,6 +94,7 @@ func New(ctx context.Context, cfg Config, deps assistant.Deps) (*Assistant, erro
 		return nil, storage.Errorf(storage.ErrInvalid, "AWS_REGION must be set for Bedrock")
 	}
 	client := bedrockruntime.NewFromConfig(awsCfg, func(o *bedrockruntime.Options) {
+		o.HTTPClient = BufferBodies(awsCfg.HTTPClient)
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 
@@ -158,8 +159,8 @@ func (s *Server) NewConns() int64 { return s.newConns.Load() }
 // pointed at the server.
 func (s *Server) Client() *bedrockruntime.Client {
 	return bedrockruntime.NewFromConfig(aws.Config{
-		// The client the assistant uses in production.
-		HTTPClient:  bedrock.NewHTTPClient(),
+		// As the assistant's production client does.
+		HTTPClient:  bedrock.BufferBodies(awshttp.NewBuildableClient()),
 		Region:      Region,
 		Credentials: credentials.NewStaticCredentialsProvider(KeyID, Secret, ""),
 	}, func(o *bedrockruntime.Options) { o.BaseEndpoint = aws.String(s.srv.URL) })
