@@ -300,7 +300,41 @@ func sortedJoin(errs []error) error {
 
 // Print writes every setting, one per line, with secrets masked.
 func (c Config) Print(w io.Writer) {
-	printStruct(w, reflect.ValueOf(c))
+	for _, s := range c.settings() {
+		fmt.Fprintf(w, "  %s=%s\n", s.name, s.value)
+	}
+}
+
+// PrintChanged writes the settings whose value differs from its default,
+// one per line, with secrets masked, and returns how many it wrote: what
+// an operator set, without the dozens of defaults around it.
+func (c Config) PrintChanged(w io.Writer) int {
+	defaults := map[string]string{}
+	for _, s := range Defaults().settings() {
+		defaults[s.name] = s.value
+	}
+	n := 0
+	for _, s := range c.settings() {
+		if d, ok := defaults[s.name]; !ok || d != s.value {
+			fmt.Fprintf(w, "  %s=%s\n", s.name, s.value)
+			n++
+		}
+	}
+	return n
+}
+
+// setting is one variable and its printable (masked) value.
+type setting struct{ name, value string }
+
+func (c Config) settings() []setting {
+	var b strings.Builder
+	printStruct(&b, reflect.ValueOf(c))
+	var out []setting
+	for line := range strings.Lines(b.String()) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), "=")
+		out = append(out, setting{name, value})
+	}
+	return out
 }
 
 func printStruct(w io.Writer, v reflect.Value) {
