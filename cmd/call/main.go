@@ -15,6 +15,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"flag"
@@ -78,7 +80,7 @@ func run(ctx context.Context, args []string, in io.Reader, out io.Writer) error 
 		return err
 	}
 	c := &caller{o: o, out: out, lines: readLines(in), http: &http.Client{Timeout: 20 * time.Second},
-		call: twiliotest.Call{AccountSID: o.accountSID, CallSID: twiliotest.SID("CA"), From: o.from, To: o.to}}
+		call: twiliotest.Call{AccountSID: o.accountSID, CallSID: newCallSID(), From: o.from, To: o.to}}
 	start := time.Now()
 	doc, err := c.post(ctx, "/twilio/voice", c.call.Form("CallStatus", "ringing"))
 	if err != nil {
@@ -348,4 +350,12 @@ func readLines(in io.Reader) <-chan string {
 		}
 	}()
 	return ch
+}
+
+// newCallSID is a fresh CallSid, so calls to a long-running server never
+// collide.
+func newCallSID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "CA" + hex.EncodeToString(b[:])
 }
