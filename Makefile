@@ -60,7 +60,7 @@ ami: build
 	packer init ami/
 	packer build -var region=$(AMI_REGION) -var app_version=$(VERSION) -var 'copy_regions=$(AMI_COPY_REGIONS)' ami/
 
-## verify-deploy: shellcheck, systemd-analyze verify and terraform fmt on ami/ and deploy/
+## verify-deploy: shellcheck, systemd-analyze, terraform fmt/init (offline, from the provider mirror)/validate/test, IaC scan (deploy/verify.sh)
 verify-deploy:
 	deploy/verify.sh
 

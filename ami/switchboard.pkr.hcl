@@ -135,9 +135,17 @@ build {
     destination = "/tmp/switchboard"
   }
 
+  # A directory upload needs its destination to exist on the builder
+  # (otherwise the result depends on the transfer method: with scp every
+  # file lands on the one path), so it is made first; the trailing slashes
+  # upload files/'s contents into it.
+  provisioner "shell" {
+    inline = ["mkdir -p /tmp/switchboard-files"]
+  }
+
   provisioner "file" {
     source      = "${path.root}/files/"
-    destination = "/tmp/switchboard-files"
+    destination = "/tmp/switchboard-files/"
   }
 
   provisioner "shell" {

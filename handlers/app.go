@@ -74,7 +74,10 @@ type Config struct {
 
 // Deps are the collaborators of the handlers.
 type Deps struct {
+	// Calls serves the API and readiness; Writes records what the webhooks
+	// report. The stores implement both.
 	Calls     storage.CallStore
+	Writes    storage.CallWriter
 	Blobs     storage.BlobStore
 	Assistant assistant.Assistant
 	Log       *slog.Logger
@@ -104,6 +107,7 @@ type Deps struct {
 type Server struct {
 	cfg        Config
 	calls      storage.CallStore
+	writes     storage.CallWriter
 	blobs      storage.BlobStore
 	ai         assistant.Assistant
 	log        *slog.Logger
@@ -150,6 +154,7 @@ func New(cfg Config, d Deps) *Server {
 		altTargets: d.AltTargets,
 		cfg:        cfg,
 		calls:      d.Calls,
+		writes:     d.Writes,
 		blobs:      d.Blobs,
 		ai:         d.Assistant,
 		log:        d.Log,

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -43,15 +45,11 @@ func (s *Server) gather(c *fiber.Ctx) error {
 		}
 	}
 
+	// One store call: the call is created if the incoming-call webhook went
+	// unanswered or to another deployment (it is still real), the caller's
+	// words are stored, and what the turn needs comes back.
 	ctx, cancel := s.storeContext(c)
-	call, err := s.calls.GetCall(ctx, nc.SID)
-	if errors.Is(err, storage.ErrNotFound) {
-		// The incoming-call webhook went unanswered or to another deployment;
-		// the call is still real, so keep its record.
-		if _, err = s.calls.UpsertCall(ctx, nc); err == nil {
-			call, err = s.calls.GetCall(ctx, nc.SID)
-		}
-	}
+	st, err := s.writes.BeginTurn(ctx, nc, storage.Turn{Number: n, Text: speech, Confidence: confidence})
 	cancel()
 	if errors.Is(err, storage.ErrGone) {
 		return s.hangUpDeletedCall(c)
@@ -59,11 +57,11 @@ func (s *Server) gather(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if stored, ok := findTurn(call.Turns, n, storage.RoleAssistant); ok {
+	if st.Answer != nil {
 		s.metrics.turns.WithLabelValues("duplicate").Inc()
-		return sendTwiML(c, s.render(stored))
+		return sendTwiML(c, s.render(*st.Answer))
 	}
-	if err := checkSequence(call.Turns, n); err != nil {
+	if err := storage.CheckSequence(st.Turns, n); err != nil {
 		return err
 	}
 	if speech == "" {
@@ -74,21 +72,11 @@ func (s *Server) gather(c *fiber.Ctx) error {
 		}
 		return sendTwiML(c, s.ask(sayStillThere, n, max(silence, 1)))
 	}
-
-	if call.Status.Terminal() {
-		// The caller hung up while speaking: keep their last words, but
+	if st.Call.Status.Terminal() {
+		// The caller hung up while speaking: their last words are kept, but
 		// asking the assistant would only cost time and money; Twilio
 		// discards TwiML for a finished call anyway.
-		sctx, cancel := s.storeContext(c)
-		_, _, err := s.calls.AddTurn(sctx, storage.Turn{CallSID: nc.SID, Number: n, Role: storage.RoleCaller, Text: speech, Confidence: confidence})
-		cancel()
-		if errors.Is(err, storage.ErrGone) {
-			return s.hangUpDeletedCall(c)
-		}
-		if err != nil {
-			return err
-		}
-		s.logger(c).Info("turn after the call ended; not answered", "turn", n, "status", call.Status)
+		s.logger(c).Info("turn after the call ended; not answered", "turn", n, "status", st.Call.Status)
 		return sendTwiML(c, renderTwiML(twimlHangup{}))
 	}
 
@@ -96,7 +84,7 @@ func (s *Server) gather(c *fiber.Ctx) error {
 	// racing on other instances are settled by the store: the first stored
 	// answer wins and every delivery answers with it.
 	v, err, _ := s.turns.Do(nc.SID+"/"+itoa(n), func() (any, error) {
-		return s.answer(c.UserContext(), call, n, speech, confidence)
+		return s.answer(c.UserContext(), st.Call, st.Turns, n)
 	})
 	if errors.Is(err, storage.ErrGone) {
 		return s.hangUpDeletedCall(c)
@@ -111,19 +99,11 @@ func (s *Server) gather(c *fiber.Ctx) error {
 	return sendTwiML(c, s.render(turn))
 }
 
-// answer stores caller turn n, asks the assistant and stores its answer,
-// returning the assistant turn that is stored (possibly another delivery's).
-func (s *Server) answer(ctx context.Context, call storage.Call, n int, speech string, confidence float64) (storage.Turn, error) {
-	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	callerTurn, _, err := s.calls.AddTurn(sctx, storage.Turn{
-		CallSID: call.SID, Number: n, Role: storage.RoleCaller, Text: speech, Confidence: confidence,
-	})
-	cancel()
-	if err != nil {
-		return storage.Turn{}, err
-	}
-	conv := conversation(call, s.cfg.Language)
-	conv.Turns = append(conv.Turns, callerTurn)
+// answer asks the assistant to answer caller turn n, the last of turns, and
+// stores its answer, returning the assistant turn that is stored (possibly
+// another delivery's).
+func (s *Server) answer(ctx context.Context, call storage.Call, turns []storage.Turn, n int) (storage.Turn, error) {
+	conv := conversation(call, turns, s.cfg.Language)
 
 	reply := storage.Turn{CallSID: call.SID, Number: n, Role: storage.RoleAssistant}
 	// The assistant gets its turn deadline, cut short if the webhook's
@@ -145,7 +125,7 @@ func (s *Server) answer(ctx context.Context, call storage.Call, n int, speech st
 		}
 		reply.Error = shortError(aerr)
 		reply.Text = sayApology
-		if failures := trailingFailures(call.Turns) + 1; failures >= s.cfg.MaxFailures {
+		if failures := trailingFailures(turns) + 1; failures >= s.cfg.MaxFailures {
 			reply.Text, reply.EndsCall = sayGiveUp, true
 		}
 		s.metrics.turns.WithLabelValues("failed").Inc()
@@ -155,9 +135,9 @@ func (s *Server) answer(ctx context.Context, call storage.Call, n int, speech st
 	}
 	// Store the answer even when the webhook's budget is spent: Twilio's
 	// retry of this turn then answers from the store instead of asking again.
-	sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RequestTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RequestTimeout)
 	defer cancel()
-	stored, _, err := s.calls.AddTurn(sctx, reply)
+	stored, _, err := s.writes.AddTurn(sctx, reply)
 	return stored, err
 }
 
@@ -170,44 +150,24 @@ func (s *Server) render(t storage.Turn) []byte {
 	return s.ask(t.Text, t.Number+1, 0)
 }
 
-func conversation(call storage.Call, lang string) assistant.Conversation {
-	turns := make([]storage.Turn, len(call.Turns))
-	copy(turns, call.Turns)
-	sort.SliceStable(turns, func(i, j int) bool {
-		if turns[i].Number != turns[j].Number {
-			return turns[i].Number < turns[j].Number
+// conversation is what the assistant is given: the call and its turns in
+// order (number, caller before assistant within a number).
+func conversation(call storage.Call, turns []storage.Turn, lang string) assistant.Conversation {
+	turns = slices.Clone(turns)
+	slices.SortStableFunc(turns, func(a, b storage.Turn) int {
+		if a.Number != b.Number {
+			return cmp.Compare(a.Number, b.Number)
 		}
-		return turns[i].Role == storage.RoleCaller && turns[j].Role == storage.RoleAssistant
+		return cmp.Compare(roleOrder(a.Role), roleOrder(b.Role))
 	})
 	return assistant.Conversation{CallSID: call.SID, From: call.From, To: call.To, Language: lang, Turns: turns}
 }
 
-func findTurn(turns []storage.Turn, n int, role storage.Role) (storage.Turn, bool) {
-	for _, t := range turns {
-		if t.Number == n && t.Role == role {
-			return t, true
-		}
+func roleOrder(r storage.Role) int {
+	if r == storage.RoleCaller {
+		return 0
 	}
-	return storage.Turn{}, false
-}
-
-// checkSequence refuses a turn that cannot follow the stored conversation:
-// one past the next expected turn, or after the assistant ended the call.
-func checkSequence(turns []storage.Turn, n int) error {
-	last := 0
-	for _, t := range turns {
-		if t.Role != storage.RoleAssistant {
-			continue
-		}
-		if t.EndsCall && t.Number < n {
-			return storage.Errorf(storage.ErrConflict, "the call already ended at turn %d", t.Number)
-		}
-		last = max(last, t.Number)
-	}
-	if n > last+1 {
-		return storage.Errorf(storage.ErrConflict, "turn %d arrived before turn %d was answered", n, last+1)
-	}
-	return nil
+	return 1
 }
 
 // trailingFailures counts the assistant's failed answers at the end of the

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -68,13 +67,9 @@ func (s *Server) recording(c *fiber.Ctx) error {
 
 	ctx, cancel := s.storeContext(c)
 	defer cancel()
-	stored, created, err := s.calls.AddRecording(ctx, rec)
-	if errors.Is(err, storage.ErrNotFound) {
-		now := time.Now().UTC().Truncate(time.Microsecond)
-		if _, err = s.calls.UpsertCall(ctx, storage.NewCall{SID: callSID, AccountSID: accountSID, Status: storage.StatusInProgress, At: now}); err == nil {
-			stored, created, err = s.calls.AddRecording(ctx, rec)
-		}
-	}
+	// One store call, which creates the call if no other webhook of it
+	// arrived (it was in progress).
+	stored, created, err := s.writes.AddRecording(ctx, rec)
 	if errors.Is(err, storage.ErrGone) {
 		return s.ackDeletedCallback(c)
 	}

@@ -113,7 +113,7 @@ func (rs *relaySession) setup(m relayInbound) *closeReason {
 	}
 	ctx, cancel := context.WithTimeout(rs.ctx, rs.s.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := rs.s.calls.UpsertCall(ctx, nc); err != nil {
+	if _, _, err := rs.s.writes.StartCall(ctx, nc, storage.Turn{}); err != nil {
 		if errors.Is(err, storage.ErrGone) {
 			rs.sendEnd(handoff{Reason: handoffGone})
 			return nil
@@ -154,7 +154,7 @@ func (rs *relaySession) answer(text string, at time.Time) *closeReason {
 		}
 		n = stored.Number
 	}
-	if a, ok := findTurn(rs.call.Turns, n, storage.RoleAssistant); ok {
+	if a, ok := storedTurn(rs.call.Turns, n, storage.RoleAssistant); ok {
 		rs.s.metrics.turns.WithLabelValues("duplicate").Inc()
 		rs.resend(a)
 		return nil
@@ -200,7 +200,7 @@ func sameUtterance(a, b string) bool {
 func (rs *relaySession) storeCallerTurn(n int, text string) (storage.Turn, error) {
 	for range 2 {
 		ctx, cancel := context.WithTimeout(rs.ctx, rs.s.cfg.RequestTimeout)
-		stored, created, err := rs.s.calls.AddTurn(ctx, storage.Turn{CallSID: rs.callSID, Number: n,
+		stored, created, err := rs.s.writes.AddTurn(ctx, storage.Turn{CallSID: rs.callSID, Number: n,
 			Role: storage.RoleCaller, Text: text, Confidence: -1})
 		cancel()
 		if err != nil {
@@ -260,7 +260,7 @@ func (rs *relaySession) startReply(n int, promptAt time.Time) {
 	ctx, cancel := context.WithTimeout(rs.ctx, rs.s.cfg.TurnTimeout+5*time.Second)
 	run := &replyRun{number: n, promptAt: promptAt, cancel: cancel, done: make(chan replyResult, 1)}
 	rs.cur = run
-	conv := conversation(rs.call, rs.s.cfg.Language)
+	conv := conversation(rs.call, rs.call.Turns, rs.s.cfg.Language)
 	ai := streamerOf(rs.s.ai)
 	go func() {
 		defer cancel()
@@ -406,7 +406,7 @@ func (rs *relaySession) finishReply(res replyResult) {
 	// Stored even when the socket is gone: a reconnection (or the summary)
 	// reads it from the store.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(rs.ctx), rs.s.cfg.RequestTimeout)
-	stored, _, err := rs.s.calls.AddTurn(ctx, turn)
+	stored, _, err := rs.s.writes.AddTurn(ctx, turn)
 	cancel()
 	if err != nil {
 		rs.log.Error("relay: cannot store the assistant's turn", "turn", run.number, "err", err.Error())
@@ -430,7 +430,7 @@ func (rs *relaySession) interruptStored(heard string) {
 	if n < 0 {
 		return
 	}
-	if t, ok := findTurn(rs.call.Turns, n, storage.RoleAssistant); ok && t.Interrupted {
+	if t, ok := storedTurn(rs.call.Turns, n, storage.RoleAssistant); ok && t.Interrupted {
 		return
 	}
 	ti, ok := rs.s.calls.(storage.TurnInterrupter)
@@ -484,4 +484,14 @@ func (w wholeReply) Stream(ctx context.Context, c assistant.Conversation, sink a
 		return assistant.StreamReply{}, err
 	}
 	return assistant.StreamReply{Text: r.Text}, nil
+}
+
+// storedTurn finds turn (n, role) among turns.
+func storedTurn(turns []storage.Turn, n int, role storage.Role) (storage.Turn, bool) {
+	for _, t := range turns {
+		if t.Number == n && t.Role == role {
+			return t, true
+		}
+	}
+	return storage.Turn{}, false
 }

@@ -38,17 +38,11 @@ func (s *Server) status(c *fiber.Ctx) error {
 		ev.At = t
 	}
 
+	// One store call; a call that never reached the incoming-call webhook
+	// (busy, no-answer, or a lost request) still gets its record.
 	ctx, cancel := s.storeContext(c)
 	defer cancel()
-	call, err := s.calls.ApplyStatus(ctx, nc.SID, ev)
-	if errors.Is(err, storage.ErrNotFound) {
-		// A call that never reached the incoming-call webhook (busy,
-		// no-answer, or a lost request) still gets its record.
-		nc.Status = storage.StatusQueued
-		if _, err = s.calls.UpsertCall(ctx, nc); err == nil {
-			call, err = s.calls.ApplyStatus(ctx, nc.SID, ev)
-		}
-	}
+	call, err := s.writes.ApplyStatus(ctx, nc, ev)
 	if errors.Is(err, storage.ErrGone) {
 		return s.ackDeletedCallback(c)
 	}

@@ -52,17 +52,22 @@ func (s *Server) callFromForm(f url.Values) (storage.NewCall, error) {
 	return nc, nil
 }
 
-// voice answers an incoming call: it records the call (idempotent on
-// CallSid), starts a whole-call recording and greets the caller inside a
-// speech <Gather> whose answer is turn 1.
+// voice answers an incoming call: it records the call and its greeting
+// (turn 0) in one store call — idempotent on CallSid, so a retried
+// incoming-call webhook says the greeting it said the first time — starts
+// a whole-call recording and greets the caller inside a speech <Gather>
+// whose answer is turn 1. The greeting is made before the store is asked
+// (assistants greet without a model, see assistant.Assistant), so the
+// webhook costs one store round trip.
 func (s *Server) voice(c *fiber.Ctx) error {
 	nc, err := s.callFromForm(formOf(c))
 	if err != nil {
 		return err
 	}
+	greeting := s.greet(c.UserContext(), nc)
 	ctx, cancel := s.storeContext(c)
 	defer cancel()
-	call, err := s.calls.UpsertCall(ctx, nc)
+	call, stored, err := s.writes.StartCall(ctx, nc, greeting)
 	if errors.Is(err, storage.ErrGone) {
 		return s.hangUpDeletedCall(c)
 	}
@@ -70,14 +75,6 @@ func (s *Server) voice(c *fiber.Ctx) error {
 		return err
 	}
 	s.logger(c).Info("incoming call", "from", maskPhone(call.From), "to", maskPhone(call.To))
-
-	greeting, err := s.greeting(c.UserContext(), call)
-	if errors.Is(err, storage.ErrGone) {
-		return s.hangUpDeletedCall(c)
-	}
-	if err != nil {
-		return err
-	}
 	recording := twimlStart{Recording: twimlRecording{
 		Callback: s.cfg.PublicBaseURL + "/twilio/recording",
 		Method:   "POST",
@@ -85,42 +82,26 @@ func (s *Server) voice(c *fiber.Ctx) error {
 		Channels: recordingChannel,
 	}}
 	if s.cfg.CallMode == ModeRelay {
-		return sendTwiML(c, s.relayTwiML(recording, call.SID, greeting))
+		return sendTwiML(c, s.relayTwiML(recording, call.SID, stored.Text))
 	}
-	return sendTwiML(c, renderTwiML(append([]any{recording}, s.prompt(greeting, 1, 0)...)...))
+	return sendTwiML(c, renderTwiML(append([]any{recording}, s.prompt(stored.Text, 1, 0)...)...))
 }
 
-// greeting returns the stored greeting (turn 0), creating it on the first
-// delivery, so a retried incoming-call webhook says the same thing.
-func (s *Server) greeting(ctx context.Context, call storage.Call) (string, error) {
-	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	full, err := s.calls.GetCall(sctx, call.SID)
-	if err != nil {
-		return "", err
-	}
-	for _, t := range full.Turns {
-		if t.Number == 0 && t.Role == storage.RoleAssistant {
-			return t.Text, nil
-		}
-	}
-	actx, acancel := context.WithTimeout(ctx, s.cfg.TurnTimeout)
-	reply, gerr := s.ai.Greet(actx, conversation(full, s.cfg.Language))
-	acancel()
-	turn := storage.Turn{CallSID: call.SID, Number: 0, Role: storage.RoleAssistant, Text: reply.Text}
-	if gerr != nil || strings.TrimSpace(reply.Text) == "" {
+// greet asks the assistant for the greeting of a new call, falling back to
+// the configured one (with the error kept on the turn) when it fails.
+func (s *Server) greet(ctx context.Context, nc storage.NewCall) storage.Turn {
+	call := storage.Call{SID: nc.SID, From: nc.From, To: nc.To}
+	actx, cancel := context.WithTimeout(ctx, s.cfg.TurnTimeout)
+	reply, err := s.ai.Greet(actx, conversation(call, nil, s.cfg.Language))
+	cancel()
+	turn := storage.Turn{Text: reply.Text}
+	if err != nil || strings.TrimSpace(reply.Text) == "" {
 		turn.Text = s.cfg.Greeting
-		if gerr != nil {
-			turn.Error = shortError(gerr)
+		if err != nil {
+			turn.Error = shortError(err)
 		}
 	}
-	sctx2, cancel2 := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel2()
-	stored, _, err := s.calls.AddTurn(sctx2, turn)
-	if err != nil {
-		return "", err
-	}
-	return stored.Text, nil
+	return turn
 }
 
 // fallback is Twilio's fallback URL, requested when a webhook failed or timed

@@ -16,7 +16,7 @@ type Config struct {
 	WriteTimeout    time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"20s"`
 	IdleTimeout     time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"75s"`
 	BodyLimit       int           `env:"HTTP_BODY_LIMIT" envDefault:"65536"`
-	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY" envDefault:"10s"`
+	DrainDelay      time.Duration `env:"SHUTDOWN_DRAIN_DELAY" envDefault:"20s"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	// TrustedProxies are the CIDRs (the ALB's subnets) whose X-Forwarded-For
 	// is believed for client IPs; empty trusts no proxy header.
@@ -25,9 +25,13 @@ type Config struct {
 
 // DefaultConfig is the configuration with every default applied, for
 // callers that do not read the environment. The defaults are the env tags'
-// and nowhere else; the deployment (ALB deregistration delay, systemd stop
-// timeout, the ALB's idle timeout below IdleTimeout) is checked against
-// them.
+// and nowhere else. The deployment is derived from them
+// (deploy/terraform/invariants_test.go checks it): the ALB's idle timeout
+// (60 s) stays below IdleTimeout; DrainDelay covers the ALB's health-check
+// interval × (unhealthy threshold + 1), the longest it takes to stop routing
+// to an instance whose /readyz turned 503; the target group's deregistration
+// delay covers WriteTimeout; systemd's stop timeout covers DrainDelay +
+// ShutdownTimeout.
 func DefaultConfig() Config {
 	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: map[string]string{}}); err != nil {

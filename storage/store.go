@@ -5,55 +5,25 @@ import (
 	"time"
 )
 
-// CallStore keeps calls, their turns, status timelines, recordings and
-// summaries: what the webhooks and the API read and write. Its write
-// methods also create, in the same transaction, the background work a
-// change causes (see WorkQueue); there is no other way to enqueue work.
-// Implementations are safe for concurrent use by any number of goroutines
-// and, for shared stores, processes.
-// Times are supplied by callers where they matter so tests stay deterministic.
+// CallStore is what the calls API and the health checks use of the call
+// records: reading, listing and deleting calls. Implementations are safe
+// for concurrent use by any number of goroutines and, for shared stores,
+// processes.
 //
 // Deleted calls stay deleted. DeleteCall leaves a tombstone for the call's
 // SID, and until PurgeTombstones removes it every write that would create or
-// change that call (UpsertCall, ApplyStatus, AddTurn, AddRecording) stores
-// nothing and returns ErrGone: Twilio keeps sending a call's late status and
-// recording callbacks after the call was deleted, and none of them may bring
-// it back. Reads of a deleted call answer ErrNotFound. Once its tombstone is
-// purged a SID is unknown again and may be created afresh.
+// change that call (the CallWriter methods) stores nothing and returns
+// ErrGone: Twilio keeps sending a call's late status and recording callbacks
+// after the call was deleted, and none of them may bring it back. Reads of a
+// deleted call answer ErrNotFound. Once its tombstone is purged a SID is
+// unknown again and may be created afresh.
 type CallStore interface {
 	CallReader
-
-	// UpsertCall creates the call, or leaves an existing one unchanged apart
-	// from filling in fields it lacked. Idempotent on SID. ErrInvalid for a
-	// malformed SID; ErrGone, creating nothing, when the call was deleted.
-	UpsertCall(ctx context.Context, c NewCall) (Call, error)
 
 	// ListCalls returns calls newest first (by CreatedAt, then SID), without
 	// their timeline, turns or recordings. ErrInvalid for a malformed cursor
 	// or filter.
 	ListCalls(ctx context.Context, f CallFilter) (CallPage, error)
-
-	// AddTurn stores t unless a turn with the same (call, number, role)
-	// exists, and returns the stored turn and whether it was created by this
-	// call. ErrNotFound when the call does not exist; ErrGone when it was
-	// deleted; ErrInvalid for a number outside 0..MaxTurn, an unknown role or
-	// text over MaxTurnText.
-	AddTurn(ctx context.Context, t Turn) (Turn, bool, error)
-
-	// ApplyStatus records ev in the call's timeline (once per status) and moves
-	// the call's status forward only (see Advances). When the call reaches a
-	// terminal status, summary work is enqueued in the same transaction.
-	// Returns the call as now stored (without its parts). ErrNotFound when
-	// the call does not exist; ErrGone when it was deleted; ErrInvalid for an
-	// unknown status.
-	ApplyStatus(ctx context.Context, sid string, ev StatusEvent) (Call, error)
-
-	// AddRecording stores r unless a recording with its SID exists, and
-	// returns the stored one and whether it was created. A new pending
-	// recording enqueues its archive work in the same transaction.
-	// ErrNotFound when the call does not exist; ErrGone, enqueuing nothing,
-	// when it was deleted; ErrInvalid for a malformed SID.
-	AddRecording(ctx context.Context, r Recording) (Recording, bool, error)
 
 	// DeleteCall removes the call and everything it owns, including its
 	// pending work, and leaves a tombstone for its SID, in one transaction.
@@ -67,6 +37,68 @@ type CallStore interface {
 
 	// Ping reports whether the store can serve requests; ErrUnavailable when not.
 	Ping(ctx context.Context) error
+}
+
+// CallWriter records what Twilio's webhooks report about a call. Each method
+// is shaped for the webhook that uses it: one call, and in PostgreSQL one
+// round trip, does all of a webhook's store work, including creating the
+// call when an earlier webhook never arrived (Twilio's requests can be lost,
+// or reach another deployment). Every method is idempotent under repeated
+// and concurrent deliveries, and the background work a change causes
+// (WorkQueue) is created in the same transaction as the change, never
+// apart from it. ErrGone, storing nothing, for a deleted call; ErrInvalid
+// for malformed input.
+type CallWriter interface {
+	// StartCall creates the call, or fills in the fields an existing one
+	// lacked, and stores greeting as its turn 0 unless the call has a turn 0
+	// already (a repeated incoming-call webhook). It returns the call as
+	// stored (without its parts) and the stored turn 0: greeting, the
+	// earlier one, or a zero Turn when there is none and greeting.Text is
+	// empty (nothing is stored then).
+	StartCall(ctx context.Context, c NewCall, greeting Turn) (Call, Turn, error)
+
+	// BeginTurn handles the caller's turn t.Number of call c, creating the
+	// call when it is missing. When the turn was answered already (a
+	// repeated delivery) it returns that answer and no history. Otherwise
+	// it stores the caller's words t (unless t.Text is empty: silence, or a
+	// turn that cannot follow the conversation because it skips ahead or
+	// comes after the assistant ended the call) and returns the call's turns
+	// in order (number, caller before assistant) — for silence only the
+	// assistant's. ErrInvalid for a malformed turn.
+	BeginTurn(ctx context.Context, c NewCall, t Turn) (TurnState, error)
+
+	// AddTurn stores t unless a turn with the same (call, number, role)
+	// exists, and returns the stored turn and whether it was created by this
+	// call. ErrNotFound when the call does not exist; ErrGone when it was
+	// deleted; ErrInvalid for a number outside 0..MaxTurn, an unknown role or
+	// text over MaxTurnText.
+	AddTurn(ctx context.Context, t Turn) (Turn, bool, error)
+
+	// ApplyStatus records ev in the timeline of call c (once per status),
+	// creating the call with ev's status when it is missing, and moves the
+	// call's status forward only (see Advances). When the call reaches a
+	// terminal status, summary work is enqueued in the same transaction.
+	// Returns the call as now stored (without its parts). ErrInvalid for an
+	// unknown status.
+	ApplyStatus(ctx context.Context, c NewCall, ev StatusEvent) (Call, error)
+
+	// AddRecording stores r unless a recording with its SID exists, creating
+	// its call (in progress) when it is missing, and returns the stored
+	// recording and whether it was created. A new pending recording enqueues
+	// its archive work in the same transaction. ErrGone, enqueuing nothing,
+	// when the call was deleted; ErrInvalid for a malformed SID.
+	AddRecording(ctx context.Context, r Recording) (Recording, bool, error)
+}
+
+// TurnState is what BeginTurn found.
+type TurnState struct {
+	// Call is the call as stored, without its parts.
+	Call Call
+	// Answer is the assistant's stored answer when the turn was answered
+	// already; Turns is then empty.
+	Answer *Turn
+	// Turns is the conversation (see BeginTurn).
+	Turns []Turn
 }
 
 // WorkQueue is the worker's side of a call store: the durable background
@@ -111,9 +143,11 @@ type WorkQueue interface {
 	ReleaseWork(ctx context.Context, w Work) error
 }
 
-// Store is a whole call store: the records and their work queue.
+// Store is a whole call store: the records, what the webhooks write and
+// the work queue.
 type Store interface {
 	CallStore
+	CallWriter
 	WorkQueue
 }
 

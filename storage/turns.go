@@ -71,3 +71,23 @@ type TurnInterrupter interface {
 	// MaxTurnText.
 	InterruptTurn(ctx context.Context, callSID string, number int, heard string) (Turn, error)
 }
+
+// CheckSequence refuses caller turn n when it cannot follow the stored
+// conversation turns: it skips ahead of the next expected turn, or comes
+// after the assistant ended the call. ErrConflict saying which.
+func CheckSequence(turns []Turn, n int) error {
+	last := 0
+	for _, t := range turns {
+		if t.Role != RoleAssistant {
+			continue
+		}
+		if t.EndsCall && t.Number < n {
+			return Errorf(ErrConflict, "the call already ended at turn %d", t.Number)
+		}
+		last = max(last, t.Number)
+	}
+	if n > last+1 {
+		return Errorf(ErrConflict, "turn %d arrived before turn %d was answered", n, last+1)
+	}
+	return nil
+}

@@ -93,18 +93,6 @@ func (c *tfConfig) blocks(kind, typ string) []block {
 // resources returns every resource of one type.
 func (c *tfConfig) resources(typ string) []block { return c.blocks("resource", typ) }
 
-// find returns the block kind.typ.name declared in the same module
-// (directory) as from.
-func (c *tfConfig) find(from block, kind, typ, name string) (block, bool) {
-	dir := filepath.Dir(from.file.path)
-	for _, b := range c.blocks(kind, typ) {
-		if filepath.Dir(b.file.path) == dir && len(b.b.Labels) > 1 && b.b.Labels[1] == name {
-			return b, true
-		}
-	}
-	return block{}, false
-}
-
 // variableDefault is the literal default of variable name in from's module.
 func (c *tfConfig) variableDefault(from block, name string) (cty.Value, bool) {
 	dir := filepath.Dir(from.file.path)
@@ -202,12 +190,6 @@ func (b block) isTrue(name string) bool {
 	return ok && !v.IsNull() && v.Type() == cty.Bool && v.True()
 }
 
-// isFalse reports whether attribute name is the literal false.
-func (b block) isFalse(name string) bool {
-	v, ok := b.literal(name)
-	return ok && !v.IsNull() && v.Type() == cty.Bool && v.False()
-}
-
 // number resolves attribute name to a number: a literal, or var.x with a
 // literal default in the same module.
 func (c *tfConfig) number(b block, name string) (float64, bool) {
@@ -252,14 +234,4 @@ func (b block) literalStrings(name string) []string {
 		}
 	}
 	return out
-}
-
-// reference splits "aws_kms_key.replica.arn" into type and name; ok is
-// false for anything that is not such a resource reference.
-func reference(text string) (typ, name string, ok bool) {
-	parts := strings.Split(text, ".")
-	if len(parts) < 2 || !strings.HasPrefix(parts[0], "aws_") {
-		return "", "", false
-	}
-	return parts[0], parts[1], true
 }

@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		CallMode:         cfg.CallMode,
 		Relay:            cfg.Relay,
 	}, handlers.Deps{
-		Calls: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
+		Calls: m.Calls, Writes: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
 		Registry: m.Registry, WorkReady: m.Workers.Notify,
 		Capture: capture, CaptureRefused: o.CaptureRefused,
 		RequestID: lambda.RequestID, AltTargets: lambda.AltTargets,

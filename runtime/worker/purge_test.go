@@ -20,10 +20,10 @@ func deletedCall(t *testing.T, s storage.Store, n int) string {
 	t.Helper()
 	sid := fmt.Sprintf("CA%032x", n)
 	ctx := t.Context()
-	if _, err := s.UpsertCall(ctx, storage.NewCall{SID: sid}); err != nil {
+	if _, _, err := s.StartCall(ctx, storage.NewCall{SID: sid}, storage.Turn{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ApplyStatus(ctx, sid, storage.StatusEvent{Status: storage.StatusCompleted, Sequence: -1}); err != nil {
+	if _, err := s.ApplyStatus(ctx, storage.NewCall{SID: sid}, storage.StatusEvent{Status: storage.StatusCompleted, Sequence: -1}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.DeleteCall(ctx, sid); err != nil {
@@ -35,7 +35,7 @@ func deletedCall(t *testing.T, s storage.Store, n int) string {
 // gone reports whether the store still refuses to create sid.
 func gone(t *testing.T, s storage.Store, sid string) bool {
 	t.Helper()
-	_, err := s.UpsertCall(t.Context(), storage.NewCall{SID: sid})
+	_, _, err := s.StartCall(t.Context(), storage.NewCall{SID: sid}, storage.Turn{})
 	if err != nil && !errors.Is(err, storage.ErrGone) {
 		t.Fatalf("UpsertCall(%s): %v", sid, err)
 	}

@@ -9,27 +9,46 @@ import (
 	"switchboard/storage"
 )
 
-// UpsertCall creates the call, or fills in the fields an earlier, sparser
-// webhook left empty and otherwise leaves it alone. A deleted call is not
-// created again while its tombstone lasts.
-func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Call, error) {
-	nc, err := nc.Check()
-	if err != nil {
-		return storage.Call{}, err
+// StartCall creates the call, or fills in the fields an earlier, sparser
+// webhook left empty, and keeps greeting as turn 0 unless there is one. A
+// deleted call is not created again while its tombstone lasts.
+func (s *Store) StartCall(ctx context.Context, nc storage.NewCall, greeting storage.Turn) (storage.Call, storage.Turn, error) {
+	if greeting.Text != "" {
+		greeting.CallSID, greeting.Number, greeting.Role = nc.SID, 0, storage.RoleAssistant
+		if err := greeting.Check(); err != nil {
+			return storage.Call{}, storage.Turn{}, err
+		}
 	}
-	status := nc.Status
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r, err := s.upsert(nc)
+	if err != nil {
+		return storage.Call{}, storage.Turn{}, err
+	}
+	key := turnKey{0, storage.RoleAssistant}
+	if old, ok := r.turns[key]; ok || greeting.Text == "" {
+		return r.bare(), old, nil
+	}
+	greeting.CreatedAt = orNow(greeting.CreatedAt)
+	r.turns[key] = greeting
+	return r.bare(), greeting, nil
+}
+
+// upsert creates the call or fills in its empty fields. s.mu is held.
+func (s *Store) upsert(nc storage.NewCall) (*callRecord, error) {
+	nc, err := nc.Check()
+	if err != nil {
+		return nil, err
+	}
 	if _, ok := s.tombstones[nc.SID]; ok {
-		return storage.Call{}, storage.CallGone(nc.SID)
+		return nil, storage.CallGone(nc.SID)
 	}
 	if r, ok := s.calls[nc.SID]; ok {
 		fill(&r.call.AccountSID, nc.AccountSID)
 		fill(&r.call.From, nc.From)
 		fill(&r.call.To, nc.To)
 		fill(&r.call.Direction, nc.Direction)
-		return r.bare(), nil
+		return r, nil
 	}
 	at := orNow(nc.At)
 	r := &callRecord{
@@ -39,14 +58,14 @@ func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Cal
 			From:       nc.From,
 			To:         nc.To,
 			Direction:  nc.Direction,
-			Status:     status,
+			Status:     nc.Status,
 			CreatedAt:  at,
 			UpdatedAt:  at,
 		},
 		turns: make(map[turnKey]storage.Turn),
 	}
 	s.calls[nc.SID] = r
-	return r.bare(), nil
+	return r, nil
 }
 
 func fill(dst *string, v string) {
@@ -165,17 +184,26 @@ func newestFirst(at time.Time, sid string, bt time.Time, bsid string) int {
 
 // ApplyStatus records ev once per status and moves the call forward only;
 // reaching a terminal status enqueues the summary in the same step.
-func (s *Store) ApplyStatus(ctx context.Context, sid string, ev storage.StatusEvent) (storage.Call, error) {
+func (s *Store) ApplyStatus(ctx context.Context, nc storage.NewCall, ev storage.StatusEvent) (storage.Call, error) {
 	if !ev.Status.Valid() {
 		return storage.Call{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
 	}
 	ev.At = orNow(ev.At)
+	sid := nc.SID
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.calls[sid]
-	if !ok {
-		return storage.Call{}, s.missingCall(sid)
+	_, existed := s.calls[sid]
+	// A call first heard of in a status callback starts in that status.
+	nc.Status = ev.Status
+	r, err := s.upsert(nc)
+	if err != nil {
+		return storage.Call{}, err
+	}
+	if !existed && ev.Status.Terminal() {
+		r.call.EndedAt = normPtr(&ev.At)
+		r.call.Duration = ev.Duration
+		s.enqueue(storage.WorkSummarizeCall, sid, "")
 	}
 	changed := false
 	if !slices.ContainsFunc(r.timeline, func(e storage.StatusEvent) bool { return e.Status == ev.Status }) {

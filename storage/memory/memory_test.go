@@ -25,10 +25,10 @@ func TestWorkIdentity(t *testing.T) {
 		at := time.Date(2026, 2, 12, 11, 0, 0, 0, time.UTC)
 		for i := range 3 {
 			sid := fmt.Sprintf("CA%032x", i)
-			if _, err := s.UpsertCall(ctx, storage.NewCall{SID: sid, At: at}); err != nil {
+			if _, _, err := s.StartCall(ctx, storage.NewCall{SID: sid, At: at}, storage.Turn{}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.ApplyStatus(ctx, sid, storage.StatusEvent{Status: storage.StatusCompleted, At: at, Sequence: -1}); err != nil {
+			if _, err := s.ApplyStatus(ctx, storage.NewCall{SID: sid}, storage.StatusEvent{Status: storage.StatusCompleted, At: at, Sequence: -1}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -72,7 +72,7 @@ func TestRejectsNonsense(t *testing.T) {
 	})
 	t.Run("ErrInvalidForStoredNewRecording", func(t *testing.T) {
 		sid := fmt.Sprintf("CA%032x", 1)
-		if _, err := s.UpsertCall(t.Context(), storage.NewCall{SID: sid}); err != nil {
+		if _, _, err := s.StartCall(t.Context(), storage.NewCall{SID: sid}, storage.Turn{}); err != nil {
 			t.Fatal(err)
 		}
 		_, _, err := s.AddRecording(t.Context(), storage.Recording{SID: fmt.Sprintf("RE%032x", 1), CallSID: sid, State: storage.RecordingStored})

@@ -19,9 +19,10 @@ func (s *Store) AddRecording(ctx context.Context, r storage.Recording) (storage.
 	if old, ok := s.recordings[r.SID]; ok {
 		return cloneRecording(old), false, nil
 	}
-	c, ok := s.calls[r.CallSID]
-	if !ok {
-		return storage.Recording{}, false, s.missingCall(r.CallSID)
+	// A recording of a call never heard of: the call was in progress.
+	c, err := s.upsert(storage.NewCall{SID: r.CallSID, AccountSID: r.AccountSID, Status: storage.StatusInProgress, At: r.CreatedAt})
+	if err != nil {
+		return storage.Recording{}, false, err
 	}
 	// Archive results are only ever set by CompleteRecording and FailWork.
 	rec := storage.Recording{

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"slices"
 
 	"switchboard/storage"
 )
@@ -60,4 +61,40 @@ func copyTurn(t storage.Turn) storage.Turn {
 		t.Latency = &l
 	}
 	return t
+}
+
+// BeginTurn creates the call when it is missing and stores the caller's
+// words of turn t.Number unless the turn was answered already, is silence,
+// or cannot follow the conversation.
+func (s *Store) BeginTurn(ctx context.Context, nc storage.NewCall, t storage.Turn) (storage.TurnState, error) {
+	t.CallSID, t.Role = nc.SID, storage.RoleCaller
+	if err := t.Check(); err != nil {
+		return storage.TurnState{}, err
+	}
+	if t.Number < 1 {
+		return storage.TurnState{}, storage.Errorf(storage.ErrInvalid, "a caller's turn is numbered from 1")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.upsert(nc)
+	if err != nil {
+		return storage.TurnState{}, err
+	}
+	st := storage.TurnState{Call: r.bare()}
+	if answer, ok := r.turns[turnKey{t.Number, storage.RoleAssistant}]; ok {
+		st.Answer = &answer
+		return st, nil
+	}
+	turns := r.sortedTurns()
+	key := turnKey{t.Number, storage.RoleCaller}
+	if _, ok := r.turns[key]; !ok && t.Text != "" && storage.CheckSequence(turns, t.Number) == nil {
+		t.CreatedAt = orNow(t.CreatedAt)
+		r.turns[key] = t
+		turns = r.sortedTurns()
+	}
+	if t.Text == "" {
+		turns = slices.DeleteFunc(turns, func(t storage.Turn) bool { return t.Role != storage.RoleAssistant })
+	}
+	st.Turns = turns
+	return st, nil
 }

@@ -22,37 +22,91 @@ func scanCall(row pgx.Row) (storage.Call, error) {
 	return c, err
 }
 
-// UpsertCall inserts the call, or fills in the fields an earlier, sparser
-// webhook left empty, in one statement: concurrent deliveries of the same
-// incoming call cannot create it twice. The tombstone check is part of the
-// same statement; the calls_refuse_tombstoned trigger covers a delete that
-// commits while the statement waits on the call's row.
-func (s *Store) UpsertCall(ctx context.Context, nc storage.NewCall) (storage.Call, error) {
+// upsertCall inserts the call ($1 sid, $2 account, $3 from, $4 to, $5
+// direction, $6 status, $7 its rank, $8 now), or fills in the fields an
+// earlier, sparser webhook left empty, in one statement: concurrent
+// deliveries of the same call cannot create it twice. It inserts nothing
+// under a tombstone; the calls_refuse_tombstoned trigger covers a delete
+// that commits while the statement waits on the call's row.
+const upsertCall = `
+	INSERT INTO calls AS c (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at)
+	SELECT $1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $8::timestamptz
+	WHERE NOT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $1)
+	ON CONFLICT (sid) DO UPDATE SET
+		account_sid = CASE WHEN c.account_sid = '' THEN excluded.account_sid ELSE c.account_sid END,
+		from_number = CASE WHEN c.from_number = '' THEN excluded.from_number ELSE c.from_number END,
+		to_number   = CASE WHEN c.to_number   = '' THEN excluded.to_number   ELSE c.to_number   END,
+		direction   = CASE WHEN c.direction   = '' THEN excluded.direction   ELSE c.direction   END
+	RETURNING ` + callCols
+
+func upsertArgs(nc storage.NewCall) []any {
+	return []any{nc.SID, nc.AccountSID, nc.From, nc.To, nc.Direction, nc.Status, nc.Status.Rank(), orNow(nc.At)}
+}
+
+// StartCall upserts the call and keeps the greeting as turn 0 unless one
+// exists, in one statement. The stored turn 0 is the greeting just
+// inserted or the one read from the statement's snapshot; only when a
+// concurrent delivery inserted it meanwhile is it read again.
+func (s *Store) StartCall(ctx context.Context, nc storage.NewCall, greeting storage.Turn) (storage.Call, storage.Turn, error) {
 	nc, err := nc.Check()
 	if err != nil {
-		return storage.Call{}, err
+		return storage.Call{}, storage.Turn{}, err
 	}
-	status := nc.Status
-	at := orNow(nc.At)
+	greeting.CallSID, greeting.Number, greeting.Role = nc.SID, 0, storage.RoleAssistant
+	if greeting.Text != "" {
+		if err := greeting.Check(); err != nil {
+			return storage.Call{}, storage.Turn{}, err
+		}
+	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	c, err := scanCall(s.pool.QueryRow(ctx, `
-		INSERT INTO calls AS c (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $8::timestamptz
-		WHERE NOT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $1)
-		ON CONFLICT (sid) DO UPDATE SET
-			account_sid = CASE WHEN c.account_sid = '' THEN excluded.account_sid ELSE c.account_sid END,
-			from_number = CASE WHEN c.from_number = '' THEN excluded.from_number ELSE c.from_number END,
-			to_number   = CASE WHEN c.to_number   = '' THEN excluded.to_number   ELSE c.to_number   END,
-			direction   = CASE WHEN c.direction   = '' THEN excluded.direction   ELSE c.direction   END
-		RETURNING `+callCols,
-		nc.SID, nc.AccountSID, nc.From, nc.To, nc.Direction, status, status.Rank(), at))
-	// Without a tombstone the statement always returns the row it inserted
-	// or updated.
+	args := append(upsertArgs(nc), greeting.Text, greeting.Confidence, greeting.EndsCall, greeting.Error, orNow(greeting.CreatedAt))
+	var c storage.Call
+	var t storage.Turn
+	var has bool
+	var tnum *int
+	err = s.pool.QueryRow(ctx, `
+		WITH call AS (`+upsertCall+`
+		), greeting AS (
+			INSERT INTO turns (`+turnCols+`)
+			SELECT sid, 0, 'assistant', $9, $10, $11, $12, $13 FROM call WHERE $9 <> ''
+			ON CONFLICT (call_sid, number, role) DO NOTHING
+			RETURNING `+turnCols+`
+		), turn0 AS (
+			SELECT `+turnCols+` FROM greeting
+			UNION ALL
+			SELECT `+turnCols+` FROM turns WHERE call_sid = $1 AND number = 0 AND role = 'assistant'
+		)
+		SELECT call.sid, call.account_sid, call.from_number, call.to_number, call.direction, call.status,
+			call.created_at, call.updated_at, call.ended_at, call.duration,
+			turn0.number, COALESCE(turn0.text, ''), COALESCE(turn0.confidence, 0), COALESCE(turn0.ends_call, false),
+			COALESCE(turn0.error, ''), COALESCE(turn0.created_at, call.created_at)
+		FROM call LEFT JOIN turn0 ON true`, args...).Scan(
+		&c.SID, &c.AccountSID, &c.From, &c.To, &c.Direction, &c.Status, &c.CreatedAt, &c.UpdatedAt, &c.EndedAt, &c.Duration,
+		&tnum, &t.Text, &t.Confidence, &t.EndsCall, &t.Error, &t.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) || isTombstoned(err) {
-		return storage.Call{}, storage.CallGone(nc.SID)
+		return storage.Call{}, storage.Turn{}, storage.CallGone(nc.SID)
 	}
-	return c, translate(err, "upsert call")
+	if err != nil {
+		return storage.Call{}, storage.Turn{}, translate(err, "start call")
+	}
+	c.CreatedAt, c.UpdatedAt, c.EndedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), utcPtr(c.EndedAt)
+	has = tnum != nil
+	if has {
+		t.CallSID, t.Number, t.Role, t.CreatedAt = nc.SID, 0, storage.RoleAssistant, t.CreatedAt.UTC()
+		return c, t, nil
+	}
+	if greeting.Text == "" {
+		return c, storage.Turn{}, nil
+	}
+	// A concurrent delivery stored its greeting after this statement's
+	// snapshot was taken: read the winner's.
+	t, err = scanTurn(s.pool.QueryRow(ctx, `SELECT `+turnReadCols+` FROM turns
+		WHERE call_sid = $1 AND number = 0 AND role = 'assistant'`, nc.SID))
+	if err != nil {
+		return storage.Call{}, storage.Turn{}, translate(err, "start call")
+	}
+	return c, t, nil
 }
 
 // GetCall reads the call and its parts in one repeatable-read snapshot, so
@@ -68,7 +122,7 @@ func (s *Store) GetCall(ctx context.Context, sid string) (storage.Call, error) {
 		b.Queue(`SELECT `+callCols+` FROM calls WHERE sid = $1`, sid)
 		b.Queue(`SELECT status, at, sequence, duration FROM call_status_events
 			WHERE call_sid = $1 ORDER BY at, sequence, id`, sid)
-		b.Queue(`SELECT `+turnCols+` FROM turns
+		b.Queue(`SELECT `+turnReadCols+` FROM turns
 			WHERE call_sid = $1 ORDER BY number, role = 'assistant'`, sid)
 		b.Queue(`SELECT text, reason, outcome, follow_up, created_at FROM summaries WHERE call_sid = $1`, sid)
 		b.Queue(`SELECT `+recordingCols+` FROM recordings WHERE call_sid = $1 ORDER BY id`, sid)
@@ -205,95 +259,87 @@ func listQuery(f storage.CallFilter, limit int) (string, []any) {
 	return q, args
 }
 
-// ApplyStatus records the event and advances the call in one transaction.
-// It first locks the call's row, so the status callbacks of one call apply
-// one after another and always take their locks in the same order (the
-// row, then the timeline), which leaves no room for a deadlock. The advance
-// itself is a single UPDATE guarded by the status rank: a terminal status
-// is never replaced, and only the transaction that made the call terminal
-// enqueues its summary.
-func (s *Store) ApplyStatus(ctx context.Context, sid string, ev storage.StatusEvent) (storage.Call, error) {
+// applyStatus is ApplyStatus in one statement. old locks the call's row and
+// reads its rank as it is once locked, so concurrent callbacks of one call
+// apply one after another; the call is inserted with the reported status
+// when it does not exist; otherwise the status moves forward only (a
+// terminal status is never replaced); the event enters the timeline once
+// per status; and only the statement that made the call terminal (or
+// created it terminal) enqueues its summary. Arguments: $1–$8 as for
+// upsertCall with the reported status, $9 the event time, $10 terminal,
+// $11 the duration, $12 the sequence number.
+const applyStatus = `
+	WITH old AS (
+		SELECT sid, status_rank FROM calls WHERE sid = $1 FOR NO KEY UPDATE
+	), ins AS (
+		INSERT INTO calls (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at, ended_at, duration)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8::timestamptz, GREATEST($8::timestamptz, $9::timestamptz),
+			CASE WHEN $10 THEN $9::timestamptz END, CASE WHEN $10 THEN $11::integer ELSE 0 END
+		WHERE NOT EXISTS (SELECT 1 FROM old) AND NOT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $1)
+		ON CONFLICT (sid) DO NOTHING
+		RETURNING ` + callCols + `
+	), upd AS (
+		UPDATE calls c SET
+			status      = CASE WHEN old.status_rank < $7 THEN $6 ELSE c.status END,
+			status_rank = GREATEST(old.status_rank, $7),
+			ended_at    = CASE WHEN old.status_rank < $7 AND $10 THEN $9::timestamptz ELSE c.ended_at END,
+			duration    = CASE WHEN old.status_rank < $7 AND $10 THEN $11::integer ELSE c.duration END,
+			updated_at  = CASE WHEN old.status_rank < $7
+					OR NOT EXISTS (SELECT 1 FROM call_status_events WHERE call_sid = $1 AND status = $6)
+				THEN GREATEST(c.updated_at, $9::timestamptz) ELSE c.updated_at END,
+			account_sid = CASE WHEN c.account_sid = '' THEN $2 ELSE c.account_sid END,
+			from_number = CASE WHEN c.from_number = '' THEN $3 ELSE c.from_number END,
+			to_number   = CASE WHEN c.to_number   = '' THEN $4 ELSE c.to_number   END,
+			direction   = CASE WHEN c.direction   = '' THEN $5 ELSE c.direction   END
+		FROM old WHERE c.sid = old.sid
+		RETURNING c.sid, c.account_sid, c.from_number, c.to_number, c.direction, c.status,
+			c.created_at, c.updated_at, c.ended_at, c.duration, old.status_rank AS old_rank
+	), ev AS (
+		INSERT INTO call_status_events (call_sid, status, at, sequence, duration)
+		SELECT $1, $6, $9, $12, $11 WHERE EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM upd)
+		ON CONFLICT (call_sid, status) DO NOTHING
+	), summary AS (
+		INSERT INTO work (kind, call_sid) SELECT 'summarize_call', $1
+		WHERE $10 AND (EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM upd WHERE old_rank < $7))
+		ON CONFLICT (kind, call_sid, recording_sid) DO NOTHING
+	)
+	SELECT ` + callCols + ` FROM ins
+	UNION ALL
+	SELECT ` + callCols + ` FROM upd`
+
+// ApplyStatus applies a status callback in one statement (see applyStatus).
+// It returns no row only for a tombstoned call, or when another webhook
+// created the call between this statement's snapshot and its insert; that
+// rare race is settled by running it once more.
+func (s *Store) ApplyStatus(ctx context.Context, nc storage.NewCall, ev storage.StatusEvent) (storage.Call, error) {
 	if !ev.Status.Valid() {
 		return storage.Call{}, storage.Errorf(storage.ErrInvalid, "unknown call status")
 	}
-	ev.At = orNow(ev.At)
-	terminal := ev.Status.Terminal()
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	var c storage.Call
-	err := s.inTx(ctx, "apply status", func(tx pgx.Tx) error {
-		// One round trip for the four statements every callback runs. The
-		// tombstone probe comes after the lock, so it sees a delete the lock
-		// waited for; it is only read when the call is missing.
-		b := &pgx.Batch{}
-		b.Queue(`SELECT 1 FROM calls WHERE sid = $1 FOR NO KEY UPDATE`, sid)
-		b.Queue(`SELECT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $1)`, sid)
-		b.Queue(`
-			UPDATE calls SET status = $2, status_rank = $3,
-				ended_at   = CASE WHEN $4 THEN $5 ELSE ended_at END,
-				duration   = CASE WHEN $4 THEN $6 ELSE duration END,
-				updated_at = GREATEST(updated_at, $5)
-			WHERE sid = $1 AND status_rank < $3
-			RETURNING `+callCols,
-			sid, ev.Status, ev.Status.Rank(), terminal, ev.At, ev.Duration)
-		b.Queue(`
-			INSERT INTO call_status_events (call_sid, status, at, sequence, duration)
-			SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM calls WHERE sid = $1)
-			ON CONFLICT (call_sid, status) DO NOTHING`,
-			sid, ev.Status, ev.At, ev.Sequence, ev.Duration)
-		br := tx.SendBatch(ctx, b)
-		var one int
-		err := br.QueryRow().Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			var gone bool
-			err = br.QueryRow().Scan(&gone)
-			br.Close()
-			switch {
-			case err != nil:
-				return err
-			case gone:
-				return storage.CallGone(sid)
-			}
-			return errCallNotFound
-		}
-		if err != nil {
-			br.Close()
-			return err
-		}
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
-		}
-		c, err = scanCall(br.QueryRow())
-		advanced := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			br.Close()
-			return err
-		}
-		tag, err := br.Exec()
-		if err := errors.Join(err, br.Close()); err != nil {
-			return err
-		}
-		recorded := tag.RowsAffected() == 1
-		switch {
-		case advanced && terminal:
-			return enqueue(ctx, tx, storage.WorkSummarizeCall, sid, "")
-		case advanced:
-			return nil
-		}
-		if !recorded {
-			// A duplicate or stale callback: nothing changes.
-			c, err = scanCall(tx.QueryRow(ctx, `SELECT `+callCols+` FROM calls WHERE sid = $1`, sid))
-			return err
-		}
-		c, err = scanCall(tx.QueryRow(ctx, `UPDATE calls SET updated_at = GREATEST(updated_at, $2)
-			WHERE sid = $1 RETURNING `+callCols, sid, ev.At))
-		return err
-	})
+	nc.Status = ev.Status
+	nc, err := nc.Check()
 	if err != nil {
 		return storage.Call{}, err
 	}
-	return c, nil
+	ev.At = orNow(ev.At)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	args := append(upsertArgs(nc), ev.At, ev.Status.Terminal(), ev.Duration, ev.Sequence)
+	for attempt := 0; ; attempt++ {
+		c, err := scanCall(s.pool.QueryRow(ctx, applyStatus, args...))
+		switch {
+		case err == nil:
+			return c, nil
+		case isTombstoned(err):
+			return storage.Call{}, storage.CallGone(nc.SID)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return storage.Call{}, translate(err, "apply status")
+		case attempt > 0:
+			return storage.Call{}, s.missingCall(ctx, nc.SID)
+		}
+		if err := s.missingCall(ctx, nc.SID); errors.Is(err, storage.ErrGone) {
+			return storage.Call{}, err
+		}
+	}
 }
 
 // DeleteCall locks the call first, so no recording or work can be added

@@ -195,6 +195,10 @@ func (c Config) connConfig() (*pgx.ConnConfig, error) {
 	return cc, nil
 }
 
+// pingAfterIdle is how long a connection may sit idle before the pool
+// checks it is alive when it is next acquired.
+const pingAfterIdle = 10 * time.Second
+
 // poolConfig builds the pgxpool configuration, IAM hook included.
 func (c Config) poolConfig(ctx context.Context) (*pgxpool.Config, error) {
 	cc, err := c.connConfig()
@@ -212,6 +216,11 @@ func (c Config) poolConfig(ctx context.Context) (*pgxpool.Config, error) {
 		pc.MaxConns = 10
 	}
 	pc.HealthCheckPeriod = 15 * time.Second
+	// pgxpool pings a connection idle for a second before handing it out,
+	// which costs a webhook on a quiet instance a round trip; one used in
+	// the last few seconds is all but certainly alive, and a query on one
+	// that died fails before anything was sent, as ErrUnavailable.
+	pc.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool { return p.IdleDuration >= pingAfterIdle }
 	if c.IAMAuth {
 		hook, err := c.iamHook(ctx)
 		if err != nil {

@@ -30,7 +30,7 @@ func TestSeveralInstances(t *testing.T) {
 			for dup := range 2 {
 				wg.Go(func() {
 					s := stores[(c+dup)%len(stores)]
-					if _, err := s.UpsertCall(t.Context(), storage.NewCall{SID: sid, From: "+14155550100", At: at.Add(time.Duration(c) * time.Second)}); err != nil {
+					if _, _, err := s.StartCall(t.Context(), storage.NewCall{SID: sid, From: "+14155550100", At: at.Add(time.Duration(c) * time.Second)}, storage.Turn{}); err != nil {
 						t.Errorf("UpsertCall: %v", err)
 						return
 					}
@@ -49,7 +49,7 @@ func TestSeveralInstances(t *testing.T) {
 						}
 					}
 					for _, st := range []storage.CallStatus{storage.StatusInProgress, storage.StatusCompleted, storage.StatusRinging} {
-						if _, err := s.ApplyStatus(t.Context(), sid, storage.StatusEvent{Status: st, At: at.Add(time.Minute)}); err != nil {
+						if _, err := s.ApplyStatus(t.Context(), storage.NewCall{SID: sid}, storage.StatusEvent{Status: st, At: at.Add(time.Minute)}); err != nil {
 							t.Errorf("ApplyStatus: %v", err)
 						}
 					}
@@ -116,13 +116,13 @@ func TestDeleteRacesWork(t *testing.T) {
 	now := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 	for c := range calls {
 		sid := callSID(c)
-		if _, err := a.UpsertCall(t.Context(), storage.NewCall{SID: sid}); err != nil {
+		if _, _, err := a.StartCall(t.Context(), storage.NewCall{SID: sid}, storage.Turn{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := a.AddRecording(t.Context(), storage.Recording{SID: fmt.Sprintf("RE%032x", c), CallSID: sid}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.ApplyStatus(t.Context(), sid, storage.StatusEvent{Status: storage.StatusCompleted}); err != nil {
+		if _, err := a.ApplyStatus(t.Context(), storage.NewCall{SID: sid}, storage.StatusEvent{Status: storage.StatusCompleted}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -153,7 +153,7 @@ func TestDeleteRacesWork(t *testing.T) {
 			acceptable("DeleteCall", err)
 		})
 		wg.Go(func() {
-			_, err := b.ApplyStatus(t.Context(), callSID(c), storage.StatusEvent{Status: storage.StatusInProgress})
+			_, err := b.ApplyStatus(t.Context(), storage.NewCall{SID: callSID(c)}, storage.StatusEvent{Status: storage.StatusInProgress})
 			acceptable("ApplyStatus", err)
 		})
 	}

@@ -56,7 +56,7 @@ func TestDatabaseRestart(t *testing.T) {
 				default:
 				}
 				sid := callSID(w<<24 | i)
-				_, err := s.UpsertCall(context.Background(), storage.NewCall{SID: sid, From: "+14155550100", To: "+14155550199"})
+				_, _, err := s.StartCall(context.Background(), storage.NewCall{SID: sid, From: "+14155550100", To: "+14155550199"}, storage.Turn{})
 				switch {
 				case err == nil:
 					mu.Lock()
@@ -103,10 +103,13 @@ func TestDatabaseRestart(t *testing.T) {
 			}
 			ctx := context.Background() // no deadline: the store's own timeout must apply
 			checks := map[string]func() error{
-				"Ping":       func() error { return s.Ping(ctx) },
-				"GetCall":    func() error { _, err := s.GetCall(ctx, callSID(0)); return err },
-				"ListCalls":  func() error { _, err := s.ListCalls(ctx, storage.CallFilter{}); return err },
-				"UpsertCall": func() error { _, err := s.UpsertCall(ctx, storage.NewCall{SID: callSID(1 << 30)}); return err },
+				"Ping":      func() error { return s.Ping(ctx) },
+				"GetCall":   func() error { _, err := s.GetCall(ctx, callSID(0)); return err },
+				"ListCalls": func() error { _, err := s.ListCalls(ctx, storage.CallFilter{}); return err },
+				"UpsertCall": func() error {
+					_, _, err := s.StartCall(ctx, storage.NewCall{SID: callSID(1 << 30)}, storage.Turn{})
+					return err
+				},
 				"ClaimWork": func() error {
 					_, _, err := s.ClaimWork(ctx, time.Now(), time.Minute)
 					return err
@@ -173,7 +176,7 @@ func TestQueryTimeout(t *testing.T) {
 		cfg.QueryTimeout = 300 * time.Millisecond
 		s := mustOpen(t, cfg)
 		sid := callSID(1)
-		if _, err := s.UpsertCall(t.Context(), storage.NewCall{SID: sid}); err != nil {
+		if _, _, err := s.StartCall(t.Context(), storage.NewCall{SID: sid}, storage.Turn{}); err != nil {
 			t.Fatal(err)
 		}
 		// Another session holds the call's row, as a stuck transaction would.
@@ -191,7 +194,7 @@ func TestQueryTimeout(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = within(t, "ApplyStatus", func() error {
-			_, err := s.ApplyStatus(context.Background(), sid, storage.StatusEvent{Status: storage.StatusCompleted})
+			_, err := s.ApplyStatus(context.Background(), storage.NewCall{SID: sid}, storage.StatusEvent{Status: storage.StatusCompleted})
 			return err
 		})
 		if !errors.Is(err, storage.ErrUnavailable) {
@@ -200,7 +203,7 @@ func TestQueryTimeout(t *testing.T) {
 		if err := tx.Rollback(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.ApplyStatus(t.Context(), sid, storage.StatusEvent{Status: storage.StatusCompleted})
+		got, err := s.ApplyStatus(t.Context(), storage.NewCall{SID: sid}, storage.StatusEvent{Status: storage.StatusCompleted})
 		if err != nil || got.Status != storage.StatusCompleted {
 			t.Fatalf("ApplyStatus once the lock is gone = %v, %v; want completed", got.Status, err)
 		}

@@ -21,8 +21,9 @@ func scanRecording(row pgx.Row) (storage.Recording, error) {
 }
 
 // AddRecording inserts the recording unless its SID exists and, in the same
-// statement, enqueues archiving for a new pending one: a recording is never
-// stored without the work that archives it.
+// statement, creates its call (in progress) when it is missing and enqueues
+// archiving for a new pending recording: a recording is never stored
+// without the work that archives it.
 func (s *Store) AddRecording(ctx context.Context, r storage.Recording) (storage.Recording, bool, error) {
 	r, err := r.CheckNew()
 	if err != nil {
@@ -32,7 +33,12 @@ func (s *Store) AddRecording(ctx context.Context, r storage.Recording) (storage.
 	defer cancel()
 	// Archive results are only ever set by CompleteRecording and FailWork.
 	got, err := scanRecording(s.pool.QueryRow(ctx, `
-		WITH rec AS (
+		WITH call AS (
+			INSERT INTO calls (sid, account_sid, status, status_rank, created_at, updated_at)
+			SELECT $2, $3, $12, $13, $10, $10
+			WHERE NOT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $2)
+			ON CONFLICT (sid) DO NOTHING
+		), rec AS (
 			INSERT INTO recordings (sid, call_sid, account_sid, source_url, duration, channels, started_at, state, last_error, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (sid) DO NOTHING
@@ -44,11 +50,11 @@ func (s *Store) AddRecording(ctx context.Context, r storage.Recording) (storage.
 		)
 		SELECT `+recordingCols+` FROM rec`,
 		r.SID, r.CallSID, r.AccountSID, r.SourceURL, r.Duration, r.Channels, normPtr(r.StartedAt), r.State, r.LastError,
-		orNow(r.CreatedAt), storage.WorkArchiveRecording))
+		orNow(r.CreatedAt), storage.WorkArchiveRecording, storage.StatusInProgress, storage.StatusInProgress.Rank()))
 	if err == nil {
 		return got, true, nil
 	}
-	if isMissingCall(err) {
+	if isMissingCall(err) || isTombstoned(err) {
 		return storage.Recording{}, false, s.missingCall(ctx, r.CallSID)
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {

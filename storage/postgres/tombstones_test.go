@@ -25,8 +25,8 @@ func TestWriteWaitingOnADelete(t *testing.T) {
 		name  string
 		write func(s storeUnderTest, sid string) error
 	}{
-		{"UpsertCall", func(s storeUnderTest, sid string) error {
-			_, err := s.UpsertCall(context.Background(), storage.NewCall{SID: sid, Status: storage.StatusInProgress})
+		{"StartCall", func(s storeUnderTest, sid string) error {
+			_, _, err := s.StartCall(context.Background(), storage.NewCall{SID: sid, Status: storage.StatusInProgress}, storage.Turn{})
 			return err
 		}},
 		{"AddRecording", func(s storeUnderTest, sid string) error {
@@ -37,8 +37,12 @@ func TestWriteWaitingOnADelete(t *testing.T) {
 			_, _, err := s.AddTurn(context.Background(), storage.Turn{CallSID: sid, Number: 1, Role: storage.RoleCaller, Text: "Hello?"})
 			return err
 		}},
+		{"BeginTurn", func(s storeUnderTest, sid string) error {
+			_, err := s.BeginTurn(context.Background(), storage.NewCall{SID: sid}, storage.Turn{Number: 1, Text: "Hello?"})
+			return err
+		}},
 		{"ApplyStatus", func(s storeUnderTest, sid string) error {
-			_, err := s.ApplyStatus(context.Background(), sid, storage.StatusEvent{Status: storage.StatusCompleted, Sequence: -1})
+			_, err := s.ApplyStatus(context.Background(), storage.NewCall{SID: sid}, storage.StatusEvent{Status: storage.StatusCompleted, Sequence: -1})
 			return err
 		}},
 	}
@@ -47,10 +51,10 @@ func TestWriteWaitingOnADelete(t *testing.T) {
 			url := pgtest.MigratedURL(t)
 			s := mustOpen(t, testConfig(url))
 			sid := callSID(7)
-			if _, err := s.UpsertCall(t.Context(), storage.NewCall{SID: sid}); err != nil {
+			if _, _, err := s.StartCall(t.Context(), storage.NewCall{SID: sid}, storage.Turn{}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.ApplyStatus(t.Context(), sid, storage.StatusEvent{Status: storage.StatusCompleted, Sequence: -1}); err != nil {
+			if _, err := s.ApplyStatus(t.Context(), storage.NewCall{SID: sid}, storage.StatusEvent{Status: storage.StatusCompleted, Sequence: -1}); err != nil {
 				t.Fatal(err)
 			}
 
@@ -92,12 +96,7 @@ func TestWriteWaitingOnADelete(t *testing.T) {
 }
 
 // storeUnderTest is the part of the store the racing writes use.
-type storeUnderTest = interface {
-	UpsertCall(context.Context, storage.NewCall) (storage.Call, error)
-	AddRecording(context.Context, storage.Recording) (storage.Recording, bool, error)
-	AddTurn(context.Context, storage.Turn) (storage.Turn, bool, error)
-	ApplyStatus(context.Context, string, storage.StatusEvent) (storage.Call, error)
-}
+type storeUnderTest = storage.CallWriter
 
 // waitForLockWait returns once some other session waits for a lock, which is
 // the racing write queued behind the held delete. It fails if the write

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -25,11 +26,16 @@ const (
 )
 
 // Config is the blob store's configuration, read from the environment with
-// caarlos0/env. Region and credentials are not here: they come from the
-// standard AWS variables and the default credential chain.
+// caarlos0/env. Credentials are not here: they come from the default
+// credential chain.
 type Config struct {
 	// Bucket holds the recordings; setting it is what selects S3.
 	Bucket string `env:"S3_BUCKET"`
+	// Region is the bucket's region. Empty uses the AWS configuration's
+	// (AWS_REGION), which is the instance's own and must stay so for SSM
+	// and the database's IAM tokens: a bucket in another region needs
+	// this, since the SDK does not follow S3's region redirects.
+	Region string `env:"S3_REGION"`
 	// Prefix is prepended verbatim to every key ("prod/" → "prod/recordings/…").
 	Prefix string `env:"S3_PREFIX"`
 	// Endpoint points the client at an S3-compatible server; it implies
@@ -86,6 +92,9 @@ func (c Config) Validate() error {
 	if msg := bucketProblem(c.Bucket); msg != "" {
 		bad("S3_BUCKET %s", msg)
 	}
+	if c.Region != "" && !regionName.MatchString(c.Region) {
+		bad("S3_REGION must be an AWS region name like eu-west-1, got %q", c.Region)
+	}
 	if c.Prefix != "" {
 		if len(c.Prefix) > MaxPrefixLen {
 			bad("S3_PREFIX must be at most %d bytes", MaxPrefixLen)
@@ -116,6 +125,9 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// regionName is the shape of an AWS region name (eu-west-1, us-gov-west-1).
+var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 
 // bucketProblem checks the general-purpose bucket naming rules, returning
 // what is wrong or "".

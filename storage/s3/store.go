@@ -50,7 +50,8 @@ type Store struct {
 
 // New builds a Store whose client uses the AWS default configuration: the
 // default credential chain (the instance role on EC2, the environment or a
-// profile locally) and the region from the standard AWS variables.
+// profile locally) and the region from cfg.Region (S3_REGION) or else the
+// standard AWS variables.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -59,8 +60,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: loading AWS configuration: %w", err)
 	}
+	if cfg.Region != "" {
+		awsCfg.Region = cfg.Region
+	}
 	if awsCfg.Region == "" {
-		return nil, fmt.Errorf("s3: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")
+		return nil, fmt.Errorf("s3: no AWS region: set S3_REGION or AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")
 	}
 	client := s3api.NewFromConfig(awsCfg, func(o *s3api.Options) {
 		if cfg.Endpoint != "" {

@@ -27,6 +27,8 @@ import (
 // at its own clock's current time.
 func TestCallStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("UpsertCall", func(t *testing.T) { testUpsertCall(t, newStore) })
+	t.Run("StartCall", func(t *testing.T) { testStartCall(t, newStore) })
+	t.Run("BeginTurn", func(t *testing.T) { testBeginTurn(t, newStore) })
 	t.Run("GetCall", func(t *testing.T) { testGetCall(t, newStore) })
 	t.Run("AddTurn", func(t *testing.T) { testAddTurn(t, newStore) })
 	t.Run("StreamedTurns", func(t *testing.T) { testStreamedTurns(t, newStore) })
@@ -136,7 +138,7 @@ func bare(c storage.Call) storage.Call {
 
 func mustUpsert(t *testing.T, s storage.Store, nc storage.NewCall) storage.Call {
 	t.Helper()
-	c, err := s.UpsertCall(t.Context(), nc)
+	c, _, err := s.StartCall(t.Context(), nc, storage.Turn{})
 	if err != nil {
 		t.Fatalf("UpsertCall(%s): %v", nc.SID, err)
 	}
@@ -154,7 +156,7 @@ func mustGetCall(t *testing.T, s storage.Store, sid string) storage.Call {
 
 func mustApply(t *testing.T, s storage.Store, sid string, ev storage.StatusEvent) storage.Call {
 	t.Helper()
-	c, err := s.ApplyStatus(t.Context(), sid, ev)
+	c, err := s.ApplyStatus(t.Context(), storage.NewCall{SID: sid}, ev)
 	if err != nil {
 		t.Fatalf("ApplyStatus(%s, %s): %v", sid, ev.Status, err)
 	}
@@ -336,7 +338,7 @@ func testUpsertCall(t *testing.T, newStore newStoreFunc) {
 		for _, sid := range []string{"", "CA123", recordingSID(1), "CA" + strings.Repeat("g", 32), callSID(1) + "0"} {
 			nc := newCall(1, t0)
 			nc.SID = sid
-			_, err := s.UpsertCall(t.Context(), nc)
+			_, _, err := s.StartCall(t.Context(), nc, storage.Turn{})
 			wantKind(t, fmt.Sprintf("UpsertCall(%q)", sid), err, storage.ErrInvalid)
 		}
 		page, err := s.ListCalls(t.Context(), storage.CallFilter{})
@@ -687,7 +689,7 @@ func testApplyStatus(t *testing.T, newStore newStoreFunc) {
 			if i%2 == 1 {
 				ev = busy
 			}
-			_, errs[i] = s.ApplyStatus(t.Context(), sid, ev)
+			_, errs[i] = s.ApplyStatus(t.Context(), storage.NewCall{SID: sid}, ev)
 		})
 		for i, err := range errs {
 			if err != nil {
@@ -706,7 +708,7 @@ func testApplyStatus(t *testing.T, newStore newStoreFunc) {
 		nc.Status = storage.StatusQueued
 		mustUpsert(t, s, nc)
 		for i, st := range []storage.CallStatus{storage.StatusInitiated, storage.StatusQueued, storage.StatusRinging, storage.StatusInitiated} {
-			if _, err := s.ApplyStatus(t.Context(), sid, storage.StatusEvent{Status: st, At: t0.Add(time.Duration(i+1) * time.Second), Sequence: i}); err != nil {
+			if _, err := s.ApplyStatus(t.Context(), storage.NewCall{SID: sid}, storage.StatusEvent{Status: st, At: t0.Add(time.Duration(i+1) * time.Second), Sequence: i}); err != nil {
 				t.Fatalf("ApplyStatus(%s): %v", st, err)
 			}
 			want := storage.StatusInitiated
@@ -725,7 +727,7 @@ func testApplyStatus(t *testing.T, newStore newStoreFunc) {
 		mustUpsert(t, s, nc)
 		// "answered" is a StatusCallbackEvent, never a CallStatus.
 		for _, st := range []storage.CallStatus{"", "done", "Completed", "answered"} {
-			_, err := s.ApplyStatus(t.Context(), sid, storage.StatusEvent{Status: st, At: t0.Add(time.Second), Sequence: 0})
+			_, err := s.ApplyStatus(t.Context(), storage.NewCall{SID: sid}, storage.StatusEvent{Status: st, At: t0.Add(time.Second), Sequence: 0})
 			wantKind(t, fmt.Sprintf("ApplyStatus(%q)", st), err, storage.ErrInvalid)
 		}
 		if diff := cmp.Diff(createdCall(nc), mustGetCall(t, s, sid), ignoreUpdatedAt, equateEmpty); diff != "" {
@@ -733,12 +735,27 @@ func testApplyStatus(t *testing.T, newStore newStoreFunc) {
 		}
 	})
 
-	t.Run("ErrNotFound", func(t *testing.T) {
+	t.Run("CreatesAMissingCall", func(t *testing.T) {
+		// A call whose incoming webhook never arrived (busy, no answer, a
+		// lost request) gets its record from its status callback.
 		s := newStore(t)
 		mustUpsert(t, s, newCall(2, t0))
-		_, err := s.ApplyStatus(t.Context(), sid, completed)
-		wantKind(t, "ApplyStatus to a missing call", err, storage.ErrNotFound)
-		mustNoWork(t, s, claimAt)
+		nc := newCall(1, t0)
+		got, err := s.ApplyStatus(t.Context(), nc, completed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != storage.StatusCompleted || got.EndedAt == nil || !got.EndedAt.Equal(completed.At) || got.Duration != completed.Duration || got.From != nc.From {
+			t.Errorf("created call %+v", got)
+		}
+		if tl := mustGetCall(t, s, sid).Timeline; len(tl) != 1 || tl[0].Status != storage.StatusCompleted {
+			t.Errorf("timeline %+v, want the completed event", tl)
+		}
+		summaryWork(t, s)
+		ringing := storage.NewCall{SID: callSID(3)}
+		if got, err := s.ApplyStatus(t.Context(), ringing, storage.StatusEvent{Status: storage.StatusRinging, At: t0, Sequence: 0}); err != nil || got.Status != storage.StatusRinging || got.EndedAt != nil {
+			t.Errorf("ringing call created as %+v, %v", got, err)
+		}
 	})
 }
 
@@ -855,12 +872,22 @@ func testAddRecording(t *testing.T, newStore newStoreFunc) {
 		mustNoWork(t, s, claimAt)
 	})
 
-	t.Run("ErrNotFound", func(t *testing.T) {
+	t.Run("CreatesAMissingCall", func(t *testing.T) {
+		// A recording of a call no other webhook told of: the call was in
+		// progress.
 		s := newStore(t)
 		mustUpsert(t, s, newCall(2, t0))
-		_, _, err := s.AddRecording(t.Context(), newRecording(1, 1))
-		wantKind(t, "AddRecording to a missing call", err, storage.ErrNotFound)
-		mustNoWork(t, s, claimAt)
+		rec := newRecording(1, 1)
+		if _, created, err := s.AddRecording(t.Context(), rec); err != nil || !created {
+			t.Fatalf("AddRecording = %v, %v", created, err)
+		}
+		c := mustGetCall(t, s, callSID(1))
+		if c.Status != storage.StatusInProgress || c.AccountSID != rec.AccountSID || len(c.Recordings) != 1 {
+			t.Errorf("created call %+v", c)
+		}
+		if got := mustClaim(t, s, claimAt); got.Kind != storage.WorkArchiveRecording || got.RecordingSID != rec.SID {
+			t.Errorf("work %+v, want the recording's archive", got)
+		}
 	})
 }
 
@@ -1577,7 +1604,7 @@ func testCopies(t *testing.T, newStore newStoreFunc) {
 // when there is one.
 func upsertErr(t *testing.T, s storage.Store, nc storage.NewCall) error {
 	t.Helper()
-	c, err := s.UpsertCall(t.Context(), nc)
+	c, _, err := s.StartCall(t.Context(), nc, storage.Turn{})
 	if err != nil && c.SID != "" {
 		t.Errorf("UpsertCall(%s) returned call %+v with error %v", nc.SID, c, err)
 	}
@@ -1623,7 +1650,7 @@ func testTombstones(t *testing.T, newStore newStoreFunc) {
 			t.Errorf("UpsertCall error %q does not name the call", storage.Message(err))
 		}
 		for _, st := range allStatuses {
-			_, err := s.ApplyStatus(t.Context(), gone.SID, storage.StatusEvent{Status: st, At: t0.Add(2 * time.Minute), Sequence: 9})
+			_, err := s.ApplyStatus(t.Context(), storage.NewCall{SID: gone.SID}, storage.StatusEvent{Status: st, At: t0.Add(2 * time.Minute), Sequence: 9})
 			wantKind(t, "ApplyStatus "+string(st), err, storage.ErrGone)
 		}
 		for _, tu := range []storage.Turn{
@@ -1674,17 +1701,18 @@ func testTombstones(t *testing.T, newStore newStoreFunc) {
 		}
 	})
 
-	t.Run("ErrNotFoundForCallsNeverSeen", func(t *testing.T) {
+	t.Run("CallsNeverSeenAreNotGone", func(t *testing.T) {
 		s := newStore(t)
 		endedCall(t, s, 1)
 		mustDelete(t, s, callSID(1))
-		_, err := s.ApplyStatus(t.Context(), callSID(2), storage.StatusEvent{Status: storage.StatusCompleted, At: t0})
-		wantKind(t, "ApplyStatus", err, storage.ErrNotFound)
-		_, _, err = s.AddTurn(t.Context(), storage.Turn{CallSID: callSID(2), Number: 1, Role: storage.RoleCaller, Text: "Hi", CreatedAt: t0})
+		_, _, err := s.AddTurn(t.Context(), storage.Turn{CallSID: callSID(2), Number: 1, Role: storage.RoleCaller, Text: "Hi", CreatedAt: t0})
 		wantKind(t, "AddTurn", err, storage.ErrNotFound)
-		_, _, err = s.AddRecording(t.Context(), newRecording(2, 2))
-		wantKind(t, "AddRecording", err, storage.ErrNotFound)
-		mustUpsert(t, s, newCall(2, t0))
+		if _, err := s.ApplyStatus(t.Context(), storage.NewCall{SID: callSID(2)}, storage.StatusEvent{Status: storage.StatusCompleted, At: t0}); err != nil {
+			t.Errorf("ApplyStatus of a call never seen: %v", err)
+		}
+		if _, _, err := s.AddRecording(t.Context(), newRecording(3, 3)); err != nil {
+			t.Errorf("AddRecording of a call never seen: %v", err)
+		}
 	})
 
 	t.Run("ErrConflictWhileTheCallIsLive", func(t *testing.T) {
@@ -1773,8 +1801,8 @@ func testTombstones(t *testing.T, newStore newStoreFunc) {
 			t.Fatalf("PurgeTombstones(mid) = %d, %v; want 1", n, err)
 		}
 		// The purged SID is unknown again and may be created afresh.
-		if _, err := s.ApplyStatus(t.Context(), callSID(1), storage.StatusEvent{Status: storage.StatusCompleted, At: t0}); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("ApplyStatus after the tombstone was purged = %v, want ErrNotFound", err)
+		if _, err := s.GetCall(t.Context(), callSID(1)); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("GetCall after the tombstone was purged = %v, want ErrNotFound", err)
 		}
 		again := newCall(1, t0.Add(time.Hour))
 		if diff := cmp.Diff(createdCall(again), mustUpsert(t, s, again), ignoreUpdatedAt); diff != "" {
@@ -1818,15 +1846,15 @@ func testTombstones(t *testing.T, newStore newStoreFunc) {
 				deleted[n] = err == nil
 			})
 			wg.Go(func() {
-				_, err := s.UpsertCall(t.Context(), newCall(n, t0))
-				acceptable("UpsertCall", err)
+				_, _, err := s.StartCall(t.Context(), newCall(n, t0), storage.Turn{})
+				acceptable("StartCall", err)
 			})
 			wg.Go(func() {
 				_, _, err := s.AddRecording(t.Context(), newRecording(100+n, n))
 				acceptable("AddRecording", err)
 			})
 			wg.Go(func() {
-				_, err := s.ApplyStatus(t.Context(), callSID(n), storage.StatusEvent{Status: storage.StatusCanceled, At: t0.Add(time.Hour), Sequence: 5})
+				_, err := s.ApplyStatus(t.Context(), storage.NewCall{SID: callSID(n)}, storage.StatusEvent{Status: storage.StatusCanceled, At: t0.Add(time.Hour), Sequence: 5})
 				acceptable("ApplyStatus", err)
 			})
 		}

@@ -3,43 +3,59 @@
 # as SecureStrings by an operator (docs/runbooks/rotating-secrets.md) so they
 # never enter Terraform state. Empty settings (S3_PREFIX by default) are left
 # out: SSM rejects empty values and the service's default applies.
+#
+# Each region's settings name that region's database and bucket, so region
+# B's are already right when a failover starts: its DATABASE_URL names the
+# replica (the same endpoint once promoted) and its S3_BUCKET the replica
+# bucket. S3_REGION is the bucket's region; AWS_REGION (from user-data) stays
+# the instance's own, for SSM and the database's IAM tokens.
+# S3_REPLICA_BUCKET and S3_REPLICA_REGION name the other region's bucket, in
+# which deleting a call must delete every version too.
 
 locals {
-  database_url = {
-    primary = "postgres://${var.db_username}@${module.database.primary_address}:5432/switchboard?sslmode=verify-full"
-    # Only usable after the replica is promoted; until then region B runs
-    # no compute.
-    dr = "postgres://${var.db_username}@${module.database.replica_address}:5432/switchboard?sslmode=verify-full"
-  }
   common_settings = merge(var.s3_prefix == "" ? {} : { S3_PREFIX = var.s3_prefix }, {
     SWITCHBOARD_ENV     = "production"
     PUBLIC_BASE_URL     = var.public_base_url
     DB_IAM_AUTH         = "true"
     DB_CA_FILE          = "/etc/switchboard/rds-ca.pem"
     DB_MIGRATE_ON_START = "true"
-    S3_BUCKET           = module.storage.bucket_name
-    S3_KMS_KEY_ID       = module.storage.kms_key_arn
   })
+
+  settings = {
+    primary = merge(local.common_settings, local.region_a_database == null ? {} : {
+      DATABASE_URL = "postgres://${var.db_username}@${local.region_a_database.address}:5432/switchboard?sslmode=verify-full"
+      }, {
+      TRUSTED_PROXIES   = join(",", module.network_primary.public_subnet_cidrs)
+      S3_BUCKET         = module.storage.bucket_name
+      S3_REGION         = var.primary_region
+      S3_KMS_KEY_ID     = module.storage.kms_key_arn
+      S3_REPLICA_BUCKET = module.storage_dr.bucket_name
+      S3_REPLICA_REGION = var.dr_region
+    })
+    dr = merge(local.common_settings, {
+      DATABASE_URL      = "postgres://${var.db_username}@${module.database_dr.address}:5432/switchboard?sslmode=verify-full"
+      TRUSTED_PROXIES   = join(",", module.network_dr.public_subnet_cidrs)
+      S3_BUCKET         = module.storage_dr.bucket_name
+      S3_REGION         = var.dr_region
+      S3_KMS_KEY_ID     = module.storage_dr.kms_key_arn
+      S3_REPLICA_BUCKET = module.storage.bucket_name
+      S3_REPLICA_REGION = var.primary_region
+    })
+  }
 }
 
 resource "aws_ssm_parameter" "primary" {
   provider = aws.primary
-  for_each = merge(local.common_settings, {
-    DATABASE_URL    = local.database_url.primary
-    TRUSTED_PROXIES = join(",", module.network_primary.public_subnet_cidrs)
-  })
-  name  = "${var.config_ssm_path}/${each.key}"
-  type  = "String"
-  value = each.value
+  for_each = local.settings.primary
+  name     = "${var.config_ssm_path}/${each.key}"
+  type     = "String"
+  value    = each.value
 }
 
 resource "aws_ssm_parameter" "dr" {
   provider = aws.dr
-  for_each = merge(local.common_settings, {
-    DATABASE_URL    = local.database_url.dr
-    TRUSTED_PROXIES = join(",", module.network_dr.public_subnet_cidrs)
-  })
-  name  = "${var.config_ssm_path}/${each.key}"
-  type  = "String"
-  value = each.value
+  for_each = local.settings.dr
+  name     = "${var.config_ssm_path}/${each.key}"
+  type     = "String"
+  value    = each.value
 }

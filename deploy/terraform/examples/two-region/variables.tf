@@ -35,6 +35,10 @@ variable "dr_ami_id" {
   type        = string
   default     = null
   description = "The same AMI copied to region B (packer copy_regions); needed when dr_compute_enabled."
+  validation {
+    condition     = !var.dr_compute_enabled || var.dr_ami_id != null
+    error_message = "dr_compute_enabled needs dr_ami_id (the AMI copied to region B): without it region B's group can never launch."
+  }
 }
 
 variable "instance_type" {
@@ -52,6 +56,10 @@ variable "dr_certificate_arn" {
   type        = string
   default     = null
   description = "The same host name's certificate in region B; needed when dr_compute_enabled."
+  validation {
+    condition     = !var.dr_compute_enabled || var.dr_certificate_arn != null
+    error_message = "dr_compute_enabled needs dr_certificate_arn (an ACM certificate in region B): without it region B's HTTPS listener cannot be created."
+  }
 }
 
 variable "public_base_url" {
@@ -61,7 +69,12 @@ variable "public_base_url" {
 
 variable "bucket_name" {
   type        = string
-  description = "The recordings bucket, globally unique."
+  description = "The recordings bucket in region A, globally unique."
+}
+
+variable "replica_bucket_name" {
+  type        = string
+  description = "Its replica in region B (the bucket region B's service uses after a failover), globally unique."
 }
 
 variable "s3_prefix" {
@@ -91,7 +104,13 @@ variable "db_max_connections" {
 variable "dr_compute_enabled" {
   type        = bool
   default     = false
-  description = "Run the load balancer and instances in region B (a failover sets this)."
+  description = "Keep a load balancer and an Auto Scaling group (at capacity 0) in region B, so a failover needs no Terraform: the runbook scales the group with the CLI. Needs dr_ami_id and dr_certificate_arn."
+}
+
+variable "dr_promoted" {
+  type        = bool
+  default     = false
+  description = "Region B's replica has been promoted (docs/runbooks/disaster-recovery.md): it is the writer, Multi-AZ and watched as one; region B's group runs at min_size..max_size and region A's at 0."
 }
 
 variable "min_size" {

@@ -54,16 +54,22 @@ resource "aws_cloudwatch_metric_alarm" "db_connections" {
   tags                = var.tags
 }
 
+# RDS reports up to five minutes of ReplicaLag on a replica whose source
+# writes nothing (quiet nights), so the threshold stays above that and the
+# lag must last three five-minute periods. A replica that stops reporting is
+# not replicating: missing data breaches. Once the replica is promoted there
+# is no lag to watch; the example then drops this alarm (replica = null).
 resource "aws_cloudwatch_metric_alarm" "replica_lag" {
   count               = length(local.replica)
   alarm_name          = "${var.name}-db-replica-lag"
-  alarm_description   = "Region B lags region A: a failover now would lose this much data."
+  alarm_description   = "The replica lags its source: a failover now would lose this much data."
   namespace           = "AWS/RDS"
   metric_name         = "ReplicaLag"
   dimensions          = { DBInstanceIdentifier = local.replica[0].identifier }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 5
+  statistic           = "Minimum"
+  period              = 300
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.replica_lag_seconds
   treat_missing_data  = "breaching"

@@ -66,7 +66,7 @@ resource "aws_cloudwatch_metric_alarm" "unhealthy_hosts" {
   dimensions          = { LoadBalancer = local.lb[0].arn_suffix, TargetGroup = local.lb[0].target_group_arn_suffix }
   statistic           = "Maximum"
   period              = 60
-  evaluation_periods  = 5
+  evaluation_periods  = 3
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = 1
   treat_missing_data  = "notBreaching"

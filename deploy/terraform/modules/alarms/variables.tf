@@ -18,7 +18,7 @@ variable "database" {
     max_connections = number
   })
   default     = null
-  description = "The writer to watch; null in region B before a failover."
+  description = "The writer to watch (region A's, or region B's promoted replica); null where there is none."
 }
 
 variable "replica" {
@@ -26,7 +26,7 @@ variable "replica" {
     identifier = string
   })
   default     = null
-  description = "The cross-region replica to watch (region B)."
+  description = "The cross-region replica to watch; null once it is promoted."
 }
 
 variable "target_5xx_threshold" {
@@ -49,8 +49,12 @@ variable "free_storage_bytes" {
 
 variable "replica_lag_seconds" {
   type        = number
-  default     = 60
-  description = "Replica lag is the data a failover would lose."
+  default     = 600
+  description = "Replica lag is the data a failover would lose; RDS reports up to 300 s on a replica whose source is idle."
+  validation {
+    condition     = var.replica_lag_seconds > 300
+    error_message = "replica_lag_seconds must exceed the 300 s of lag RDS reports when the source is idle, or the alarm pages on quiet nights."
+  }
 }
 
 variable "tags" {

@@ -7,7 +7,7 @@ resource "aws_launch_template" "app" {
   update_default_version = true
   user_data = base64encode(templatefile("${path.module}/user-data.yaml.tftpl", {
     config_ssm_path = var.config_ssm_path
-    region          = data.aws_region.current.region
+    region          = data.aws_region.current.id
   }))
 
   iam_instance_profile {
@@ -58,13 +58,16 @@ resource "aws_launch_template" "app" {
 }
 
 resource "aws_autoscaling_group" "app" {
-  name                      = var.name
-  vpc_zone_identifier       = var.subnet_ids
-  min_size                  = var.min_size
-  max_size                  = var.max_size
-  desired_capacity          = var.desired_capacity
-  target_group_arns         = [var.target_group_arn]
-  health_check_type         = "ELB"
+  name                = var.name
+  vpc_zone_identifier = var.subnet_ids
+  min_size            = var.min_size
+  max_size            = var.max_size
+  desired_capacity    = var.desired_capacity
+  target_group_arns   = [var.target_group_arn]
+  # EC2 status checks decide replacement; /readyz only decides routing. A
+  # database failover (1–2 min of failing /readyz on every instance) must
+  # not make the group replace the whole fleet: the ALB fails open instead.
+  health_check_type         = "EC2"
   health_check_grace_period = var.health_check_grace_period
   default_instance_warmup   = 120
   termination_policies      = ["OldestLaunchTemplate", "OldestInstance"]
@@ -75,19 +78,30 @@ resource "aws_autoscaling_group" "app" {
     version = aws_launch_template.app.latest_version
   }
 
-  # A new launch template version (a new AMI) replaces instances in
-  # batches, keeping 90 % healthy; a checkpoint lets an operator stop a bad
-  # rollout and roll back (docs/runbooks/deploy-and-rollback.md).
+  # A new launch template version (a new AMI) replaces instances
+  # launch-before-terminate: new ones start (up to twice the capacity) and
+  # must pass warm-up before old ones go, so capacity never drops. The
+  # group's EC2 health checks cannot see a new version that never turns
+  # ready, so the refresh fails (and stops replacing) when one of
+  # refresh_alarm_names (unhealthy targets, 5xx) goes to ALARM, at the
+  # latest during the checkpoint pause. Going back is reverting the AMI and
+  # applying (docs/runbooks/deploy-and-rollback.md).
   instance_refresh {
     strategy = "Rolling"
     preferences {
-      min_healthy_percentage = 90
-      max_healthy_percentage = 100
+      min_healthy_percentage = 100
+      max_healthy_percentage = 200
       instance_warmup        = 120
       checkpoint_percentages = [50, 100]
       checkpoint_delay       = 300
-      auto_rollback          = true
       skip_matching          = true
+
+      dynamic "alarm_specification" {
+        for_each = length(var.refresh_alarm_names) > 0 ? [1] : []
+        content {
+          alarms = var.refresh_alarm_names
+        }
+      }
     }
   }
 

@@ -52,7 +52,7 @@ variable "config_ssm_path" {
 variable "min_size" {
   type        = number
   default     = 2
-  description = "At least one instance per AZ."
+  description = "At least one instance per AZ; 0 in a region on standby."
 }
 
 variable "max_size" {
@@ -82,7 +82,7 @@ variable "cpu_target" {
 variable "health_check_grace_period" {
   type        = number
   default     = 120
-  description = "Seconds after launch before failed ELB health checks replace an instance: boot, SSM load and migrations."
+  description = "Seconds after launch before failed EC2 status checks replace an instance."
 }
 
 variable "kms_key_arn" {
@@ -107,4 +107,10 @@ variable "log_retention_days" {
   type        = number
   default     = 30
   description = "How long the service's logs are kept."
+}
+
+variable "refresh_alarm_names" {
+  type        = list(string)
+  default     = []
+  description = "CloudWatch alarms that fail an instance refresh when they go to ALARM (the alarms module's deploy_alarm_names)."
 }

@@ -1,34 +1,29 @@
-output "primary_identifier" {
-  value       = aws_db_instance.primary.identifier
-  description = "The DBInstanceIdentifier dimension for alarms."
+output "arn" {
+  value       = aws_db_instance.this.arn
+  description = "The replicate_source_db of a cross-region replica of this instance."
 }
 
-output "primary_address" {
-  value       = aws_db_instance.primary.address
-  description = "The host name in DATABASE_URL (sslmode=verify-full needs the RDS name)."
+output "identifier" {
+  value       = aws_db_instance.this.identifier
+  description = "The DBInstanceIdentifier dimension for alarms, and for the runbooks' CLI steps."
 }
 
-output "primary_resource_id" {
-  value       = aws_db_instance.primary.resource_id
+output "address" {
+  value       = aws_db_instance.this.address
+  description = "The host name in DATABASE_URL (sslmode=verify-full needs the RDS name); it survives a promotion."
+}
+
+output "resource_id" {
+  value       = aws_db_instance.this.resource_id
   description = "The DbiResourceId in the rds-db:connect ARN."
 }
 
-output "primary_master_user_secret_arn" {
-  value       = aws_db_instance.primary.master_user_secret[0].secret_arn
-  description = "The admin password RDS keeps in Secrets Manager (for creating the app user)."
+output "master_user_secret_arn" {
+  value       = one(aws_db_instance.this.master_user_secret[*].secret_arn)
+  description = "The admin password RDS keeps in Secrets Manager (for creating the service's user); null on a replica."
 }
 
-output "replica_identifier" {
-  value       = aws_db_instance.replica.identifier
-  description = "For the replica-lag alarm and for promotion."
-}
-
-output "replica_address" {
-  value       = aws_db_instance.replica.address
-  description = "The host name in region B's DATABASE_URL after promotion."
-}
-
-output "replica_resource_id" {
-  value       = aws_db_instance.replica.resource_id
-  description = "The DbiResourceId in region B's rds-db:connect ARN."
+output "kms_key_arn" {
+  value       = aws_kms_key.this.arn
+  description = "The key of the storage, snapshots and Performance Insights."
 }

@@ -2,9 +2,8 @@ terraform {
   required_version = ">= 1.11"
   required_providers {
     aws = {
-      source                = "hashicorp/aws"
-      version               = "~> 6.0"
-      configuration_aliases = [aws.dr]
+      source  = "hashicorp/aws"
+      version = ">= 5.100, < 7"
     }
   }
 }

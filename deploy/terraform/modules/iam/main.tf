@@ -35,24 +35,28 @@ resource "aws_iam_instance_profile" "instance" {
 }
 
 data "aws_iam_policy_document" "instance" {
+  # Recordings in the bucket of each region (region B's is the replica of
+  # region A's). Deleting a call deletes every version of its recording in
+  # both: replication never carries the deletion of a version.
   statement {
     sid       = "Recordings"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-    resources = ["${var.bucket_arn}/${var.s3_prefix}recordings/*"]
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload"]
+    resources = [for arn in var.bucket_arns : "${arn}/${var.s3_prefix}recordings/*"]
   }
 
-  # HeadBucket (the readiness check) is authorized as s3:ListBucket on the
-  # bucket; no prefix condition is possible for it.
+  # HeadBucket (the readiness check) is authorized as s3:ListBucket,
+  # ListObjectVersions (finding every version to delete) as
+  # s3:ListBucketVersions; neither takes a prefix in its resource.
   statement {
-    sid       = "RecordingsBucketReachable"
-    actions   = ["s3:ListBucket"]
-    resources = [var.bucket_arn]
+    sid       = "RecordingsBuckets"
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = var.bucket_arns
   }
 
   statement {
-    sid       = "RecordingsKey"
+    sid       = "RecordingsKeys"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.bucket_kms_key_arn]
+    resources = var.bucket_kms_key_arns
     condition {
       test     = "StringLike"
       variable = "kms:ViaService"

@@ -8,9 +8,9 @@ variable "regions" {
   description = "Regions the instances run in (A, and B after a failover): SSM paths and log groups are regional."
 }
 
-variable "bucket_arn" {
-  type        = string
-  description = "The recordings bucket."
+variable "bucket_arns" {
+  type        = list(string)
+  description = "The recordings buckets: region A's and its replica in region B."
 }
 
 variable "s3_prefix" {
@@ -19,9 +19,9 @@ variable "s3_prefix" {
   description = "S3_PREFIX; the role reaches only <prefix>recordings/*."
 }
 
-variable "bucket_kms_key_arn" {
-  type        = string
-  description = "The bucket's KMS key."
+variable "bucket_kms_key_arns" {
+  type        = list(string)
+  description = "The buckets' KMS keys."
 }
 
 variable "db_username" {
@@ -32,7 +32,7 @@ variable "db_username" {
 
 variable "db_resource_ids" {
   type        = map(string)
-  description = "Region → DbiResourceId of the instance the service may connect to there (the primary in A, the replica in B once promoted)."
+  description = "Region → DbiResourceId of the instance the service may connect to there (the primary in A, region B's replica, the writer once promoted)."
 }
 
 variable "config_ssm_path" {

@@ -2,10 +2,16 @@
 # (deploy/terraform/invariants_test.go checks it):
 #   - idle_timeout 60 s stays below the server's 75 s keep-alive, so the ALB,
 #     not the server, closes idle connections (no 502 on a reused socket);
-#   - the health check sees /readyz turn 503 within the 10 s drain delay
-#     (interval 5 s × unhealthy_threshold 2);
-#   - deregistration_delay 30 s covers drain 10 s + graceful shutdown 20 s.
+#   - when the service stops on its own (a restart, a failed instance) it
+#     answers 503 on /readyz first: the ALB stops routing to it at the latest
+#     interval × (unhealthy_threshold + 1) = 15 s later, within the 20 s
+#     SHUTDOWN_DRAIN_DELAY;
+#   - on scale-in and instance refresh the ASG deregisters the instance
+#     first: the ALB sends it no new request, the deregistration_delay (30 s)
+#     lets requests in flight (at most HTTP_WRITE_TIMEOUT, 20 s) finish, and
+#     only then is the instance terminated and the service sent SIGTERM.
 
+# trivy:ignore:AWS-0053 Twilio and callers reach the service from the internet; only 443 (and 80, redirected) are open.
 resource "aws_lb" "this" {
   name                       = var.name
   load_balancer_type         = "application"
@@ -14,16 +20,21 @@ resource "aws_lb" "this" {
   security_groups            = [var.security_group_id]
   idle_timeout               = 60
   drop_invalid_header_fields = true
+  desync_mitigation_mode     = "strictest"
   enable_deletion_protection = var.deletion_protection
   tags                       = var.tags
 
   dynamic "access_logs" {
-    for_each = var.access_logs_bucket == null ? [] : [var.access_logs_bucket]
+    for_each = var.access_logs_enabled ? [local.access_logs_bucket] : []
     content {
       bucket  = access_logs.value
+      prefix  = var.name
       enabled = true
     }
   }
+
+  # The ALB checks it may write its logs when it is created.
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }
 
 resource "aws_lb_target_group" "app" {

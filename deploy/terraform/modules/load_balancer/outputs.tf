@@ -22,3 +22,8 @@ output "target_group_arn_suffix" {
   value       = aws_lb_target_group.app.arn_suffix
   description = "The TargetGroup dimension of ALB metrics."
 }
+
+output "access_logs_bucket" {
+  value       = var.access_logs_enabled ? local.access_logs_bucket : null
+  description = "Where the ALB writes its access logs (under <name>/AWSLogs/)."
+}

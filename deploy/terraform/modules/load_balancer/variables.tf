@@ -29,10 +29,22 @@ variable "app_port" {
   description = "The port the service listens on (LISTEN_ADDR)."
 }
 
+variable "access_logs_enabled" {
+  type        = bool
+  default     = true
+  description = "Write ALB access logs (to access_logs_bucket, or to a bucket this module creates)."
+}
+
 variable "access_logs_bucket" {
   type        = string
   default     = null
-  description = "Bucket for ALB access logs; null disables them."
+  description = "An existing bucket, in this region, that allows ELB log delivery; null creates one."
+}
+
+variable "access_logs_retention_days" {
+  type        = number
+  default     = 90
+  description = "Days the created access-log bucket keeps logs."
 }
 
 variable "deletion_protection" {

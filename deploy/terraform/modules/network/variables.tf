@@ -47,3 +47,15 @@ variable "tags" {
   default     = {}
   description = "Tags for every resource."
 }
+
+variable "flow_logs_enabled" {
+  type        = bool
+  default     = true
+  description = "Record the VPC's flow logs in CloudWatch Logs."
+}
+
+variable "flow_logs_retention_days" {
+  type        = number
+  default     = 90
+  description = "How long flow logs are kept."
+}

@@ -1,5 +1,9 @@
-# Recordings are personal data: a customer managed key lets the key policy
-# and CloudTrail say who could read them, and rotates yearly.
+# A recordings bucket: private, TLS-only, SSE-KMS with a bucket key and a
+# rotating customer managed key (recordings are personal data: the key
+# policy and CloudTrail say who could read them), versioned, with lifecycle
+# rules. The example makes one in region A and its replica in region B, and
+# region A's replicates to region B's (replication.tf).
+
 resource "aws_kms_key" "recordings" {
   description             = "switchboard recordings in ${var.bucket_name}"
   enable_key_rotation     = true
@@ -12,20 +16,21 @@ resource "aws_kms_alias" "recordings" {
   target_key_id = aws_kms_key.recordings.key_id
 }
 
+# trivy:ignore:AWS-0089 Server access logging is optional (access_logs_bucket); CloudTrail data events are the audit trail.
 resource "aws_s3_bucket" "recordings" {
   bucket = var.bucket_name
   tags   = var.tags
 }
 
 resource "aws_s3_bucket_ownership_controls" "recordings" {
-  bucket = aws_s3_bucket.recordings.id
+  bucket = aws_s3_bucket.recordings.bucket
   rule {
     object_ownership = "BucketOwnerEnforced"
   }
 }
 
 resource "aws_s3_bucket_public_access_block" "recordings" {
-  bucket                  = aws_s3_bucket.recordings.id
+  bucket                  = aws_s3_bucket.recordings.bucket
   block_public_acls       = true
   block_public_policy     = true
   ignore_public_acls      = true
@@ -33,7 +38,7 @@ resource "aws_s3_bucket_public_access_block" "recordings" {
 }
 
 resource "aws_s3_bucket_versioning" "recordings" {
-  bucket = aws_s3_bucket.recordings.id
+  bucket = aws_s3_bucket.recordings.bucket
   versioning_configuration {
     status = "Enabled"
   }
@@ -42,7 +47,7 @@ resource "aws_s3_bucket_versioning" "recordings" {
 # The bucket key cuts KMS requests (and cost) per object to one per bucket
 # key lifetime.
 resource "aws_s3_bucket_server_side_encryption_configuration" "recordings" {
-  bucket = aws_s3_bucket.recordings.id
+  bucket = aws_s3_bucket.recordings.bucket
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
@@ -52,9 +57,15 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "recordings" {
   }
 }
 
+resource "aws_s3_bucket_logging" "recordings" {
+  count         = var.access_logs_bucket == null ? 0 : 1
+  bucket        = aws_s3_bucket.recordings.bucket
+  target_bucket = var.access_logs_bucket
+  target_prefix = "s3/${var.bucket_name}/"
+}
+
 resource "aws_s3_bucket_lifecycle_configuration" "recordings" {
-  bucket     = aws_s3_bucket.recordings.id
-  depends_on = [aws_s3_bucket_versioning.recordings]
+  bucket = aws_s3_bucket_versioning.recordings.bucket
 
   rule {
     id     = "recordings"
@@ -66,8 +77,14 @@ resource "aws_s3_bucket_lifecycle_configuration" "recordings" {
       days          = var.infrequent_access_after_days
       storage_class = "STANDARD_IA"
     }
+    # A deleted or overwritten recording stays recoverable this long, then
+    # its versions go, in each bucket by its own rule: replication never
+    # carries the deletion of a version.
     noncurrent_version_expiration {
       noncurrent_days = var.noncurrent_expiration_days
+    }
+    expiration {
+      expired_object_delete_marker = true
     }
   }
 
@@ -117,7 +134,7 @@ data "aws_iam_policy_document" "recordings" {
 }
 
 resource "aws_s3_bucket_policy" "recordings" {
-  bucket     = aws_s3_bucket.recordings.id
+  bucket     = aws_s3_bucket.recordings.bucket
   policy     = data.aws_iam_policy_document.recordings.json
   depends_on = [aws_s3_bucket_public_access_block.recordings]
 }

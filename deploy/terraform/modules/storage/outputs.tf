@@ -1,11 +1,15 @@
 output "bucket_name" {
-  value       = aws_s3_bucket.recordings.id
+  # Through the versioning resource, so whatever uses the name waits until
+  # versioning is on (a replication rule needs it on both buckets).
+  value       = aws_s3_bucket_versioning.recordings.bucket
   description = "S3_BUCKET."
 }
 
 output "bucket_arn" {
-  value       = aws_s3_bucket.recordings.arn
-  description = "For the instance role."
+  # The ARN, read after versioning is on (element 0): a replication rule
+  # naming this bucket as its destination needs that.
+  value       = element([aws_s3_bucket.recordings.arn, aws_s3_bucket_versioning.recordings.id], 0)
+  description = "For the instance role and a replication rule."
 }
 
 output "kms_key_arn" {

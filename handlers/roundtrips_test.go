@@ -1,0 +1,97 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service"
+	"switchboard/runtime/service/servicetest"
+	"switchboard/storage/postgres"
+	"switchboard/storage/postgres/pgtest"
+)
+
+// TestRoundTripsPerWebhook pins what each webhook costs in PostgreSQL round
+// trips, counted on the wire (pgtest.RoundTrips), on a warm connection: the
+// service as wired for production (DATABASE_URL), one pooled connection,
+// each kind of request sent once before it is measured so its statements
+// are prepared. A regression — a read before a write, a BEGIN/COMMIT, a
+// statement not shaped for its webhook — fails here.
+func TestRoundTripsPerWebhook(t *testing.T) {
+	var rt pgtest.RoundTrips
+	in := servicetest.Start(t, servicetest.Options{NoWorkers: true, Configure: func(c *service.Config) {
+		c.Postgres = postgres.Config{
+			URL: pgtest.MigratedURL(t), MaxConns: 1, ConnectTimeout: 3 * time.Second, QueryTimeout: 5 * time.Second, Dial: rt.Dial,
+		}
+	}})
+	type step struct {
+		name, path string
+		form       func(call twiliotest.Call) url.Values
+		status     int
+		budget     int64
+	}
+	steps := []step{
+		{"IncomingCall", "/twilio/voice", func(c twiliotest.Call) url.Values { return c.Form("CallStatus", "ringing") }, 200, 1},
+		{"IncomingCallRepeated", "/twilio/voice", func(c twiliotest.Call) url.Values { return c.Form("CallStatus", "ringing") }, 200, 1},
+		// Before the assistant and after it: one each.
+		{"SpeechTurn", "/twilio/gather?turn=1", func(c twiliotest.Call) url.Values {
+			return c.Form("CallStatus", "in-progress", "SpeechResult", "What are your hours?", "Confidence", "0.9")
+		}, 200, 2},
+		{"SpeechTurnRepeated", "/twilio/gather?turn=1", func(c twiliotest.Call) url.Values {
+			return c.Form("CallStatus", "in-progress", "SpeechResult", "What are your hours?", "Confidence", "0.9")
+		}, 200, 1},
+		{"Silence", "/twilio/gather?silence=1&turn=2", func(c twiliotest.Call) url.Values { return c.Form("CallStatus", "in-progress") }, 200, 1},
+		{"StatusCallback", "/twilio/status", func(c twiliotest.Call) url.Values {
+			return c.Form("CallStatus", "completed", "CallDuration", "42", "SequenceNumber", "3")
+		}, 204, 1},
+		{"StatusCallbackRepeated", "/twilio/status", func(c twiliotest.Call) url.Values {
+			return c.Form("CallStatus", "completed", "CallDuration", "42", "SequenceNumber", "3")
+		}, 204, 1},
+		{"RecordingCallback", "/twilio/recording", func(c twiliotest.Call) url.Values {
+			rec := twiliotest.SID("RE")
+			return c.Form("RecordingSid", rec, "RecordingUrl", in.Media.RecordingURL(rec), "RecordingStatus", "completed",
+				"RecordingDuration", "31", "RecordingChannels", "2")
+		}, 204, 1},
+	}
+	send := func(call twiliotest.Call, st step) {
+		t.Helper()
+		if r := in.Webhook(st.path, st.form(call)); r.Status != st.status {
+			t.Fatalf("%s: %d %s", st.name, r.Status, r.Body)
+		}
+	}
+	// Warm up: every statement prepared on the one connection.
+	warm := twiliotest.NewCall(servicetest.AccountSID)
+	for _, st := range steps {
+		send(warm, st)
+	}
+	call := twiliotest.NewCall(servicetest.AccountSID)
+	for _, st := range steps {
+		before := rt.Count()
+		send(call, st)
+		got := rt.Count() - before
+		t.Logf("%s: %d round trips", st.name, got)
+		if got != st.budget {
+			t.Errorf("%s took %d round trips, want %d", st.name, got, st.budget)
+		}
+	}
+	t.Run("CallbacksOfUnknownCalls", func(t *testing.T) {
+		// The status or recording callback of a call no other webhook told
+		// of creates it in the same round trip.
+		for _, st := range []step{steps[5], steps[7]} {
+			unknown := twiliotest.NewCall(servicetest.AccountSID)
+			before := rt.Count()
+			send(unknown, st)
+			if got := rt.Count() - before; got != 1 {
+				t.Errorf("%s of an unknown call took %d round trips, want 1", st.name, got)
+			}
+			if in.GetCall(unknown.CallSID).SID != unknown.CallSID {
+				t.Errorf("%s did not create the call", st.name)
+			}
+		}
+	})
+	if r := in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusOK {
+		t.Fatalf("the measured call: %d %s", r.Status, r.Body)
+	}
+}
