@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -28,8 +29,9 @@ type relaySession struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
-	wmu    sync.Mutex // one writer at a time
-	events chan inbound
+	wmu         sync.Mutex // one writer at a time
+	writeFailed atomic.Bool
+	events      chan inbound
 	// readErr says why reading stopped; written before events is closed.
 	readErr closeReason
 
@@ -178,6 +180,9 @@ func (rs *relaySession) read() {
 		typ, data, err := rs.ws.ReadMessage()
 		if err != nil {
 			rs.readErr = readFailure(err)
+			if rs.writeFailed.Load() {
+				rs.readErr = closeWrite
+			}
 			return
 		}
 		at := time.Now()
@@ -253,7 +258,9 @@ func (rs *relaySession) send(v any, label string) error {
 	defer rs.wmu.Unlock()
 	_ = rs.ws.SetWriteDeadline(time.Now().Add(rs.s.relay.cfg.WriteTimeout))
 	if err := rs.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-		// The reader notices the broken socket; wake it if it would not.
+		// The peer stopped reading or went away: wake the reader, which
+		// ends the session.
+		rs.writeFailed.Store(true)
 		_ = rs.ws.SetReadDeadline(time.Now())
 		return err
 	}
