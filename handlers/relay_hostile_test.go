@@ -78,6 +78,14 @@ func TestRelayHostileSocketsAreClosedAlone(t *testing.T) {
 			}
 			return nil
 		}, websocket.ClosePolicyViolation},
+		"PingFlood": {func(c interface{ SendRaw(int, []byte) error }) error {
+			for range 200 {
+				if err := c.SendRaw(websocket.PingMessage, []byte("p")); err != nil {
+					return nil
+				}
+			}
+			return nil
+		}, websocket.ClosePolicyViolation},
 		"SetupForAnotherCall": {func(c interface{ SendRaw(int, []byte) error }) error {
 			return c.SendRaw(websocket.TextMessage, []byte(`{"type":"setup","callSid":"CA`+strings.Repeat("9", 32)+`","accountSid":"`+servicetest.AccountSID+`"}`))
 		}, websocket.ClosePolicyViolation},

@@ -74,6 +74,9 @@ var (
 	closeWrite    = closeReason{websocket.CloseGoingAway, "write_failed"}
 )
 
+// errFlood ends a session whose peer sends faster than allowed.
+var errFlood = errors.New("too many messages")
+
 // endGrace is how long the socket stays open after an end message, for
 // Twilio to close it first.
 const endGrace = 5 * time.Second
@@ -176,6 +179,18 @@ func (rs *relaySession) read() {
 	defer close(rs.events)
 	cfg := rs.s.relay.cfg
 	bucket := newTokenBucket(float64(cfg.MaxMessagesPerSecond), float64(2*cfg.MaxMessagesPerSecond))
+	// Pings count against the same rate: each costs a pong. The handler
+	// runs inside ReadMessage, on this goroutine.
+	rs.ws.SetPingHandler(func(data string) error {
+		if !bucket.take(time.Now()) {
+			return errFlood
+		}
+		err := rs.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(cfg.WriteTimeout))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
 	for {
 		typ, data, err := rs.ws.ReadMessage()
 		if err != nil {
@@ -213,6 +228,8 @@ func (rs *relaySession) read() {
 func readFailure(err error) closeReason {
 	var ne net.Error
 	switch {
+	case errors.Is(err, errFlood):
+		return closeFlood
 	case errors.Is(err, websocket.ErrReadLimit):
 		return closeTooLarge
 	case errors.As(err, &ne) && ne.Timeout():

@@ -109,11 +109,14 @@ func (c *Client) Send(v any) error {
 	return c.SendRaw(websocket.TextMessage, b)
 }
 
-// SendRaw writes one frame of type typ (websocket.TextMessage or
-// websocket.BinaryMessage) as given, however malformed.
+// SendRaw writes one frame of type typ (a websocket message type: text,
+// binary, ping, …) as given, however malformed.
 func (c *Client) SendRaw(typ int, b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if typ == websocket.PingMessage || typ == websocket.PongMessage || typ == websocket.CloseMessage {
+		return c.conn.WriteControl(typ, b, time.Now().Add(10*time.Second))
+	}
 	_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	return c.conn.WriteMessage(typ, b)
 }
