@@ -24,7 +24,7 @@ import (
 )
 
 // The tests below run the model-backed assistants behind the real webhooks:
-// signed Twilio requests over HTTP to a handlertest instance whose assistant
+// signed Twilio requests over HTTP to a servicetest instance whose assistant
 // talks over HTTP to an in-process fake of the provider's API.
 
 const businessPrompt = "You answer calls for Rosa's Bakery on Main Street."

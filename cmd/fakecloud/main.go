@@ -23,7 +23,7 @@
 //	S3_ENDPOINT=http://127.0.0.1:9300 AWS_REGION=us-east-1 \
 //	AWS_ACCESS_KEY_ID=dev AWS_SECRET_ACCESS_KEY=dev make run
 //
-// The archive benchmark (storage/s3, BenchmarkArchive) starts it as a
+// The archive benchmark (e2e, BenchmarkArchive) starts it as a
 // separate process so that the archiving process's memory is measured alone.
 // Once listening, fakecloud prints one line, FAKECLOUD_URL=http://host:port,
 // on standard output; logs go to standard error.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+
+	"switchboard/storage/s3/s3test"
 )
 
 // benchSize is one recording's worth of audio: about an hour of 8 kHz
@@ -24,8 +26,8 @@ func benchStream(seed uint64) io.Reader {
 // costs over just reading the source.
 func BenchmarkPut(b *testing.B) {
 	b.Run("Store", func(b *testing.B) {
-		f := mustFakeS3(b)
-		s, err := NewWithClient(f.newClient(0), Config{Bucket: testBucket})
+		f := s3test.New(b)
+		s, err := NewWithClient(f.Client(0), Config{Bucket: s3test.Bucket})
 		if err != nil {
 			b.Fatal(err)
 		}

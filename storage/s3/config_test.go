@@ -10,6 +10,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/google/go-cmp/cmp"
+
+	"switchboard/storage/s3/s3test"
 )
 
 func TestConfigFromEnvironment(t *testing.T) {
@@ -106,14 +108,14 @@ func TestNew(t *testing.T) {
 		t.Setenv("AWS_REGION", "eu-west-1")
 		t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 		t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-		f := mustFakeS3(t)
-		s, err := New(context.Background(), Config{Bucket: testBucket, Endpoint: f.srv.URL})
+		f := s3test.New(t)
+		s, err := New(context.Background(), Config{Bucket: s3test.Bucket, Endpoint: f.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
-		data := genBytes(12, 5000)
+		data := s3test.Bytes(12, 5000)
 		mustPut(t, s, "via/new.wav", data)
-		if !f.objectExists(t, "via/new.wav") {
+		if !f.Exists(t, "via/new.wav") {
 			t.Error("object not stored at the path-style endpoint")
 		}
 		if err := s.Ping(context.Background()); err != nil {
@@ -122,7 +124,7 @@ func TestNew(t *testing.T) {
 	})
 	t.Run("NoRegion/Error", func(t *testing.T) {
 		isolateAWSEnv(t)
-		_, err := New(context.Background(), Config{Bucket: testBucket})
+		_, err := New(context.Background(), Config{Bucket: s3test.Bucket})
 		if err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
 			t.Errorf("New without a region = %v, want an error naming AWS_REGION", err)
 		}

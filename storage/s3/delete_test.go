@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"switchboard/storage/s3/s3test"
 )
 
 // TestDeleteErasesEveryVersion: on a versioned bucket a plain DeleteObject
@@ -29,7 +31,7 @@ func TestDeleteErasesEveryVersion(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := mustVersionedFakeS3(t)
+			f := s3test.NewVersioned(t)
 			s := mustStore(t, f, Config{Prefix: tc.prefix})
 			s.versionPage = tc.page
 			ctx := context.Background()
@@ -44,7 +46,7 @@ func TestDeleteErasesEveryVersion(t *testing.T) {
 			for _, body := range []string{"one", "two", "three"} {
 				put(key, body)
 			}
-			if _, err := f.newClient(0).DeleteObject(ctx, &s3api.DeleteObjectInput{Bucket: aws.String(testBucket), Key: aws.String(tc.prefix + key)}); err != nil {
+			if _, err := f.Client(0).DeleteObject(ctx, &s3api.DeleteObjectInput{Bucket: aws.String(s3test.Bucket), Key: aws.String(tc.prefix + key)}); err != nil {
 				t.Fatal(err)
 			}
 			put(key, "four")
@@ -52,18 +54,18 @@ func TestDeleteErasesEveryVersion(t *testing.T) {
 				put(k, "keep "+k)
 				put(k, "keep "+k)
 			}
-			if vs := f.versionsOf(t, tc.prefix+key); len(vs) != 5 {
+			if vs := f.Versions(t, tc.prefix+key); len(vs) != 5 {
 				t.Fatalf("before Delete the key has %v, want 4 versions and a marker", vs)
 			}
 
 			if err := s.Delete(ctx, key); err != nil {
 				t.Fatalf("Delete: %v", err)
 			}
-			if vs := f.versionsOf(t, tc.prefix+key); len(vs) != 0 {
+			if vs := f.Versions(t, tc.prefix+key); len(vs) != 0 {
 				t.Errorf("after Delete the bucket still holds %v of %s", vs, key)
 			}
 			for _, k := range others {
-				if vs := f.versionsOf(t, tc.prefix+k); len(vs) != 2 {
+				if vs := f.Versions(t, tc.prefix+k); len(vs) != 2 {
 					t.Errorf("Delete of %s left %v of %s, want its 2 versions", key, vs, k)
 				}
 				rc, _, err := s.Open(ctx, k, 0, -1)
@@ -80,14 +82,14 @@ func TestDeleteErasesEveryVersion(t *testing.T) {
 			if err := s.Delete(ctx, key); err != nil {
 				t.Errorf("second Delete: %v", err)
 			}
-			if vs := f.versionsOf(t, tc.prefix+key); len(vs) != 0 {
+			if vs := f.Versions(t, tc.prefix+key); len(vs) != 0 {
 				t.Errorf("a second Delete left %v", vs)
 			}
 		})
 	}
 
 	t.Run("Unversioned/NoVersionRequests", func(t *testing.T) {
-		f := mustFakeS3(t)
+		f := s3test.New(t)
 		s := mustStore(t, f, Config{})
 		if _, err := s.Put(context.Background(), key, strings.NewReader("x"), "audio/wav"); err != nil {
 			t.Fatal(err)
@@ -95,14 +97,14 @@ func TestDeleteErasesEveryVersion(t *testing.T) {
 		if err := s.Delete(context.Background(), key); err != nil {
 			t.Fatalf("Delete: %v", err)
 		}
-		if f.objectExists(t, key) {
+		if f.Exists(t, key) {
 			t.Errorf("object %s still in S3", key)
 		}
 		// One DeleteObject, one listing that finds nothing left.
-		if n, m := len(f.seen("DeleteObject")), len(f.seen("ListObjectVersions")); n != 1 || m != 1 {
+		if n, m := len(f.Seen("DeleteObject")), len(f.Seen("ListObjectVersions")); n != 1 || m != 1 {
 			t.Errorf("Delete on an unversioned bucket sent %d DeleteObject and %d ListObjectVersions, want 1 and 1", n, m)
 		}
-		if n := len(f.seen("DeleteObjects")); n != 0 {
+		if n := len(f.Seen("DeleteObjects")); n != 0 {
 			t.Errorf("Delete on an unversioned bucket sent %d DeleteObjects, want none", n)
 		}
 	})

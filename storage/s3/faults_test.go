@@ -11,23 +11,18 @@ import (
 	"time"
 
 	"switchboard/storage"
+	"switchboard/storage/s3/s3test"
 )
 
 // on injects f into requests for op (and, when part is set, only that part).
-func on(op, part string, f fault) func(r *http.Request) fault {
-	return func(r *http.Request) fault {
-		if opOf(r) != op || part != "" && r.URL.Query().Get("partNumber") != part {
-			return fault{}
+func on(op, part string, f s3test.Fault) func(r *http.Request) s3test.Fault {
+	return func(r *http.Request) s3test.Fault {
+		if s3test.Op(r) != op || part != "" && r.URL.Query().Get("partNumber") != part {
+			return s3test.Fault{}
 		}
 		return f
 	}
 }
-
-var (
-	errInternal  = fault{status: http.StatusInternalServerError, code: "InternalError"}
-	errSlowDown  = fault{status: http.StatusServiceUnavailable, code: "SlowDown"}
-	errForbidden = fault{status: http.StatusForbidden, code: "AccessDenied"}
-)
 
 // failingReader yields left bytes of r, then fails with err.
 type failingReader struct {
@@ -54,36 +49,36 @@ func TestPutFaults(t *testing.T) {
 		name    string
 		size    int
 		timeout time.Duration
-		fault   func(r *http.Request) fault
+		fault   func(r *http.Request) s3test.Fault
 	}{
-		{"PutObject500/ErrUnavailable", small, 0, on("PutObject", "", errInternal)},
-		{"PutObject503/ErrUnavailable", small, 0, on("PutObject", "", errSlowDown)},
-		{"PutObjectHangs/ErrUnavailable", small, 300 * time.Millisecond, on("PutObject", "", fault{hang: true})},
-		{"CreateMultipartUpload503/ErrUnavailable", large, 0, on("CreateMultipartUpload", "", errSlowDown)},
-		{"Part500/ErrUnavailable", large, 0, on("UploadPart", "2", errInternal)},
-		{"Part503/ErrUnavailable", large, 0, on("UploadPart", "3", errSlowDown)},
-		{"PartHangs/ErrUnavailable", large, 300 * time.Millisecond, on("UploadPart", "2", fault{hang: true})},
-		{"ConnectionCutDuringPart/ErrUnavailable", large, 0, on("UploadPart", "2", fault{cut: 1 << 20})},
-		{"Complete500/ErrUnavailable", large, 0, on("CompleteMultipartUpload", "", errInternal)},
-		{"DigestCopy503/ErrUnavailable", large, 0, on("CopyObject", "", errSlowDown)},
+		{"PutObject500/ErrUnavailable", small, 0, on("PutObject", "", s3test.InternalError)},
+		{"PutObject503/ErrUnavailable", small, 0, on("PutObject", "", s3test.SlowDown)},
+		{"PutObjectHangs/ErrUnavailable", small, 300 * time.Millisecond, on("PutObject", "", s3test.Fault{Hang: true})},
+		{"CreateMultipartUpload503/ErrUnavailable", large, 0, on("CreateMultipartUpload", "", s3test.SlowDown)},
+		{"Part500/ErrUnavailable", large, 0, on("UploadPart", "2", s3test.InternalError)},
+		{"Part503/ErrUnavailable", large, 0, on("UploadPart", "3", s3test.SlowDown)},
+		{"PartHangs/ErrUnavailable", large, 300 * time.Millisecond, on("UploadPart", "2", s3test.Fault{Hang: true})},
+		{"ConnectionCutDuringPart/ErrUnavailable", large, 0, on("UploadPart", "2", s3test.Fault{Cut: 1 << 20})},
+		{"Complete500/ErrUnavailable", large, 0, on("CompleteMultipartUpload", "", s3test.InternalError)},
+		{"DigestCopy503/ErrUnavailable", large, 0, on("CopyObject", "", s3test.SlowDown)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := mustFakeS3(t)
-			s := mustStoreWith(t, f.newClient(tc.timeout), Config{})
-			f.setFault(tc.fault)
-			_, err := s.Put(context.Background(), "fault/rec.wav", bytes.NewReader(genBytes(6, tc.size)), "audio/wav")
+			f := s3test.New(t)
+			s := mustStoreWith(t, f.Client(tc.timeout), Config{})
+			f.SetFault(tc.fault)
+			_, err := s.Put(context.Background(), "fault/rec.wav", bytes.NewReader(s3test.Bytes(6, tc.size)), "audio/wav")
 			checkKind(t, "Put", err, storage.ErrUnavailable)
-			f.setFault(nil)
+			f.SetFault(nil)
 			checkNoObject(t, f, s, "fault/rec.wav")
 		})
 	}
 
 	t.Run("ReaderFailsMidway/SourceErrorAndNoObject", func(t *testing.T) {
-		f := mustFakeS3(t)
+		f := s3test.New(t)
 		s := mustStore(t, f, Config{})
 		broke := errors.New("twilio connection reset")
-		r := &failingReader{r: bytes.NewReader(genBytes(7, large)), left: 7 << 20, err: broke}
+		r := &failingReader{r: bytes.NewReader(s3test.Bytes(7, large)), left: 7 << 20, err: broke}
 		_, err := s.Put(context.Background(), "fault/rec.wav", r, "audio/wav")
 		if !errors.Is(err, broke) {
 			t.Errorf("Put error %v, want one wrapping the source's %q", err, broke)
@@ -91,19 +86,19 @@ func TestPutFaults(t *testing.T) {
 		if storage.KindOf(err) == storage.ErrUnavailable {
 			t.Errorf("a failed source reported as the blob store being unavailable: %v", err)
 		}
-		if len(f.seen("UploadPart")) == 0 {
+		if len(f.Seen("UploadPart")) == 0 {
 			t.Error("no part was sent before the source failed; the test does not cut midway")
 		}
-		if len(f.seen("AbortMultipartUpload")) == 0 {
+		if len(f.Seen("AbortMultipartUpload")) == 0 {
 			t.Error("the multipart upload was not aborted")
 		}
 		checkNoObject(t, f, s, "fault/rec.wav")
 	})
 
 	t.Run("AccessDenied/InternalWithDetail", func(t *testing.T) {
-		f := mustFakeS3(t)
+		f := s3test.New(t)
 		s := mustStore(t, f, Config{})
-		f.setFault(on("PutObject", "", errForbidden))
+		f.SetFault(on("PutObject", "", s3test.AccessDenied))
 		_, err := s.Put(context.Background(), "fault/rec.wav", strings.NewReader("x"), "audio/wav")
 		if err == nil || storage.KindOf(err) != nil {
 			t.Fatalf("Put error %v (kind %v), want an internal error", err, storage.KindOf(err))
@@ -115,9 +110,9 @@ func TestPutFaults(t *testing.T) {
 }
 
 func TestReadFaults(t *testing.T) {
-	f := mustFakeS3(t)
-	s := mustStoreWith(t, f.newClient(300*time.Millisecond), Config{})
-	mustPut(t, s, "fault/rec.wav", genBytes(8, 1000))
+	f := s3test.New(t)
+	s := mustStoreWith(t, f.Client(300*time.Millisecond), Config{})
+	mustPut(t, s, "fault/rec.wav", s3test.Bytes(8, 1000))
 	ctx := context.Background()
 	ops := map[string]func() error{
 		"Stat": func() error { _, err := s.Stat(ctx, "fault/rec.wav"); return err },
@@ -132,19 +127,19 @@ func TestReadFaults(t *testing.T) {
 	}
 	faults := []struct {
 		name string
-		f    fault
+		f    s3test.Fault
 		kind error
 	}{
-		{"500/ErrUnavailable", errInternal, storage.ErrUnavailable},
-		{"503/ErrUnavailable", errSlowDown, storage.ErrUnavailable},
-		{"Hang/ErrUnavailable", fault{hang: true}, storage.ErrUnavailable},
-		{"AccessDenied/Internal", errForbidden, nil},
+		{"500/ErrUnavailable", s3test.InternalError, storage.ErrUnavailable},
+		{"503/ErrUnavailable", s3test.SlowDown, storage.ErrUnavailable},
+		{"Hang/ErrUnavailable", s3test.Fault{Hang: true}, storage.ErrUnavailable},
+		{"AccessDenied/Internal", s3test.AccessDenied, nil},
 	}
 	for _, ft := range faults {
 		for name, op := range ops {
 			t.Run(name+ft.name, func(t *testing.T) {
-				f.setFault(func(*http.Request) fault { return ft.f })
-				defer f.setFault(nil)
+				f.SetFault(func(*http.Request) s3test.Fault { return ft.f })
+				defer f.SetFault(nil)
 				err := op()
 				if err == nil || storage.KindOf(err) != ft.kind {
 					t.Errorf("%s error %v (kind %v), want kind %v", name, err, storage.KindOf(err), ft.kind)
@@ -153,7 +148,7 @@ func TestReadFaults(t *testing.T) {
 		}
 	}
 	t.Run("ObjectIntactAfterFaults", func(t *testing.T) {
-		if b, _ := mustReadAll(t, s, "fault/rec.wav"); !bytes.Equal(b, genBytes(8, 1000)) {
+		if b, _ := mustReadAll(t, s, "fault/rec.wav"); !bytes.Equal(b, s3test.Bytes(8, 1000)) {
 			t.Error("object changed")
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"switchboard/storage"
+	"switchboard/storage/s3/s3test"
 )
 
 // fakeClock is a settable clock for Ping's cache.
@@ -28,9 +29,9 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func mustPingStore(t *testing.T, f *fakeS3) (*Store, *fakeClock) {
+func mustPingStore(t *testing.T, f *s3test.Server) (*Store, *fakeClock) {
 	t.Helper()
-	s := mustStoreWith(t, f.newClient(time.Second), Config{PingTTL: 5 * time.Second})
+	s := mustStoreWith(t, f.Client(time.Second), Config{PingTTL: 5 * time.Second})
 	clock := &fakeClock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
 	s.now = clock.now
 	return s, clock
@@ -40,31 +41,31 @@ func TestPing(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("OKAndCached", func(t *testing.T) {
-		f := mustFakeS3(t)
+		f := s3test.New(t)
 		s, clock := mustPingStore(t, f)
 		for i := range 3 {
 			if err := s.Ping(ctx); err != nil {
 				t.Fatalf("Ping #%d: %v", i+1, err)
 			}
 		}
-		if n := len(f.seen("HeadBucket")); n != 1 {
+		if n := len(f.Seen("HeadBucket")); n != 1 {
 			t.Errorf("%d HeadBucket requests for 3 pings within the cache interval, want 1", n)
 		}
 		clock.advance(5 * time.Second)
 		if err := s.Ping(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(f.seen("HeadBucket")); n != 2 {
+		if n := len(f.Seen("HeadBucket")); n != 2 {
 			t.Errorf("%d HeadBucket requests after the interval passed, want 2", n)
 		}
 	})
 
 	t.Run("ServerError/ErrUnavailableCached", func(t *testing.T) {
-		f := mustFakeS3(t)
+		f := s3test.New(t)
 		s, clock := mustPingStore(t, f)
-		f.setFault(on("HeadBucket", "", errSlowDown))
+		f.SetFault(on("HeadBucket", "", s3test.SlowDown))
 		checkKind(t, "Ping", s.Ping(ctx), storage.ErrUnavailable)
-		f.setFault(nil)
+		f.SetFault(nil)
 		checkKind(t, "Ping within the interval", s.Ping(ctx), storage.ErrUnavailable)
 		clock.advance(5 * time.Second)
 		if err := s.Ping(ctx); err != nil {
@@ -73,27 +74,27 @@ func TestPing(t *testing.T) {
 	})
 
 	t.Run("Unreachable/ErrUnavailable", func(t *testing.T) {
-		f := mustFakeS3(t)
+		f := s3test.New(t)
 		s, _ := mustPingStore(t, f)
-		f.srv.Close()
+		f.Close()
 		checkKind(t, "Ping", s.Ping(ctx), storage.ErrUnavailable)
 	})
 
 	t.Run("Hangs/ErrUnavailable", func(t *testing.T) {
-		f := mustFakeS3(t)
+		f := s3test.New(t)
 		s, _ := mustPingStore(t, f)
-		f.setFault(func(*http.Request) fault { return fault{hang: true} })
+		f.SetFault(func(*http.Request) s3test.Fault { return s3test.Fault{Hang: true} })
 		checkKind(t, "Ping", s.Ping(ctx), storage.ErrUnavailable)
 	})
 
 	t.Run("MissingBucket/ErrUnavailable", func(t *testing.T) {
-		f := mustFakeS3(t)
-		s := mustStoreWith(t, f.newClient(time.Second), Config{Bucket: "no-such-bucket"})
+		f := s3test.New(t)
+		s := mustStoreWith(t, f.Client(time.Second), Config{Bucket: "no-such-bucket"})
 		checkKind(t, "Ping", s.Ping(ctx), storage.ErrUnavailable)
 	})
 
 	t.Run("CallerCancelled/NotCached", func(t *testing.T) {
-		f := mustFakeS3(t)
+		f := s3test.New(t)
 		s, _ := mustPingStore(t, f)
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()

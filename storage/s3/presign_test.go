@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"switchboard/storage"
+	"switchboard/storage/s3/s3test"
 )
 
 func TestPresignGet(t *testing.T) {
-	f := mustFakeS3(t)
+	f := s3test.New(t)
 	s := mustStore(t, f, Config{Prefix: "p/", URLTTL: 90 * time.Second})
-	data := genBytes(9, 70_000)
+	data := s3test.Bytes(9, 70_000)
 	mustPut(t, s, "rec/a.wav", data)
 	ctx := context.Background()
 

@@ -7,20 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"io"
-	"math/rand/v2"
 	"testing"
 
 	"switchboard/storage"
+	"switchboard/storage/s3/s3test"
 )
-
-// genBytes returns n deterministic pseudo-random bytes for seed.
-func genBytes(seed uint64, n int) []byte {
-	b := make([]byte, n)
-	var s [32]byte
-	s[0] = byte(seed)
-	_, _ = rand.NewChaCha8(s).Read(b)
-	return b
-}
 
 func hexSHA256(b []byte) string {
 	sum := sha256.Sum256(b)
@@ -53,18 +44,18 @@ func mustReadAll(t *testing.T, s *Store, key string) ([]byte, storage.BlobInfo) 
 }
 
 func TestPutSinglePart(t *testing.T) {
-	f := mustFakeS3(t)
+	f := s3test.New(t)
 	s := mustStore(t, f, Config{})
-	data := genBytes(1, 1<<20)
+	data := s3test.Bytes(1, 1<<20)
 	sum := sha256.Sum256(data)
 	info := mustPut(t, s, "rec/one.wav", data)
 
 	t.Run("OneRequestCarriesTheDigest", func(t *testing.T) {
-		puts := f.seen("PutObject")
+		puts := f.Seen("PutObject")
 		if len(puts) != 1 {
 			t.Fatalf("%d PutObject requests, want 1", len(puts))
 		}
-		if n := len(f.seen("CreateMultipartUpload")) + len(f.seen("CopyObject")); n != 0 {
+		if n := len(f.Seen("CreateMultipartUpload")) + len(f.Seen("CopyObject")); n != 0 {
 			t.Errorf("%d multipart or copy requests for an object under one part, want 0", n)
 		}
 		h := puts[0].Header
@@ -87,9 +78,9 @@ func TestPutSinglePart(t *testing.T) {
 }
 
 func TestPutMultipart(t *testing.T) {
-	f := mustFakeS3(t)
+	f := s3test.New(t)
 	s := mustStore(t, f, Config{PartSize: 5 << 20})
-	data := genBytes(2, 12<<20)
+	data := s3test.Bytes(2, 12<<20)
 	want := hexSHA256(data)
 
 	info := mustPut(t, s, "rec/long.wav", data)
@@ -97,10 +88,10 @@ func TestPutMultipart(t *testing.T) {
 		t.Errorf("Put = %d bytes, SHA-256 %s; want %d, %s", info.Size, info.SHA256, len(data), want)
 	}
 	t.Run("ThreeParts", func(t *testing.T) {
-		if n := len(f.seen("UploadPart")); n != 3 {
+		if n := len(f.Seen("UploadPart")); n != 3 {
 			t.Errorf("%d UploadPart requests for 12 MiB in 5 MiB parts, want 3", n)
 		}
-		for _, r := range f.seen("UploadPart") {
+		for _, r := range f.Seen("UploadPart") {
 			if r.Header.Get("X-Amz-Checksum-Sha256") == "" {
 				t.Errorf("part %s sent without its SHA-256 for S3 to verify", r.Query.Get("partNumber"))
 			}
@@ -116,7 +107,7 @@ func TestPutMultipart(t *testing.T) {
 		}
 	})
 	t.Run("DigestCopiedOntoTheCompletedObject", func(t *testing.T) {
-		copies := f.seen("CopyObject")
+		copies := f.Seen("CopyObject")
 		if len(copies) != 1 {
 			t.Fatalf("%d CopyObject requests, want 1", len(copies))
 		}
@@ -142,13 +133,13 @@ func TestPutEncryption(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := mustFakeS3(t)
+			f := s3test.New(t)
 			s := mustStore(t, f, tc.cfg)
-			mustPut(t, s, "small.wav", genBytes(3, 1000))
-			mustPut(t, s, "large.wav", genBytes(4, 6<<20))
-			var writes []seenRequest
+			mustPut(t, s, "small.wav", s3test.Bytes(3, 1000))
+			mustPut(t, s, "large.wav", s3test.Bytes(4, 6<<20))
+			var writes []s3test.Request
 			for _, op := range []string{"PutObject", "CreateMultipartUpload", "CopyObject"} {
-				got := f.seen(op)
+				got := f.Seen(op)
 				if len(got) != 1 {
 					t.Fatalf("%d %s requests, want 1", len(got), op)
 				}
@@ -167,17 +158,17 @@ func TestPutEncryption(t *testing.T) {
 }
 
 func TestPrefix(t *testing.T) {
-	f := mustFakeS3(t)
+	f := s3test.New(t)
 	s := mustStore(t, f, Config{Prefix: "prod/"})
 	key := "recordings/AC1/2026/11/30/CA1/RE1.wav"
-	data := genBytes(5, 100)
+	data := s3test.Bytes(5, 100)
 	mustPut(t, s, key, data)
 
 	t.Run("ObjectUnderPrefix", func(t *testing.T) {
-		if !f.objectExists(t, "prod/"+key) {
+		if !f.Exists(t, "prod/"+key) {
 			t.Errorf("no object at %q", "prod/"+key)
 		}
-		if f.objectExists(t, key) {
+		if f.Exists(t, key) {
 			t.Errorf("object stored at the unprefixed key %q", key)
 		}
 	})
@@ -190,14 +181,14 @@ func TestPrefix(t *testing.T) {
 		if err := s.Delete(context.Background(), key); err != nil {
 			t.Fatal(err)
 		}
-		if f.objectExists(t, "prod/"+key) {
+		if f.Exists(t, "prod/"+key) {
 			t.Error("object still exists after Delete")
 		}
 	})
 }
 
 func TestPutContentTypeFromExtension(t *testing.T) {
-	s := mustStore(t, mustFakeS3(t), Config{})
+	s := mustStore(t, s3test.New(t), Config{})
 	for key, want := range map[string]string{"a.wav": "audio/wav", "b.mp3": "audio/mpeg", "c.bin": "application/octet-stream"} {
 		info, err := s.Put(context.Background(), key, bytes.NewReader([]byte("x")), "")
 		if err != nil {

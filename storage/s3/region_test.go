@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"switchboard/storage/s3/s3test"
 )
 
 // credentialScope matches the region of a SigV4 credential scope, in an
@@ -18,12 +20,10 @@ var credentialScope = regexp.MustCompile(`AKIDTEST/\d{8}/([a-z0-9-]+)/s3/aws4_re
 
 // signedRegions returns the region of every signed request the fake
 // received, in order.
-func signedRegions(t *testing.T, f *fakeS3) []string {
+func signedRegions(t *testing.T, f *s3test.Server) []string {
 	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	var regions []string
-	for _, r := range f.requests {
+	for _, r := range f.Requests() {
 		m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization"))
 		if m == nil {
 			t.Errorf("%s %s: no SigV4 credential scope in %q", r.Op, r.Path, r.Header.Get("Authorization"))
@@ -41,7 +41,7 @@ func TestRegion(t *testing.T) {
 	exercise := func(t *testing.T, s *Store) string {
 		t.Helper()
 		ctx := context.Background()
-		mustPut(t, s, "recordings/RE0123.wav", genBytes(3, 4096))
+		mustPut(t, s, "recordings/RE0123.wav", s3test.Bytes(3, 4096))
 		if err := s.Ping(ctx); err != nil {
 			t.Fatalf("Ping: %v", err)
 		}
@@ -65,18 +65,18 @@ func TestRegion(t *testing.T) {
 		}
 		return m[1]
 	}
-	setup := func(t *testing.T) *fakeS3 {
+	setup := func(t *testing.T) *s3test.Server {
 		t.Helper()
 		isolateAWSEnv(t)
 		t.Setenv("AWS_REGION", "eu-central-1")
 		t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 		t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-		return mustFakeS3(t)
+		return s3test.New(t)
 	}
 
 	t.Run("S3RegionSignsEveryRequest", func(t *testing.T) {
 		f := setup(t)
-		s, err := New(context.Background(), Config{Bucket: testBucket, Endpoint: f.srv.URL, Region: "eu-west-1"})
+		s, err := New(context.Background(), Config{Bucket: s3test.Bucket, Endpoint: f.URL, Region: "eu-west-1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +97,7 @@ func TestRegion(t *testing.T) {
 
 	t.Run("WithoutS3RegionAWSRegion", func(t *testing.T) {
 		f := setup(t)
-		s, err := New(context.Background(), Config{Bucket: testBucket, Endpoint: f.srv.URL})
+		s, err := New(context.Background(), Config{Bucket: s3test.Bucket, Endpoint: f.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestRegion(t *testing.T) {
 		isolateAWSEnv(t)
 		t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 		t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-		if _, err := New(context.Background(), Config{Bucket: testBucket, Region: "eu-west-1"}); err != nil {
+		if _, err := New(context.Background(), Config{Bucket: s3test.Bucket, Region: "eu-west-1"}); err != nil {
 			t.Errorf("New with S3_REGION and no AWS_REGION: %v", err)
 		}
 	})

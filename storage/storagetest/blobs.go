@@ -344,7 +344,7 @@ func testBlobFailedPut(t *testing.T, newStore func(t *testing.T) storage.BlobSto
 		{"ReaderError", func(s storage.BlobStore, key string) error {
 			_, err := s.Put(ctx, key, failing(), "audio/wav")
 			if err == nil {
-				return errors.New("Put succeeded although its reader failed")
+				return errors.New("the reader failed, yet Put succeeded")
 			}
 			return nil
 		}},

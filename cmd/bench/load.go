@@ -83,11 +83,11 @@ func fixedTurnCalls(n int) int { return (n + turnsPerCall - 1) / turnsPerCall }
 var httpClient = &fasthttp.Client{MaxConnsPerHost: 4096, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 
 // send performs r against the service and reports an unexpected answer.
-func (s *service) send(r request) error {
+func (in *instance) send(r request) error {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI(s.url + r.path)
+	req.SetRequestURI(in.url + r.path)
 	req.Header.SetMethod(http.MethodPost)
 	req.Header.SetContentType("application/x-www-form-urlencoded")
 	req.Header.Set("X-Twilio-Signature", r.signature)
@@ -109,7 +109,7 @@ type closedLoop struct {
 }
 
 // webhooks sends the target's requests to the service.
-func webhooks(svc *service, next target) func(client, i int) error {
+func webhooks(svc *instance, next target) func(client, i int) error {
 	return func(client, i int) error { return svc.send(next(client, i)) }
 }
 
@@ -183,7 +183,7 @@ func (l latencies) percentile(p float64) time.Duration {
 // scheduled time whether or not earlier ones have been answered, and
 // measures each from its scheduled time, so a stalled service cannot hide
 // its backlog by slowing the sender down.
-func openLoop(svc *service, rate int, d time.Duration, next fixedTarget) latencies {
+func openLoop(svc *instance, rate int, d time.Duration, next fixedTarget) latencies {
 	n := int(float64(rate) * d.Seconds())
 	interval := time.Second / time.Duration(rate)
 	reqs := make([]request, n)

@@ -1,4 +1,4 @@
-package instances_test
+package e2e
 
 import (
 	"context"
@@ -12,14 +12,16 @@ import (
 
 	"switchboard/assistant"
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service"
 	"switchboard/runtime/service/servicetest"
-	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/localfs"
 	"switchboard/storage/postgres"
 	"switchboard/storage/postgres/pgtest"
 )
 
+// TestMain gives the tests throwaway PostgreSQL clusters (pgtest), started
+// only when a test asks for a database.
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // storeConfig is the production configuration for url, with the
@@ -74,7 +76,8 @@ type cluster struct {
 type clusterOptions struct {
 	// assistant returns instance i's assistant; nil means the scripted one.
 	assistant func(i int) assistant.Assistant
-	worker    worker.Config
+	// configure adjusts every instance's configuration.
+	configure func(c *service.Config)
 }
 
 // startInstances starts n instances, each with its own pool on dbURL, its
@@ -89,7 +92,7 @@ func startInstances(t *testing.T, n int, dbURL string, o clusterOptions) *cluste
 			ai = o.assistant(i)
 		}
 		c.instances = append(c.instances, servicetest.Start(t, servicetest.Options{
-			Calls: mustOpen(t, storeConfig(dbURL)), Blobs: blobs, Media: c.media, Assistant: ai, Worker: o.worker,
+			Calls: mustOpen(t, storeConfig(dbURL)), Blobs: blobs, Media: c.media, Assistant: ai, Configure: o.configure,
 		}))
 	}
 	return c
@@ -103,7 +106,7 @@ type reply struct {
 	took       time.Duration
 }
 
-// webhookClient sends signed webhooks from any goroutine (handlertest's
+// webhookClient sends signed webhooks from any goroutine (servicetest's
 // helpers stop the test on a transport error, which only the test's own
 // goroutine may do). Errors come back to the caller.
 var webhookClient = &http.Client{Timeout: 30 * time.Second}

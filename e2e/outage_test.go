@@ -1,4 +1,4 @@
-package instances_test
+package e2e
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package s3
+package e2e
 
 import (
 	"bufio"
@@ -29,6 +29,7 @@ import (
 	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/memory"
+	s3store "switchboard/storage/s3"
 )
 
 // Settings of the archive benchmark, from the environment:
@@ -88,7 +89,7 @@ func BenchmarkArchive(b *testing.B) {
 		BaseEndpoint: aws.String(base),
 		UsePathStyle: true,
 	})
-	store, err := NewWithClient(client, Config{Bucket: benchBucket})
+	store, err := s3store.NewWithClient(client, s3store.Config{Bucket: benchBucket})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func BenchmarkArchive(b *testing.B) {
 	}
 	calls := memory.New()
 	call := twiliotest.NewCall(benchAccount)
-	if _, err := calls.UpsertCall(ctx, storage.NewCall{SID: call.CallSID, AccountSID: benchAccount, From: call.From, To: call.To, Direction: "inbound"}); err != nil {
+	if _, _, err := calls.StartCall(ctx, storage.NewCall{SID: call.CallSID, AccountSID: benchAccount, From: call.From, To: call.To, Direction: "inbound"}, storage.Turn{}); err != nil {
 		b.Fatal(err)
 	}
 	pool := worker.New(worker.Config{
@@ -199,7 +200,7 @@ func BenchmarkArchive(b *testing.B) {
 		var done strings.Builder
 		done.WriteString("<CompleteMultipartUpload>")
 		for part, left := 1, resp.ContentLength; left > 0; part++ {
-			n := min(left, DefaultPartSize)
+			n := min(left, s3store.DefaultPartSize)
 			etag := plainS3(b, http.MethodPut, fmt.Sprintf("%s&partNumber=%d", upload, part), io.LimitReader(resp.Body, n), n, nil)
 			fmt.Fprintf(&done, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", part, etag)
 			left -= n

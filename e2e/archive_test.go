@@ -1,4 +1,4 @@
-package s3
+package e2e
 
 import (
 	"context"
@@ -14,24 +14,22 @@ import (
 	"testing"
 	"time"
 
-	"switchboard/handlers"
+	s3api "github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service"
 	"switchboard/runtime/service/servicetest"
-	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/memory"
-	"switchboard/storage/postgres"
 	"switchboard/storage/postgres/pgtest"
+	s3store "switchboard/storage/s3"
+	"switchboard/storage/s3/s3test"
 )
 
 // The archive tests run a complete switchboard (webhooks, worker, calls API
-// over real HTTP) whose blob store is this package's Store on gofakes3, with
-// the fault injector of fake_test.go in front of S3 and the Twilio media fake
-// behind the worker.
-
-// TestMain gives the archive tests a throwaway PostgreSQL server, started
-// only when a test asks for a database.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// over real HTTP) whose blob store is storage/s3's Store on s3test's fake S3,
+// with its fault injector in front of S3 and the Twilio media fake behind
+// the worker.
 
 // recordingStart is the RecordingStartTime every test recording reports,
 // which fixes the date part of its object key.
@@ -39,21 +37,21 @@ const recordingStart = "Mon, 30 Nov 2026 10:00:00 +0000"
 
 // archiveRig is one switchboard instance archiving into a fake S3.
 type archiveRig struct {
-	f     *fakeS3
-	store *Store
+	f     *s3test.Server
+	store *s3store.Store
 	in    *servicetest.Instance
 }
 
-// rigOptions tune startRig; zero values get the handlertest defaults (memory
+// rigOptions tune startRig; zero values get the servicetest defaults (memory
 // call store, fast worker backoff) and an S3 client without a timeout.
 type rigOptions struct {
 	calls     storage.Store
 	media     *twiliotest.Media
-	worker    worker.Config
 	s3Timeout time.Duration
-	urlTTL    time.Duration
+	// configure adjusts the instance's configuration (worker, link TTL).
+	configure func(c *service.Config)
 	// f is a fake S3 made by the test (to wire it before the instance).
-	f *fakeS3
+	f *s3test.Server
 }
 
 // startRig starts a fake S3 and an instance archiving into it with 5 MiB
@@ -62,27 +60,30 @@ func startRig(t *testing.T, o rigOptions) *archiveRig {
 	t.Helper()
 	f := o.f
 	if f == nil {
-		f = mustFakeS3(t)
+		f = s3test.New(t)
 	}
-	store := mustStoreWith(t, f.newClient(o.s3Timeout), Config{})
+	store := mustS3Store(t, f.Client(o.s3Timeout))
 	in := servicetest.Start(t, servicetest.Options{
-		Calls: o.calls, Blobs: store, Media: o.media, Worker: o.worker,
-		Handlers: handlers.Config{RecordingURLTTL: o.urlTTL},
+		Calls: o.calls, Blobs: store, Media: o.media, Configure: o.configure,
 	})
 	return &archiveRig{f: f, store: store, in: in}
+}
+
+// mustS3Store is storage/s3's Store on the fake's bucket through c, with
+// 5 MiB parts.
+func mustS3Store(t *testing.T, c *s3api.Client) *s3store.Store {
+	t.Helper()
+	s, err := s3store.NewWithClient(c, s3store.Config{Bucket: s3test.Bucket, PartSize: s3store.MinPartSize})
+	if err != nil {
+		t.Fatalf("NewWithClient: %v", err)
+	}
+	return s
 }
 
 // mustPostgresCalls is a call store on a fresh migrated PostgreSQL database.
 func mustPostgresCalls(t *testing.T) storage.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), postgres.Config{
-		URL: pgtest.MigratedURL(t), MaxConns: 10, ConnectTimeout: 3 * time.Second, QueryTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatalf("opening the PostgreSQL call store: %v", err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return mustOpen(t, storeConfig(pgtest.MigratedURL(t)))
 }
 
 // record answers an incoming call and reports its whole-call recording
@@ -157,21 +158,6 @@ func (r *archiveRig) apiRecordingJSON(t *testing.T, callSID string) map[string]a
 	return c.Recordings[0]
 }
 
-// objectBytes reads the object straight from gofakes3's backend.
-func (f *fakeS3) objectBytes(t *testing.T, objectKey string) []byte {
-	t.Helper()
-	obj, err := f.backend.GetObject(testBucket, objectKey, nil)
-	if err != nil {
-		t.Fatalf("reading %q from the backend: %v", objectKey, err)
-	}
-	defer obj.Contents.Close()
-	b, err := io.ReadAll(obj.Contents)
-	if err != nil {
-		t.Fatalf("reading %q from the backend: %v", objectKey, err)
-	}
-	return b
-}
-
 // checkConsistent is the invariant every fault must keep: a recording the
 // database calls stored has its object in S3, byte for byte what Twilio
 // served, with the recorded SHA-256; any other recording has no object and
@@ -184,10 +170,10 @@ func (r *archiveRig) checkConsistent(t *testing.T, call twiliotest.Call, recSID 
 	}
 	key := objectKeyOf(call, recSID)
 	if rec.State != storage.RecordingStored {
-		if r.f.objectExists(t, key) {
+		if r.f.Exists(t, key) {
 			t.Errorf("recording is %s but S3 holds %s", rec.State, key)
 		}
-		if n := r.f.pendingUploads(t); n != 0 {
+		if n := r.f.PendingUploads(t); n != 0 {
 			t.Errorf("recording is %s with %d multipart uploads left open", rec.State, n)
 		}
 		return
@@ -196,14 +182,14 @@ func (r *archiveRig) checkConsistent(t *testing.T, call twiliotest.Call, recSID 
 	if rec.BlobKey != key || rec.Size != int64(len(audio)) || rec.SHA256 != want {
 		t.Errorf("stored recording: key %q size %d sha256 %s, want %q %d %s", rec.BlobKey, rec.Size, rec.SHA256, key, len(audio), want)
 	}
-	if got := r.f.objectBytes(t, key); twiliotest.SHA256(got) != want || len(got) != len(audio) {
+	if got := r.f.Object(t, key); twiliotest.SHA256(got) != want || len(got) != len(audio) {
 		t.Errorf("S3 object: %d bytes, sha256 %s; Twilio served %d bytes, sha256 %s", len(got), twiliotest.SHA256(got), len(audio), want)
 	}
 	info, err := r.store.Stat(context.Background(), rec.BlobKey)
 	if err != nil || info.SHA256 != want {
 		t.Errorf("Stat(%q) = sha256 %q, %v; want %s", rec.BlobKey, info.SHA256, err, want)
 	}
-	if n := r.f.pendingUploads(t); n != 0 {
+	if n := r.f.PendingUploads(t); n != 0 {
 		t.Errorf("%d multipart uploads left open after the recording was stored", n)
 	}
 }
@@ -228,12 +214,12 @@ func TestArchiveWholeCall(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			o := rigOptions{urlTTL: 90 * time.Second}
+			o := rigOptions{configure: func(c *service.Config) { c.S3.URLTTL = 90 * time.Second }}
 			if c.calls != nil {
 				o.calls = c.calls(t)
 			}
 			r := startRig(t, o)
-			audio := genBytes(uint64(40+i), c.size)
+			audio := s3test.Bytes(uint64(40+i), c.size)
 			call := twiliotest.NewCall(servicetest.AccountSID)
 
 			recSID := r.record(t, call, audio)
@@ -250,7 +236,7 @@ func TestArchiveWholeCall(t *testing.T) {
 				t.Errorf("API recording: sha256 %s size %d last_error %q; want %s %d \"\"", rec.SHA256, rec.Size, rec.LastError, sum, len(audio))
 			}
 			key := objectKeyOf(call, recSID)
-			if got := r.f.objectBytes(t, key); string(got) != string(audio) {
+			if got := r.f.Object(t, key); string(got) != string(audio) {
 				t.Errorf("S3 object %s: %d bytes (sha256 %s), want what Twilio served: %d bytes (sha256 %s)", key, len(got), twiliotest.SHA256(got), len(audio), sum)
 			}
 			r.checkConsistent(t, call, recSID, audio)
@@ -274,8 +260,8 @@ func TestArchiveWholeCall(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Location %q: %v", resp.Header.Get("Location"), err)
 			}
-			fake, _ := url.Parse(r.f.srv.URL)
-			if link.Host != fake.Host || link.Path != "/"+testBucket+"/"+key {
+			fake, _ := url.Parse(r.f.URL)
+			if link.Host != fake.Host || link.Path != "/"+s3test.Bucket+"/"+key {
 				t.Errorf("presigned link %s is not path-style on %s for %s", link.Redacted(), fake.Host, key)
 			}
 			if q := link.Query(); q.Get("X-Amz-Expires") != "90" || q.Get("X-Amz-Signature") == "" {
@@ -298,7 +284,7 @@ func TestArchiveWholeCall(t *testing.T) {
 			if resp := r.in.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID); resp.Status != http.StatusNoContent {
 				t.Fatalf("DELETE call: %d %s", resp.Status, resp.Body)
 			}
-			if r.f.objectExists(t, key) {
+			if r.f.Exists(t, key) {
 				t.Errorf("object %s still in S3 after the call was deleted", key)
 			}
 			if resp := r.in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); resp.Status != http.StatusNotFound {
@@ -351,31 +337,32 @@ func TestArchiveS3Unavailable(t *testing.T) {
 	const base, maxBackoff = 150 * time.Millisecond, 300 * time.Millisecond
 	cases := []struct {
 		name    string
-		fault   fault
+		fault   s3test.Fault
 		timeout time.Duration
 		size    int
 	}{
-		{"500/StoredAfterRecovery", errInternal, 0, 7 << 20},
-		{"503/StoredAfterRecovery", errSlowDown, 0, 7 << 20},
+		{"500/StoredAfterRecovery", s3test.InternalError, 0, 7 << 20},
+		{"503/StoredAfterRecovery", s3test.SlowDown, 0, 7 << 20},
 		// Small enough that, once S3 answers, no request nears the timeout
 		// even on a loaded machine.
-		{"HangPastTimeout/StoredAfterRecovery", fault{hang: true}, time.Second, 512 << 10},
+		{"HangPastTimeout/StoredAfterRecovery", s3test.Fault{Hang: true}, time.Second, 512 << 10},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := mustFakeS3(t)
+			f := s3test.New(t)
 			var down atomic.Bool
 			down.Store(true)
-			f.setFault(func(*http.Request) fault {
+			f.SetFault(func(*http.Request) s3test.Fault {
 				if down.Load() {
 					return c.fault
 				}
-				return fault{}
+				return s3test.Fault{}
 			})
-			r := startRig(t, rigOptions{f: f, s3Timeout: c.timeout,
-				worker: worker.Config{MaxAttempts: 50, BackoffBase: base, BackoffMax: maxBackoff}})
+			r := startRig(t, rigOptions{f: f, s3Timeout: c.timeout, configure: func(c *service.Config) {
+				c.Worker.MaxAttempts, c.Worker.BackoffBase, c.Worker.BackoffMax = 50, base, maxBackoff
+			}})
 			starts := watchAttempts(t, r.in.Media)
-			audio := genBytes(uint64(60+i), c.size)
+			audio := s3test.Bytes(uint64(60+i), c.size)
 			call := twiliotest.NewCall(servicetest.AccountSID)
 			recSID := r.record(t, call, audio)
 
@@ -390,7 +377,7 @@ func TestArchiveS3Unavailable(t *testing.T) {
 			if lastErr, _ := j["last_error"].(string); j["state"] != "pending" || !strings.HasPrefix(lastErr, "storing audio: ") {
 				t.Errorf("API while S3 is down: state %v, last_error %v", j["state"], j["last_error"])
 			}
-			if r.f.objectExists(t, objectKeyOf(call, recSID)) {
+			if r.f.Exists(t, objectKeyOf(call, recSID)) {
 				t.Error("an object exists while every S3 request fails")
 			}
 
@@ -419,7 +406,7 @@ func TestArchiveS3Unavailable(t *testing.T) {
 
 // TestArchiveTwilioFaults covers the media download's failures with S3 healthy.
 func TestArchiveTwilioFaults(t *testing.T) {
-	audio := genBytes(70, 6<<20)
+	audio := s3test.Bytes(70, 6<<20)
 
 	t.Run("NotFoundFirst/RetriedThenStored", func(t *testing.T) {
 		r := startRig(t, rigOptions{})
@@ -445,7 +432,7 @@ func TestArchiveTwilioFaults(t *testing.T) {
 		if n := r.in.Media.Gets(recSID); n != 1 {
 			t.Errorf("downloaded %d times, want 1 (credentials do not fix themselves)", n)
 		}
-		if n := len(r.f.seen("PutObject")) + len(r.f.seen("CreateMultipartUpload")); n != 0 {
+		if n := len(r.f.Seen("PutObject")) + len(r.f.Seen("CreateMultipartUpload")); n != 0 {
 			t.Errorf("%d uploads began without audio", n)
 		}
 		r.checkConsistent(t, call, recSID, audio)
@@ -454,15 +441,15 @@ func TestArchiveTwilioFaults(t *testing.T) {
 	t.Run("CutMidUpload/FailedNoObject", func(t *testing.T) {
 		// The download dies after one full part went up: the multipart
 		// upload is aborted and nothing is stored.
-		r := startRig(t, rigOptions{worker: worker.Config{MaxAttempts: 1}})
+		r := startRig(t, rigOptions{configure: func(c *service.Config) { c.Worker.MaxAttempts = 1 }})
 		call := twiliotest.NewCall(servicetest.AccountSID)
-		big := genBytes(71, 12<<20)
+		big := s3test.Bytes(71, 12<<20)
 		recSID := r.record(t, call, big, twiliotest.Fault{CutAfter: 7 << 20})
 		rec := r.waitState(t, call.CallSID, storage.RecordingFailed)
 		if !strings.Contains(rec.LastError, "storing audio") {
 			t.Errorf("last_error %q, want the failed store named", rec.LastError)
 		}
-		if len(r.f.seen("CreateMultipartUpload")) == 0 {
+		if len(r.f.Seen("CreateMultipartUpload")) == 0 {
 			t.Error("no multipart upload began: the cut was not midway")
 		}
 		r.checkConsistent(t, call, recSID, big)
@@ -472,42 +459,42 @@ func TestArchiveTwilioFaults(t *testing.T) {
 // TestArchiveUploadCut cuts S3's connection in the middle of the second part
 // of a 12 MiB multipart upload (5 MiB parts), on every try the SDK makes.
 func TestArchiveUploadCut(t *testing.T) {
-	audio := genBytes(80, 12<<20)
-	cutPart2 := func(cutting func() bool, cuts *atomic.Int32) func(*http.Request) fault {
-		return func(req *http.Request) fault {
-			if opOf(req) == "UploadPart" && req.URL.Query().Get("partNumber") == "2" && cutting() {
+	audio := s3test.Bytes(80, 12<<20)
+	cutPart2 := func(cutting func() bool, cuts *atomic.Int32) func(*http.Request) s3test.Fault {
+		return func(req *http.Request) s3test.Fault {
+			if s3test.Op(req) == "UploadPart" && req.URL.Query().Get("partNumber") == "2" && cutting() {
 				cuts.Add(1)
-				return fault{cut: 1 << 20}
+				return s3test.Fault{Cut: 1 << 20}
 			}
-			return fault{}
+			return s3test.Fault{}
 		}
 	}
 
 	t.Run("NoRetriesLeft/FailedNoObject", func(t *testing.T) {
-		f := mustFakeS3(t)
+		f := s3test.New(t)
 		var cuts atomic.Int32
-		f.setFault(cutPart2(func() bool { return true }, &cuts))
-		r := startRig(t, rigOptions{f: f, worker: worker.Config{MaxAttempts: 1}})
+		f.SetFault(cutPart2(func() bool { return true }, &cuts))
+		r := startRig(t, rigOptions{f: f, configure: func(c *service.Config) { c.Worker.MaxAttempts = 1 }})
 		call := twiliotest.NewCall(servicetest.AccountSID)
 		recSID := r.record(t, call, audio)
 		rec := r.waitState(t, call.CallSID, storage.RecordingFailed)
 		if cuts.Load() == 0 || rec.LastError == "" {
 			t.Errorf("%d cuts, last_error %q: want the cut to fail the upload", cuts.Load(), rec.LastError)
 		}
-		if len(r.f.seen("AbortMultipartUpload")) == 0 {
+		if len(r.f.Seen("AbortMultipartUpload")) == 0 {
 			t.Error("the interrupted multipart upload was not aborted")
 		}
 		r.checkConsistent(t, call, recSID, audio)
 	})
 
 	t.Run("Retried/StoredWhole", func(t *testing.T) {
-		f := mustFakeS3(t)
+		f := s3test.New(t)
 		var cuts atomic.Int32
 		var media = twiliotest.NewMedia(servicetest.AccountSID, servicetest.AuthToken)
 		t.Cleanup(media.Close)
 		var recSID atomic.Value
 		// Cut only during the first archive attempt (the first download).
-		f.setFault(cutPart2(func() bool {
+		f.SetFault(cutPart2(func() bool {
 			sid, _ := recSID.Load().(string)
 			return sid != "" && media.Gets(sid) == 1
 		}, &cuts))
@@ -545,13 +532,13 @@ type deleteProbe struct {
 // the media at Twilio only once S3 holds the object and the database says
 // stored, and never when archiving failed.
 func TestArchiveDeleteAfterArchive(t *testing.T) {
-	audio := genBytes(90, 6<<20)
+	audio := s3test.Bytes(90, 6<<20)
 
 	// probed starts an instance whose Twilio traffic passes through a probe.
-	probed := func(t *testing.T, f *fakeS3, call twiliotest.Call, o rigOptions) (*archiveRig, <-chan deleteProbe) {
+	probed := func(t *testing.T, f *s3test.Server, call twiliotest.Call, o rigOptions) (*archiveRig, <-chan deleteProbe) {
 		t.Helper()
 		calls := memory.New()
-		probeStore := mustStoreWith(t, f.newClient(0), Config{})
+		probeStore := mustS3Store(t, f.Client(0))
 		media := twiliotest.NewMedia(servicetest.AccountSID, servicetest.AuthToken)
 		t.Cleanup(media.Close)
 		target, err := url.Parse(media.URL)
@@ -580,13 +567,19 @@ func TestArchiveDeleteAfterArchive(t *testing.T) {
 		// Twilio's API origin.
 		media.URL = proxy.URL
 		o.f, o.calls, o.media = f, calls, media
-		o.worker.DeleteAfterArchive = true
+		configure := o.configure
+		o.configure = func(c *service.Config) {
+			if configure != nil {
+				configure(c)
+			}
+			c.Worker.DeleteAfterArchive = true
+		}
 		return startRig(t, o), probes
 	}
 
 	t.Run("Stored/DeletedAfterwards", func(t *testing.T) {
 		call := twiliotest.NewCall(servicetest.AccountSID)
-		r, probes := probed(t, mustFakeS3(t), call, rigOptions{})
+		r, probes := probed(t, s3test.New(t), call, rigOptions{})
 		recSID := r.record(t, call, audio)
 		var p deleteProbe
 		select {
@@ -604,9 +597,9 @@ func TestArchiveDeleteAfterArchive(t *testing.T) {
 
 	t.Run("S3Failing/MediaKept", func(t *testing.T) {
 		call := twiliotest.NewCall(servicetest.AccountSID)
-		f := mustFakeS3(t)
-		f.setFault(func(req *http.Request) fault { return errInternal })
-		r, probes := probed(t, f, call, rigOptions{worker: worker.Config{MaxAttempts: 2}})
+		f := s3test.New(t)
+		f.SetFault(func(req *http.Request) s3test.Fault { return s3test.InternalError })
+		r, probes := probed(t, f, call, rigOptions{configure: func(c *service.Config) { c.Worker.MaxAttempts = 2 }})
 		recSID := r.record(t, call, audio)
 		r.waitState(t, call.CallSID, storage.RecordingFailed)
 		select {
@@ -617,7 +610,7 @@ func TestArchiveDeleteAfterArchive(t *testing.T) {
 		if n := r.in.Media.Deletes(recSID); n != 0 {
 			t.Errorf("%d DELETEs at Twilio, want 0", n)
 		}
-		f.setFault(nil)
+		f.SetFault(nil)
 		r.checkConsistent(t, call, recSID, audio)
 	})
 }
@@ -639,12 +632,14 @@ func TestArchiveDeleteVersioned(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			// Failed downloads are retried only after an hour: the second
 			// recording stays pending for the whole test.
-			o := rigOptions{f: mustVersionedFakeS3(t), worker: worker.Config{BackoffBase: time.Hour, BackoffMax: time.Hour}}
+			o := rigOptions{f: s3test.NewVersioned(t), configure: func(c *service.Config) {
+				c.Worker.BackoffBase, c.Worker.BackoffMax = time.Hour, time.Hour
+			}}
 			if c.calls != nil {
 				o.calls = c.calls(t)
 			}
 			r := startRig(t, o)
-			audio := genBytes(uint64(70+i), 300<<10)
+			audio := s3test.Bytes(uint64(70+i), 300<<10)
 			call := twiliotest.NewCall(servicetest.AccountSID)
 			stored := r.record(t, call, audio)
 			if resp := r.in.Webhook("/twilio/status", call.Form("CallStatus", "completed", "CallDuration", "42")); resp.Status != http.StatusNoContent {
@@ -676,7 +671,7 @@ func TestArchiveDeleteVersioned(t *testing.T) {
 			if rec, _ := r.in.Calls.GetRecording(context.Background(), call.CallSID, pending); rec.State != storage.RecordingPending {
 				t.Fatalf("second recording is %s, want pending", rec.State)
 			}
-			if n, m := len(r.f.versionsOf(t, storedKey)), len(r.f.versionsOf(t, pendingKey)); n != 2 || m != 1 {
+			if n, m := len(r.f.Versions(t, storedKey)), len(r.f.Versions(t, pendingKey)); n != 2 || m != 1 {
 				t.Fatalf("before the delete: %d and %d versions, want 2 and 1", n, m)
 			}
 
@@ -684,7 +679,7 @@ func TestArchiveDeleteVersioned(t *testing.T) {
 				t.Fatalf("DELETE call: %d %s", resp.Status, resp.Body)
 			}
 			for _, k := range []string{storedKey, pendingKey} {
-				if vs := r.f.versionsOf(t, k); len(vs) != 0 {
+				if vs := r.f.Versions(t, k); len(vs) != 0 {
 					t.Errorf("after the delete the bucket still holds %v of %s", vs, k)
 				}
 			}
@@ -703,7 +698,7 @@ func TestArchiveDeleteVersioned(t *testing.T) {
 			if w, ok, err := r.in.Calls.ClaimWork(context.Background(), time.Now().Add(48*time.Hour), time.Minute); err != nil || ok {
 				t.Errorf("work after the late callback: %+v, %v, %v; want none", w, ok, err)
 			}
-			if vs := r.f.versionsOf(t, storedKey); len(vs) != 0 {
+			if vs := r.f.Versions(t, storedKey); len(vs) != 0 {
 				t.Errorf("the late callback brought back %v", vs)
 			}
 		})

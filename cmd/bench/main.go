@@ -1,9 +1,10 @@
 // Command bench measures the status-callback and speech-turn webhooks of a
-// complete switchboard instance (Fiber handlers on a loopback listener, the
-// PostgreSQL store) next to pgbench running the same SQL statements against
-// the same server in the same run, so the figure that matters is the ratio:
-// how much of the database's own rate survives the HTTP, signature, handler
-// and driver layers. The store's calls made directly (no HTTP) split that
+// complete switchboard instance (built by runtime/service as cmd/switchboard
+// builds it, on a loopback listener, with the PostgreSQL store) next to
+// pgbench running the same SQL statements against the same server in the
+// same run, so the figure that matters is the ratio: how much of the
+// database's own rate survives the HTTP, signature, handler and driver
+// layers. The store's calls made directly (no HTTP) split that
 // loss between the driver and the web layers. It then offers each webhook at
 // a fixed rate (open loop: requests leave on schedule whether or not earlier
 // ones have answered) and reports latency percentiles measured from the
@@ -13,7 +14,7 @@
 // Without -db it starts a throwaway PostgreSQL cluster (see pgtest). It is a
 // measuring tool, not a test: nothing here passes or fails on a figure.
 //
-//	go run ./storage/postgres/bench [-clients 8] [-duration 10s] [-rate 500] [-profile dir]
+//	go run ./cmd/bench [-clients 8] [-duration 10s] [-rate 500] [-profile dir]
 package main
 
 import (
@@ -73,7 +74,7 @@ func run(ctx context.Context, o options) error {
 	if err := db.seed(ctx, o.clients, perClient, fixed); err != nil {
 		return err
 	}
-	svc, err := startService(ctx, db.url, o.pool)
+	svc, err := startInstance(ctx, db.url, o.pool)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"switchboard/runtime/service/servicetest"
+	"switchboard/storage"
 )
 
 // The pgbench scripts: the store's statements for each webhook.
@@ -49,7 +52,11 @@ func runPgbench(ctx context.Context, o options, db *database, script string, spa
 		return pgbenchResult{}, err
 	}
 	args := []string{"-n", "-M", "prepared", "-c", strconv.Itoa(o.clients), "-j", strconv.Itoa(min(o.clients, numCPU())),
-		"-T", strconv.Itoa(int(o.duration.Seconds())), "-D", "i=0", "-D", "space=" + strconv.Itoa(space), "-f", file, db.url}
+		"-T", strconv.Itoa(int(o.duration.Seconds())), "-D", "i=0", "-D", "space=" + strconv.Itoa(space),
+		"-D", "account=" + servicetest.AccountSID,
+		"-D", "completed_rank=" + strconv.Itoa(storage.StatusCompleted.Rank()),
+		"-D", "in_progress_rank=" + strconv.Itoa(storage.StatusInProgress.Rank()),
+		"-f", file, db.url}
 	cmd := exec.CommandContext(ctx, o.pgbench, args...)
 	out, err := cmd.CombinedOutput()
 	text := string(out)

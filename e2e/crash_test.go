@@ -1,4 +1,4 @@
-package instances_test
+package e2e
 
 import (
 	"bytes"
@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service"
 	"switchboard/runtime/service/servicetest"
-	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/postgres/pgtest"
 )
@@ -110,10 +110,10 @@ func TestInstanceKilledWhileArchiving(t *testing.T) {
 	media := mustMedia(t)
 	local, blobDir := mustBlobs(t)
 	blobs := &countingBlobs{BlobStore: local}
-	wc := worker.Config{Lease: lease}
+	shortLease := func(c *service.Config) { c.Worker.Lease = lease }
 
 	doomedStore := &severable{Store: mustOpen(t, storeConfig(dbURL))}
-	doomed := servicetest.Start(t, servicetest.Options{Calls: doomedStore, Blobs: blobs, Media: media, Worker: wc})
+	doomed := servicetest.Start(t, servicetest.Options{Calls: doomedStore, Blobs: blobs, Media: media, Configure: shortLease})
 
 	call := twiliotest.NewCall(servicetest.AccountSID)
 	if r := doomed.Webhook("/twilio/voice", call.Form()); r.Status != http.StatusOK {
@@ -151,7 +151,7 @@ func TestInstanceKilledWhileArchiving(t *testing.T) {
 	if rec, err := survivorStore.GetRecording(t.Context(), call.CallSID, recSID); err != nil || rec.State != storage.RecordingPending || rec.Attempts != 1 {
 		t.Fatalf("after the kill: %+v, %v; want pending after one attempt", rec, err)
 	}
-	survivor := servicetest.Start(t, servicetest.Options{Calls: survivorStore, Blobs: blobs, Media: media, Worker: wc})
+	survivor := servicetest.Start(t, servicetest.Options{Calls: survivorStore, Blobs: blobs, Media: media, Configure: shortLease})
 
 	var rec storage.Recording
 	servicetest.Eventually(t, 20*time.Second, "the survivor archiving the recording", func() bool {
