@@ -88,3 +88,15 @@ func (f CallFilter) PageLimit() (int, error) {
 	}
 	return min(f.Limit, MaxPageSize), nil
 }
+
+// CheckCaller validates the caller's turn of a speech webhook: a turn
+// (see Check) numbered from 1.
+func (t Turn) CheckCaller() error {
+	if err := t.Check(); err != nil {
+		return err
+	}
+	if t.Number < 1 {
+		return Errorf(ErrInvalid, "a caller's turn is numbered from 1")
+	}
+	return nil
+}

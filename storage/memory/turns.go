@@ -68,11 +68,8 @@ func copyTurn(t storage.Turn) storage.Turn {
 // or cannot follow the conversation.
 func (s *Store) BeginTurn(ctx context.Context, nc storage.NewCall, t storage.Turn) (storage.TurnState, error) {
 	t.CallSID, t.Role = nc.SID, storage.RoleCaller
-	if err := t.Check(); err != nil {
+	if err := t.CheckCaller(); err != nil {
 		return storage.TurnState{}, err
-	}
-	if t.Number < 1 {
-		return storage.TurnState{}, storage.Errorf(storage.ErrInvalid, "a caller's turn is numbered from 1")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

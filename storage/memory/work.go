@@ -74,69 +74,67 @@ func (s *Store) mirrorAttempts(it *workItem) {
 	}
 }
 
+// finish runs done on w's item while w's lease is held and, when it
+// succeeds, removes the item: the result and the end of the work are one
+// step, as in one transaction.
+func (s *Store) finish(w storage.Work, done func(it *workItem) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, err := s.held(w)
+	if err != nil {
+		return err
+	}
+	if err := done(s.work[i]); err != nil {
+		return err
+	}
+	s.work = slices.Delete(s.work, i, i+1)
+	return nil
+}
+
 // CompleteRecording marks the recording stored and finishes its archive work.
 func (s *Store) CompleteRecording(ctx context.Context, w storage.Work, blob storage.StoredBlob, deleteMedia bool) error {
 	if err := storage.CheckKey(blob.Key); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i, err := s.held(w)
-	if err != nil {
-		return err
-	}
-	it := s.work[i]
-	rec := s.archiveRecording(it)
-	if rec == nil {
-		return storage.Errorf(storage.ErrInvalid, "work is not a recording to archive")
-	}
-	stored := norm(time.Now())
-	rec.State = storage.RecordingStored
-	rec.BlobKey = blob.Key
-	rec.Size = blob.Size
-	rec.SHA256 = blob.SHA256
-	rec.ContentType = blob.ContentType
-	rec.StoredAt = &stored
-	rec.LastError = ""
-	s.work = slices.Delete(s.work, i, i+1)
-	if deleteMedia {
-		s.enqueue(storage.WorkDeleteTwilioMedia, rec.CallSID, rec.SID)
-	}
-	return nil
+	return s.finish(w, func(it *workItem) error {
+		rec := s.archiveRecording(it)
+		if rec == nil {
+			return storage.Errorf(storage.ErrInvalid, "work is not a recording to archive")
+		}
+		stored := norm(time.Now())
+		rec.State = storage.RecordingStored
+		rec.BlobKey = blob.Key
+		rec.Size = blob.Size
+		rec.SHA256 = blob.SHA256
+		rec.ContentType = blob.ContentType
+		rec.StoredAt = &stored
+		rec.LastError = ""
+		if deleteMedia {
+			s.enqueue(storage.WorkDeleteTwilioMedia, rec.CallSID, rec.SID)
+		}
+		return nil
+	})
 }
 
 // CompleteSummary stores the summary and finishes the summary work.
 func (s *Store) CompleteSummary(ctx context.Context, w storage.Work, sum storage.Summary) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i, err := s.held(w)
-	if err != nil {
-		return err
-	}
-	it := s.work[i]
-	if it.w.Kind != storage.WorkSummarizeCall {
-		return storage.Errorf(storage.ErrInvalid, "work is not a call to summarize")
-	}
-	c, ok := s.calls[it.w.CallSID]
-	if !ok {
-		return notFoundCall()
-	}
-	sum.CreatedAt = orNow(sum.CreatedAt)
-	c.summary = &sum
-	s.work = slices.Delete(s.work, i, i+1)
-	return nil
+	return s.finish(w, func(it *workItem) error {
+		if it.w.Kind != storage.WorkSummarizeCall {
+			return storage.Errorf(storage.ErrInvalid, "work is not a call to summarize")
+		}
+		c, ok := s.calls[it.w.CallSID]
+		if !ok {
+			return notFoundCall()
+		}
+		sum.CreatedAt = orNow(sum.CreatedAt)
+		c.summary = &sum
+		return nil
+	})
 }
 
 // CompleteWork finishes work that has no result to store.
 func (s *Store) CompleteWork(ctx context.Context, w storage.Work) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i, err := s.held(w)
-	if err != nil {
-		return err
-	}
-	s.work = slices.Delete(s.work, i, i+1)
-	return nil
+	return s.finish(w, func(*workItem) error { return nil })
 }
 
 // FailWork keeps the error where the API shows it and either schedules a

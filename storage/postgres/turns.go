@@ -104,11 +104,8 @@ func (s *Store) AddTurn(ctx context.Context, t storage.Turn) (storage.Turn, bool
 // assistant's turns only).
 func (s *Store) BeginTurn(ctx context.Context, nc storage.NewCall, t storage.Turn) (storage.TurnState, error) {
 	t.CallSID, t.Role = nc.SID, storage.RoleCaller
-	if err := t.Check(); err != nil {
+	if err := t.CheckCaller(); err != nil {
 		return storage.TurnState{}, err
-	}
-	if t.Number < 1 {
-		return storage.TurnState{}, storage.Errorf(storage.ErrInvalid, "a caller's turn is numbered from 1")
 	}
 	nc, err := nc.Check()
 	if err != nil {
