@@ -70,6 +70,10 @@ type Config struct {
 	CallMode string
 	// Relay shapes streamed calls (ModeRelay).
 	Relay RelayConfig
+	// ReplicaBucket (S3_REPLICA_BUCKET), when set, makes deleting a call
+	// record the erasure of its audio in that bucket, which the workers
+	// carry out: the request itself never waits on the other region.
+	ReplicaBucket string
 }
 
 // Deps are the collaborators of the handlers.

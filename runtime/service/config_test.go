@@ -41,6 +41,9 @@ func TestLoadConfig(t *testing.T) {
 		{"ErrShortAPIToken", map[string]string{"API_TOKENS": "short"}, []string{"API_TOKENS"}},
 		{"ErrSeveralAtOnce", map[string]string{"PUBLIC_BASE_URL": "nope", "WORKERS": "-1", "LOG_LEVEL": "loud"},
 			[]string{"PUBLIC_BASE_URL", "WORKERS", "LOG_LEVEL"}},
+		{"ErrReplicaWithoutBucket", map[string]string{"S3_REPLICA_BUCKET": "recordings-dr", "S3_REPLICA_REGION": "eu-central-1"}, []string{"S3_REPLICA_BUCKET", "S3_BUCKET"}},
+		{"ErrReplicaWithoutRegion", production(map[string]string{"S3_REPLICA_BUCKET": "recordings-dr"}), []string{"S3_REPLICA_REGION"}},
+		{"ErrReplicaRecheckTooShort", map[string]string{"S3_REPLICA_RECHECK": "0s"}, []string{"S3_REPLICA_RECHECK"}},
 		{"ErrProductionMissing", map[string]string{"SWITCHBOARD_ENV": "production"},
 			[]string{"TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "API_TOKENS", "DATABASE_URL", "S3_BUCKET"}},
 	}
@@ -82,6 +85,9 @@ func TestLoadConfigAccepts(t *testing.T) {
 		"OKGoogleVoice":            {"CALL_LANGUAGE": "es-MX", "CALL_VOICE": "Google.es-US-Neural2-A"},
 		"OKUnknownVoiceIsAWarning": {"CALL_LANGUAGE": "en-US", "CALL_VOICE": "ElevenLabs.Someone"},
 		"OKMandarin":               {"CALL_LANGUAGE": "cmn-Hans-CN", "CALL_VOICE": "Polly.Zhiyu-Neural"},
+		// What Terraform writes into each region's settings.
+		"OKReplica": production(map[string]string{"S3_REGION": "eu-west-1", "S3_KMS_KEY_ID": "arn:aws:kms:eu-west-1:111122223333:key/a",
+			"S3_REPLICA_BUCKET": "recordings-dr", "S3_REPLICA_REGION": "eu-central-1"}),
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {
