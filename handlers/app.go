@@ -66,6 +66,15 @@ type Config struct {
 	// MaxBody bounds a webhook body, also under runtimes that do not enforce
 	// Fiber's BodyLimit.
 	MaxBody int
+	// CallMode is ModeGather or ModeRelay: how the default assistant's
+	// calls run ("" is gather). Other assistants say so in their call_mode.
+	CallMode string
+	// Streaming: this instance serves ConversationRelay sockets, so calls
+	// whose assistant's call mode is relay are streamed. Off under Lambda,
+	// which cannot hold a socket: such calls then run with <Gather>.
+	Streaming bool
+	// Relay shapes streamed calls (ModeRelay).
+	Relay RelayConfig
 	// ReplicaBucket (S3_REPLICA_BUCKET), when set, makes deleting a call
 	// record the erasure of its audio in that bucket, which the workers
 	// carry out: the request itself never waits on the other region.
@@ -138,6 +147,7 @@ type Server struct {
 
 	turns    singleflight.Group // one assistant request per (call, turn) per process
 	draining atomic.Bool
+	relay    *relayState
 }
 
 // New returns a Server. Every Config field is the operator's setting (the
@@ -177,12 +187,19 @@ func New(cfg Config, d Deps) *Server {
 		workReady:  d.WorkReady,
 		capture:    d.Capture,
 		reqID:      d.RequestID,
+		relay: &relayState{cfg: cfg.Relay, metrics: newRelayMetrics(d.Registry),
+			sessions: make(map[*relaySession]struct{})},
 	}
 }
 
 // Drain makes /readyz answer 503 so the load balancer stops sending new
-// requests; everything else keeps being served.
-func (s *Server) Drain() { s.draining.Store(true) }
+// requests; everything else keeps being served, except streamed calls:
+// their sockets close once the reply in flight is done, so Twilio
+// reconnects through the load balancer to another instance.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.closeRelays()
+}
 
 // App returns the Fiber app with every route. base carries the runtime's
 // settings (timeouts, body limit, proxy trust); App adds the error handler.
@@ -219,6 +236,8 @@ func (s *Server) routes(app *fiber.App) {
 	tw.Post("/status", s.status)
 	tw.Post("/recording", s.recording)
 	tw.Post("/fallback", s.fallback)
+	tw.Post("/relay/action", s.relayAction)
+	tw.Get("/relay/:sid", s.relayHandshake, s.relaySocket())
 
 	api := app.Group("/api/v1", s.requireToken)
 	api.Get("/openapi.json", s.openAPI)

@@ -247,6 +247,10 @@ func exercise(t *testing.T, in *servicetest.Instance) {
 	big := servicetest.SignedRequest(t, in.URL, "/twilio/status", url.Values{"a": {strings.Repeat("x", 70<<10)}})
 	expect("status too large", in.Do(big), 413)
 	expect("fallback", in.Webhook("/twilio/fallback", call.Form("ErrorCode", "11200")), 200)
+	expect("relay action", in.Webhook("/twilio/relay/action", call.Form("SessionStatus", "ended",
+		"HandoffData", `{"reason": "end_call", "turn": 3, "farewell": "Bye now.", "language": "en-GB", "voice": "Polly.Amy-Neural"}`)), 200)
+	expect("relay action bad", in.Webhook("/twilio/relay/action", url.Values{"SessionStatus": {"failed"}}), 400)
+	expect("relay socket without an upgrade", in.API(http.MethodGet, "/twilio/relay/"+call.CallSID), 426)
 	expect("delete live call", in.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID), 409)
 	pendingRec := twiliotest.SID("RE")
 	in.Media.Fail(pendingRec, twiliotest.Fault{Status: 404})

@@ -79,10 +79,13 @@ func (s *Server) voice(c *fiber.Ctx) error {
 	// (assistant.Versions), so the steady state adds no round trip. When
 	// it cannot be read the greeting, stored already, is said in the
 	// deployment's voice rather than failing the call.
-	sp := s.defaultSpeech()
-	if a, err := s.versions.Get(ctx, call.Assistant); err == nil {
-		sp = speechOf(a)
-	} else {
+	a, err := s.versions.Get(ctx, call.Assistant)
+	if err != nil {
+		a = s.versions.Default()
+		a.CallMode = storage.CallModeGather
+	}
+	sp := speechOf(a)
+	if err != nil {
 		s.logger(c).Warn("assistant version unreadable; greeting in the default voice", "assistant", call.Assistant.ID,
 			"version", call.Assistant.Version, "err", err.Error())
 	}
@@ -94,6 +97,9 @@ func (s *Server) voice(c *fiber.Ctx) error {
 		Events:   recordingEvents,
 		Channels: recordingChannel,
 	}}
+	if s.relayFor(c, a) {
+		return sendTwiML(c, s.relayTwiML(sp, recording, call.SID, stored.Text))
+	}
 	return sendTwiML(c, renderTwiML(append([]any{recording}, s.prompt(sp, stored.Text, 1, 0)...)...))
 }
 

@@ -118,6 +118,9 @@ func CheckAssistant(s AssistantSettings) error {
 	return InvalidFields("assistant", s.Check())
 }
 
+// ValidVoice reports whether v has the shape of a Twilio voice name.
+func ValidVoice(v string) bool { return voiceShape.MatchString(v) }
+
 // ValidNumber reports whether n is an E.164 phone number.
 func ValidNumber(n string) bool { return e164.MatchString(n) }
 

@@ -133,6 +133,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		TwilioAPIBaseURL: cfg.TwilioAPIBaseURL,
 		RecordingURLTTL:  cfg.S3.URLTTL,
 		MaxBody:          cfg.HTTP.BodyLimit,
+		CallMode:         cfg.CallMode,
+		Streaming:        !cfg.Serverless,
+		Relay:            cfg.Relay,
 		ReplicaBucket:    replicaBucket,
 	}, handlers.Deps{
 		Calls: m.Calls, Writes: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
@@ -266,7 +269,7 @@ func DefaultAssistant(cfg Config) (storage.Assistant, error) {
 			Goodbye:  cfg.Model.Goodbye,
 			Language: cfg.Language,
 			Voice:    cfg.Voice,
-			CallMode: storage.CallModeGather,
+			CallMode: storage.CallMode(cfg.CallMode),
 			Model:    model,
 			Speech:   storage.SpeechLimits{MaxReplyChars: cfg.Model.MaxReplyChars, MaxSilence: cfg.MaxSilence},
 		},
