@@ -244,8 +244,21 @@ func exercise(t *testing.T, in *servicetest.Instance) {
 	plain.Header.Set("Content-Type", "application/json")
 	plain.Header.Set("X-Twilio-Signature", "x")
 	expect("status as JSON", in.Do(plain), 415)
-	big := servicetest.SignedRequest(t, in.URL, "/twilio/status", url.Values{"a": {strings.Repeat("x", 70<<10)}})
-	expect("status too large", in.Do(big), 413)
+	// The server answers 413 and closes the connection while the client
+	// may still be writing the body: a reset then hides the answer, so
+	// this is tried until the answer is read.
+	tooLarge := 0
+	for try := 0; try < 10 && tooLarge == 0; try++ {
+		big := servicetest.SignedRequest(t, in.URL, "/twilio/status", url.Values{"a": {strings.Repeat("x", 70<<10)}})
+		if resp, err := in.HTTP.Do(big); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			tooLarge = resp.StatusCode
+		}
+	}
+	if tooLarge != http.StatusRequestEntityTooLarge {
+		t.Fatalf("an oversized webhook: %d, want 413", tooLarge)
+	}
 	expect("fallback", in.Webhook("/twilio/fallback", call.Form("ErrorCode", "11200")), 200)
 	expect("relay action", in.Webhook("/twilio/relay/action", call.Form("SessionStatus", "ended",
 		"HandoffData", `{"reason": "end_call", "turn": 3, "farewell": "Bye now.", "language": "en-GB", "voice": "Polly.Amy-Neural"}`)), 200)
