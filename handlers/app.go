@@ -1,6 +1,6 @@
 // Package handlers is switchboard's Fiber app: the Twilio webhooks that run a
-// call, the calls API for the people who review calls, health endpoints and
-// metrics. Every route is registered in (*Server).routes; errors of the
+// call, the calls API for the people who review calls, the assistants and
+// numbers API, its OpenAPI document, health endpoints and metrics. Every route is registered in (*Server).routes; errors of the
 // storage kinds become HTTP statuses in exactly one place, errorHandler.
 //
 // The handlers keep nothing about a call in process memory between requests:
@@ -66,6 +66,15 @@ type Config struct {
 	// MaxBody bounds a webhook body, also under runtimes that do not enforce
 	// Fiber's BodyLimit.
 	MaxBody int
+	// CallMode is ModeGather or ModeRelay: how the default assistant's
+	// calls run ("" is gather). Other assistants say so in their call_mode.
+	CallMode string
+	// Streaming: this instance serves ConversationRelay sockets, so calls
+	// whose assistant's call mode is relay are streamed. Off under Lambda,
+	// which cannot hold a socket: such calls then run with <Gather>.
+	Streaming bool
+	// Relay shapes streamed calls (ModeRelay).
+	Relay RelayConfig
 	// ReplicaBucket (S3_REPLICA_BUCKET), when set, makes deleting a call
 	// record the erasure of its audio in that bucket, which the workers
 	// carry out: the request itself never waits on the other region.
@@ -80,7 +89,14 @@ type Deps struct {
 	Writes    storage.CallWriter
 	Blobs     storage.BlobStore
 	Assistant assistant.Assistant
-	Log       *slog.Logger
+	// Assistants, Numbers and Analyses serve the assistants API; Versions
+	// resolves the assistant version each call runs with (its default is
+	// the deployment's own assistant).
+	Assistants storage.Assistants
+	Numbers    storage.Numbers
+	Analyses   storage.Analyses
+	Versions   *assistant.Versions
+	Log        *slog.Logger
 	// Registry receives the handlers' metrics and is served at /metrics.
 	Registry *prometheus.Registry
 	// WorkReady, when set, is called after a request enqueued background
@@ -110,6 +126,10 @@ type Server struct {
 	writes     storage.CallWriter
 	blobs      storage.BlobStore
 	ai         assistant.Assistant
+	assistants storage.Assistants
+	numbers    storage.Numbers
+	analyses   storage.Analyses
+	versions   *assistant.Versions
 	log        *slog.Logger
 	registry   *prometheus.Registry
 	metrics    *metrics
@@ -127,6 +147,7 @@ type Server struct {
 
 	turns    singleflight.Group // one assistant request per (call, turn) per process
 	draining atomic.Bool
+	relay    *relayState
 }
 
 // New returns a Server. Every Config field is the operator's setting (the
@@ -156,18 +177,29 @@ func New(cfg Config, d Deps) *Server {
 		writes:     d.Writes,
 		blobs:      d.Blobs,
 		ai:         d.Assistant,
+		assistants: d.Assistants,
+		numbers:    d.Numbers,
+		analyses:   d.Analyses,
+		versions:   d.Versions,
 		log:        d.Log,
 		registry:   d.Registry,
 		metrics:    newMetrics(d.Registry),
 		workReady:  d.WorkReady,
 		capture:    d.Capture,
 		reqID:      d.RequestID,
+		relay: &relayState{cfg: cfg.Relay, metrics: newRelayMetrics(d.Registry),
+			sessions: make(map[*relaySession]struct{})},
 	}
 }
 
 // Drain makes /readyz answer 503 so the load balancer stops sending new
-// requests; everything else keeps being served.
-func (s *Server) Drain() { s.draining.Store(true) }
+// requests; everything else keeps being served, except streamed calls:
+// their sockets close once the reply in flight is done, so Twilio
+// reconnects through the load balancer to another instance.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.closeRelays()
+}
 
 // App returns the Fiber app with every route. base carries the runtime's
 // settings (timeouts, body limit, proxy trust); App adds the error handler.
@@ -204,12 +236,28 @@ func (s *Server) routes(app *fiber.App) {
 	tw.Post("/status", s.status)
 	tw.Post("/recording", s.recording)
 	tw.Post("/fallback", s.fallback)
+	tw.Post("/relay/action", s.relayAction)
+	tw.Get("/relay/:sid", s.relayHandshake, s.relaySocket())
 
 	api := app.Group("/api/v1", s.requireToken)
+	api.Get("/openapi.json", s.openAPI)
 	api.Get("/calls", s.listCalls)
 	api.Get("/calls/:sid", s.getCall)
 	api.Delete("/calls/:sid", s.deleteCall)
 	api.Get("/calls/:sid/recordings/:rsid/audio", s.recordingAudio)
+	api.Get("/assistants", s.listAssistants)
+	api.Post("/assistants", s.createAssistant)
+	api.Get("/assistants/:id", s.getAssistant)
+	api.Put("/assistants/:id", s.putAssistant)
+	api.Patch("/assistants/:id", s.patchAssistant)
+	api.Delete("/assistants/:id", s.deleteAssistant)
+	api.Get("/assistants/:id/versions/:version", s.getAssistantVersion)
+	api.Post("/assistants/:id/reanalyze", s.reanalyze)
+	api.Get("/analysis-runs/:run", s.getAnalysisRun)
+	api.Get("/numbers", s.listNumbers)
+	api.Post("/numbers", s.addNumber)
+	api.Get("/numbers/:number", s.getNumber)
+	api.Delete("/numbers/:number", s.deleteNumber)
 
 	app.Use(s.notFound)
 }

@@ -48,6 +48,23 @@ type (
 	refHangup struct {
 		XMLName xml.Name `xml:"Hangup"`
 	}
+	refConnect struct {
+		XMLName xml.Name `xml:"Connect"`
+		Action  string   `xml:"action,attr"`
+		Method  string   `xml:"method,attr"`
+		Relay   refConversationRelay
+	}
+	refConversationRelay struct {
+		XMLName                      xml.Name `xml:"ConversationRelay"`
+		URL                          string   `xml:"url,attr"`
+		WelcomeGreeting              string   `xml:"welcomeGreeting,attr"`
+		WelcomeGreetingInterruptible string   `xml:"welcomeGreetingInterruptible,attr"`
+		Language                     string   `xml:"language,attr"`
+		TTSProvider                  string   `xml:"ttsProvider,attr"`
+		Voice                        string   `xml:"voice,attr"`
+		TranscriptionProvider        string   `xml:"transcriptionProvider,attr"`
+		Interruptible                string   `xml:"interruptible,attr"`
+	}
 )
 
 func refRender(t *testing.T, verbs ...any) string {
@@ -82,6 +99,8 @@ func TestTwiMLMatchesEncodingXML(t *testing.T) {
 			twimlSay{Text: text},
 			twimlRedirect{Method: "POST", URL: text},
 			twimlHangup{},
+			twimlConnect{Action: text, Method: "POST", Relay: twimlConversationRelay{URL: text, WelcomeGreeting: text,
+				WelcomeGreetingInterruptible: "any", Language: text, TTSProvider: "", Voice: text, TranscriptionProvider: text, Interruptible: "any"}},
 		))
 		want := refRender(t,
 			refStart{Recording: refRecording{Callback: text, Method: "POST", Events: "completed absent", Channels: text}},
@@ -90,6 +109,8 @@ func TestTwiMLMatchesEncodingXML(t *testing.T) {
 			refSay{Text: text},
 			refRedirect{Method: "POST", URL: text},
 			refHangup{},
+			refConnect{Action: text, Method: "POST", Relay: refConversationRelay{URL: text, WelcomeGreeting: text,
+				WelcomeGreetingInterruptible: "any", Language: text, TTSProvider: "", Voice: text, TranscriptionProvider: text, Interruptible: "any"}},
 		)
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("text %q (-want +got):\n%s", text, d)

@@ -35,6 +35,16 @@ func (t Turn) Check() error {
 	if len(t.Text) > MaxTurnText {
 		return Errorf(ErrInvalid, "turn text must be at most %d bytes", MaxTurnText)
 	}
+	if t.Role == RoleCaller && (t.Interrupted || t.Latency != nil) {
+		return Errorf(ErrInvalid, "only assistant turns are interrupted or timed")
+	}
+	if l := t.Latency; l != nil {
+		for _, ms := range []float64{l.FirstTokenMS, l.FirstTextMS, l.LastTextMS} {
+			if ms != ms || ms < -1 || ms > MaxLatencyMS {
+				return Errorf(ErrInvalid, "turn latency must be -1 or 0 to %d ms", MaxLatencyMS)
+			}
+		}
+	}
 	return nil
 }
 
@@ -65,10 +75,17 @@ func (r Recording) CheckNew() (Recording, error) {
 
 // PageLimit checks the filter's status and returns its page size: 0 means
 // DefaultPageSize, and larger sizes are capped at MaxPageSize. ErrInvalid
-// for a negative limit or an unknown status.
+// for a negative limit, an unknown status, a malformed assistant ID or too
+// many analysis filters.
 func (f CallFilter) PageLimit() (int, error) {
 	if f.Status != "" && !f.Status.Valid() {
 		return 0, Errorf(ErrInvalid, "unknown call status")
+	}
+	if f.Assistant != "" && !ValidAssistantID(f.Assistant) {
+		return 0, Errorf(ErrInvalid, "assistant must be an assistant ID")
+	}
+	if len(f.Analysis) > MaxAnalysisMatches {
+		return 0, Errorf(ErrInvalid, "at most %d analysis filters", MaxAnalysisMatches)
 	}
 	switch {
 	case f.Limit < 0:

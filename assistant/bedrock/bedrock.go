@@ -94,6 +94,7 @@ func New(ctx context.Context, cfg Config, deps assistant.Deps) (*Assistant, erro
 		return nil, storage.Errorf(storage.ErrInvalid, "AWS_REGION must be set for Bedrock")
 	}
 	client := bedrockruntime.NewFromConfig(awsCfg, func(o *bedrockruntime.Options) {
+		o.HTTPClient = BufferBodies(awsCfg.HTTPClient)
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
@@ -109,7 +110,11 @@ func NewWithClient(client ConverseAPI, cfg Config, deps assistant.Deps) (*Assist
 	if err := cfg.Validate(); err != nil {
 		return nil, storage.Wrap(storage.ErrInvalid, err, "invalid Bedrock configuration")
 	}
-	r, err := assistant.NewResilient("bedrock", cfg.ModelID, &provider{cfg: cfg, client: client}, deps)
+	var p assistant.Provider = &provider{cfg: cfg, client: client}
+	if sc, ok := client.(ConverseStreamAPI); ok {
+		p = &streamProvider{provider: p.(*provider), stream: sc}
+	}
+	r, err := assistant.NewResilient("bedrock", cfg.ModelID, p, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +126,10 @@ type provider struct {
 	cfg    Config
 	client ConverseAPI
 }
+
+// analysisTool is the tool whose input schema is an assistant's analysis
+// schema (see input).
+const analysisTool = "record_analysis"
 
 // callConnected opens the history when it starts with the greeting:
 // Converse requires the first message to be the user's. It is a fixed
@@ -156,14 +165,34 @@ func (p *provider) input(req assistant.ChatRequest) *bedrockruntime.ConverseInpu
 	if req.MaxTokens > 0 {
 		maxTokens = req.MaxTokens
 	}
+	model, temperature := p.cfg.ModelID, p.cfg.Temperature
+	if req.Model != "" {
+		model = req.Model
+	}
+	if req.Temperature != nil {
+		// Assistants allow OpenAI's 0–2; Bedrock's models take 0–1.
+		temperature = min(*req.Temperature, 1)
+	}
 	in := &bedrockruntime.ConverseInput{
-		ModelId:  aws.String(p.cfg.ModelID),
+		ModelId:  aws.String(model),
 		System:   []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: req.System}},
 		Messages: msgs,
 		InferenceConfig: &types.InferenceConfiguration{
 			MaxTokens:   aws.Int32(int32(maxTokens)),
-			Temperature: aws.Float32(float32(p.cfg.Temperature)),
+			Temperature: aws.Float32(float32(temperature)),
 		},
+	}
+	if req.Schema != nil {
+		// Converse has no response format: the schema is the input schema
+		// of a tool the model must call, whose input is the analysis.
+		in.ToolConfig = &types.ToolConfiguration{
+			Tools: []types.Tool{&types.ToolMemberToolSpec{Value: types.ToolSpecification{
+				Name:        aws.String(analysisTool),
+				Description: aws.String("Record the analysis of the call."),
+				InputSchema: &types.ToolInputSchemaMemberJson{Value: document.NewLazyDocument(req.Schema.Map())},
+			}}},
+			ToolChoice: &types.ToolChoiceMemberTool{Value: types.SpecificToolChoice{Name: aws.String(analysisTool)}},
+		}
 	}
 	if req.EndCall {
 		in.ToolConfig = &types.ToolConfiguration{Tools: []types.Tool{&types.ToolMemberToolSpec{Value: types.ToolSpecification{
@@ -196,9 +225,18 @@ func decode(out *bedrockruntime.ConverseOutput) (assistant.ChatResponse, error) 
 		case *types.ContentBlockMemberText:
 			text = append(text, b.Value)
 		case *types.ContentBlockMemberToolUse:
-			if aws.ToString(b.Value.Name) == assistant.EndCallTool {
+			switch aws.ToString(b.Value.Name) {
+			case assistant.EndCallTool:
 				res.EndCall = true
 				res.Text = farewell(b.Value.Input)
+			case analysisTool:
+				// The analysis is the tool's input, as JSON.
+				if b.Value.Input != nil {
+					if doc, err := b.Value.Input.MarshalSmithyDocument(); err == nil {
+						return assistant.ChatResponse{Text: string(doc), TokensIn: res.TokensIn, TokensOut: res.TokensOut}, nil
+					}
+				}
+				return assistant.ChatResponse{}, &assistant.MalformedError{What: "analysis tool input is unreadable"}
 			}
 		}
 	}
