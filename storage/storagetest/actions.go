@@ -132,7 +132,10 @@ func testTurnActions(t *testing.T, newStore newStoreFunc) {
 		w := writer(t, s)
 		for name, call := range map[string]func() error{
 			"NoTransfer": func() error { _, err := w.AnswerTransfer(t.Context(), sid, 1, child, t0); return err },
-			"NoTurn":     func() error { _, err := w.EndTransfer(t.Context(), sid, 2, storage.TransferEnd{Status: "busy", At: t0}); return err },
+			"NoTurn": func() error {
+				_, err := w.EndTransfer(t.Context(), sid, 2, storage.TransferEnd{Status: "busy", At: t0})
+				return err
+			},
 			"NoCall": func() error {
 				_, err := w.AnswerTransfer(t.Context(), callSID(2), 1, child, t0)
 				return err
