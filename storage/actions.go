@@ -98,6 +98,9 @@ type Transfer struct {
 	Target string       `json:"target"`
 	Number string       `json:"number"`
 	Mode   TransferMode `json:"mode"`
+	// Assistant is the assistant version that transferred: the webhooks
+	// about the transfer speak with its voice and return to its call mode.
+	Assistant AssistantRef `json:"assistant"`
 	// Summary is what the person who answers a warm transfer hears,
 	// prepared when the transfer was requested.
 	Summary string `json:"summary"`
