@@ -32,6 +32,10 @@ type Reply struct {
 	Text string
 	// EndCall: say Text, then hang up.
 	EndCall bool
+	// ToolCalls are the business tools called to answer.
+	ToolCalls []storage.ToolCall
+	// Transfer: say Text, then transfer the caller.
+	Transfer *TransferRequest
 }
 
 // Assistant answers a caller. Implementations are safe for concurrent use and

@@ -80,4 +80,6 @@ type Deps struct {
 	Metrics *Metrics
 	// Logger receives one record per turn; nil means slog.Default().
 	Logger *slog.Logger
+	// Tools performs business tool calls; nil refuses them.
+	Tools ToolRunner
 }

@@ -107,6 +107,11 @@ type Message struct {
 	// Role is RoleCaller (the model's "user") or RoleAssistant.
 	Role storage.Role
 	Text string
+	// Calls are the tools an assistant message called.
+	Calls []ToolUse
+	// Results answer the previous message's Calls (a RoleCaller message:
+	// the model's "tool" or "user" role, by provider).
+	Results []ToolResult
 }
 
 // History turns a call's turns into model messages, oldest first: the
@@ -125,6 +130,10 @@ func History(turns []storage.Turn) []Message {
 	var msgs []Message
 	for _, t := range sorted {
 		text := strings.TrimSpace(t.Text)
+		if tr := t.Transfer; tr != nil && t.Role == storage.RoleAssistant && tr.Ended() && !tr.Connected() {
+			// The caller came back: the model must know the transfer failed.
+			text += fmt.Sprintf("\n(The transfer to %s did not go through: %s. The caller is back on the line with you.)", tr.Target, tr.Status)
+		}
 		if text == "" || (t.Role != storage.RoleCaller && t.Role != storage.RoleAssistant) {
 			continue
 		}

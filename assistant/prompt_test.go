@@ -88,12 +88,12 @@ func TestHistory(t *testing.T) {
 		{Number: 4, Role: storage.RoleCaller, Text: "c4"},
 	}
 	want := []Message{
-		{storage.RoleAssistant, "greeting"},
-		{storage.RoleCaller, "c1"},
-		{storage.RoleAssistant, "a1"},
-		{storage.RoleCaller, "c2"},
-		{storage.RoleAssistant, "a2"},
-		{storage.RoleCaller, "c3\nc4"},
+		{Role: storage.RoleAssistant, Text: "greeting"},
+		{Role: storage.RoleCaller, Text: "c1"},
+		{Role: storage.RoleAssistant, Text: "a1"},
+		{Role: storage.RoleCaller, Text: "c2"},
+		{Role: storage.RoleAssistant, Text: "a2"},
+		{Role: storage.RoleCaller, Text: "c3\nc4"},
 	}
 	if diff := cmp.Diff(want, History(turns)); diff != "" {
 		t.Errorf("History (-want +got):\n%s", diff)

@@ -30,6 +30,8 @@ type ChatRequest struct {
 	Messages []Message
 	// EndCall offers the end_call tool.
 	EndCall bool
+	// Tools are offered besides end_call.
+	Tools []ToolSpec
 	// JSON asks for a JSON object matching SummarySchema, or Schema when
 	// set (structured output where the provider has it).
 	JSON   bool
@@ -47,7 +49,9 @@ type ChatResponse struct {
 	// Text is the model's text, or the farewell when EndCall is set.
 	Text string
 	// EndCall: the model called the end_call tool.
-	EndCall   bool
+	EndCall bool
+	// Tools are the other tools the model called.
+	Tools     []ToolUse
 	TokensIn  int64
 	TokensOut int64
 }
@@ -119,6 +123,7 @@ type Resilient struct {
 	business string
 	metrics  *Metrics
 	log      *slog.Logger
+	tools    ToolRunner
 }
 
 var _ Assistant = (*Resilient)(nil)
@@ -146,6 +151,7 @@ func NewResilient(provider, model string, p Provider, deps Deps) (*Resilient, er
 		business: business,
 		metrics:  deps.Metrics,
 		log:      log,
+		tools:    deps.Tools,
 	}, nil
 }
 
@@ -169,6 +175,10 @@ func (r *Resilient) Reply(ctx context.Context, c Conversation) (Reply, error) {
 	}
 	cs := r.settings(c)
 	req := cs.request(ChatRequest{System: SystemPrompt(cs.business, c.Language), Messages: msgs, EndCall: true})
+	if HasActions(c.Assistant) {
+		req.Tools = ToolSpecs(c.Assistant)
+		return r.replyWithTools(ctx, c, cs, req, nil)
+	}
 	return run(ctx, r, "reply", c.CallSID, r.cfg.TurnTimeout, r.cfg.AttemptTimeout, req,
 		func(resp ChatResponse) (Reply, error) {
 			text := Speakable(resp.Text, cs.maxReplyChars)

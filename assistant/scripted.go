@@ -36,6 +36,8 @@ type Scripted struct {
 	Farewells []string
 	// WordDelay paces Stream's words; 0 streams them at once.
 	WordDelay time.Duration
+	// Tools runs the call's assistant's business tools; nil refuses them.
+	Tools ToolRunner
 }
 
 var _ Assistant = (*Scripted)(nil)
@@ -78,6 +80,9 @@ func (s *Scripted) Reply(ctx context.Context, c Conversation) (Reply, error) {
 	}
 	if s.MaxTurns > 0 && n >= s.MaxTurns {
 		return Reply{Text: "We have reached the end of what I can do on this call. " + s.Goodbye, EndCall: true}, nil
+	}
+	if r, ok := s.act(ctx, c, last); ok {
+		return r, nil
 	}
 	for _, r := range s.Rules {
 		if containsAny(said, r.Keywords) {
@@ -178,4 +183,61 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// transferWords ask for a transfer when a target's name is said with them;
+// personWords ask for the first target when no name is said.
+var (
+	transferWords = []string{"transfer", "connect me", "put me through", "talk to", "speak to", "speak with", "talk with"}
+	personWords   = []string{"human", "person", "agent", "representative", "operator"}
+)
+
+// act is the scripted assistant's deterministic way to exercise the
+// call's assistant's actions, for development and tests:
+//   - "transfer me to Sales" (a transfer word and a target's name), or
+//     asking for a person when there are targets, transfers to that
+//     target (the first one), with the caller's words as the summary;
+//   - "use order_status {"order": "A-1"}" (or the tool's name with spaces,
+//     "order status") calls that tool with the JSON object in the
+//     utterance as its arguments ({} without one) and says its answer.
+func (s *Scripted) act(ctx context.Context, c Conversation, last string) (Reply, bool) {
+	a := c.Assistant
+	if a == nil {
+		return Reply{}, false
+	}
+	said := normalize(last)
+	if len(a.TransferTargets) > 0 {
+		for _, t := range a.TransferTargets {
+			if containsAny(said, transferWords) && containsAny(said, []string{strings.TrimSpace(normalize(t.Name))}) {
+				return s.transfer(c, t, last), true
+			}
+		}
+		if containsAny(said, personWords) {
+			return s.transfer(c, a.TransferTargets[0], last), true
+		}
+	}
+	for _, t := range a.Tools {
+		name := strings.ToLower(t.Name)
+		spaced := strings.NewReplacer("_", " ", "-", " ").Replace(name)
+		if !strings.Contains(strings.ToLower(last), name) && !containsAny(said, []string{strings.TrimSpace(normalize(spaced))}) {
+			continue
+		}
+		args := "{}"
+		if i, j := strings.Index(last, "{"), strings.LastIndex(last, "}"); i >= 0 && j > i {
+			args = last[i : j+1]
+		}
+		calls, results := runTools(ctx, s.Tools, c, []ToolUse{{ID: "scripted_1", Name: t.Name, Arguments: args}}, nil)
+		spoken := strings.NewReplacer("_", " ", "-", " ").Replace(t.Name)
+		if results[0].IsError {
+			return Reply{Text: fmt.Sprintf("I couldn't get an answer from %s: %s. Is there anything else?", spoken, calls[0].Error), ToolCalls: calls}, true
+		}
+		return Reply{Text: fmt.Sprintf("%s says %s. Is there anything else?", spoken, truncateBytes(results[0].Content, 300)), ToolCalls: calls}, true
+	}
+	return Reply{}, false
+}
+
+func (s *Scripted) transfer(c Conversation, t storage.TransferTarget, last string) Reply {
+	summary := "The caller asked to be transferred. They said: " + truncateBytes(strings.TrimSpace(last), 600)
+	return Reply{Text: "Please hold while I transfer you to " + t.Name + ".",
+		Transfer: &TransferRequest{Target: t, Summary: summary}}
 }

@@ -26,7 +26,7 @@ func (s *Scripted) Stream(ctx context.Context, c Conversation, sink Sink) (Strea
 		sink.FirstToken(time.Now())
 	}
 	if reply.EndCall {
-		return StreamReply{EndCall: true, Farewell: reply.Text}, nil
+		return StreamReply{EndCall: true, Farewell: reply.Text, ToolCalls: reply.ToolCalls}, nil
 	}
 	var said strings.Builder
 	words := strings.Fields(reply.Text)
@@ -49,5 +49,5 @@ func (s *Scripted) Stream(ctx context.Context, c Conversation, sink Sink) (Strea
 		}
 		said.WriteString(w)
 	}
-	return StreamReply{Text: strings.TrimSpace(said.String())}, nil
+	return StreamReply{Text: strings.TrimSpace(said.String()), ToolCalls: reply.ToolCalls, Transfer: reply.Transfer}, nil
 }

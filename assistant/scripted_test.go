@@ -3,6 +3,7 @@ package assistant_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -46,7 +47,7 @@ func TestScriptedReply(t *testing.T) {
 				t.Errorf("Reply = %+v, want text containing %q and EndCall %v", r, tc.want, tc.endCall)
 			}
 			again, _ := a.Reply(context.Background(), conv(tc.said...))
-			if again != r {
+			if !reflect.DeepEqual(again, r) {
 				t.Errorf("not deterministic: %+v then %+v", r, again)
 			}
 		})

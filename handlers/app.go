@@ -20,6 +20,7 @@ import (
 
 	"switchboard/assistant"
 	"switchboard/handlers/twiliosig"
+	"switchboard/runtime/outbound"
 	"switchboard/storage"
 )
 
@@ -96,7 +97,10 @@ type Deps struct {
 	Numbers    storage.Numbers
 	Analyses   storage.Analyses
 	Versions   *assistant.Versions
-	Log        *slog.Logger
+	// Outbound checks the URLs of business tools when they are configured;
+	// nil checks only their shape.
+	Outbound *outbound.Client
+	Log      *slog.Logger
 	// Registry receives the handlers' metrics and is served at /metrics.
 	Registry *prometheus.Registry
 	// WorkReady, when set, is called after a request enqueued background
@@ -121,6 +125,8 @@ type Deps struct {
 
 // Server holds the handlers' dependencies. Create it with New.
 type Server struct {
+	transfers  storage.TransferWriter // nil when the store cannot record transfers
+	outbound   *outbound.Client
 	cfg        Config
 	calls      storage.CallStore
 	writes     storage.CallWriter
@@ -166,7 +172,10 @@ func New(cfg Config, d Deps) *Server {
 	}
 	origin, basePath := splitBaseURL(cfg.PublicBaseURL)
 	cfg.PublicBaseURL = origin + basePath
+	transfers, _ := d.Writes.(storage.TransferWriter)
 	return &Server{
+		transfers:  transfers,
+		outbound:   d.Outbound,
 		origin:     origin,
 		basePath:   basePath,
 		signatures: twiliosig.NewChecker(cfg.AuthToken, cfg.NextAuthToken),
@@ -237,6 +246,8 @@ func (s *Server) routes(app *fiber.App) {
 	tw.Post("/recording", s.recording)
 	tw.Post("/fallback", s.fallback)
 	tw.Post("/relay/action", s.relayAction)
+	tw.Post("/whisper", s.whisper)
+	tw.Post("/transfer", s.transferAction)
 	tw.Get("/relay/:sid", s.relayHandshake, s.relaySocket())
 
 	api := app.Group("/api/v1", s.requireToken)

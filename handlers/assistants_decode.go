@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"switchboard/assistant"
+	"switchboard/runtime/outbound"
 	"switchboard/storage"
 )
 
@@ -73,6 +75,12 @@ func (s *Server) decodeAssistant(body []byte) (storage.AssistantSettings, error)
 			if !isNull(raw) {
 				set.AnalysisSchema = slices.Clone(raw)
 			}
+		case "transfer_targets":
+			if !isNull(raw) && json.Unmarshal(raw, &set.TransferTargets) != nil {
+				bad(k, "must be a list of {name, number, description, mode}")
+			}
+		case "tools":
+			fe = append(fe, decodeTools(raw, &set.Tools)...)
 		default:
 			if !slices.Contains(readOnlyFields, k) {
 				bad(k, "is not a field of an assistant")
@@ -84,7 +92,7 @@ func (s *Server) decodeAssistant(body []byte) (storage.AssistantSettings, error)
 	for _, f := range fe {
 		named[f.Field] = true
 	}
-	for _, f := range append(set.Check(), compileSchema(set)...) {
+	for _, f := range append(append(set.Check(), compileSchema(set)...), s.checkToolTargets(set)...) {
 		if !named[f.Field] {
 			fe = append(fe, f)
 			named[f.Field] = true
@@ -312,4 +320,111 @@ func applyPatch(target, patch any) any {
 		t[k] = applyPatch(t[k], v)
 	}
 	return t
+}
+
+// decodeTools reads the tools list. A tool's secret is never taken from a
+// request: it is generated, or kept from the version before (see
+// keepSecrets).
+func decodeTools(raw json.RawMessage, tools *[]storage.Tool) []storage.FieldError {
+	if isNull(raw) {
+		return nil
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) != nil {
+		return []storage.FieldError{{Field: "tools", Message: "must be a list of {name, description, parameters, url, timeout}"}}
+	}
+	var fe []storage.FieldError
+	for i, item := range list {
+		obj, err := object(item, "a tool")
+		if err != nil {
+			fe = append(fe, storage.FieldError{Field: "tools[" + itoa(i) + "]", Message: "must be an object"})
+			continue
+		}
+		var t storage.Tool
+		for _, k := range sortedKeys(obj) {
+			v := obj[k]
+			field := "tools[" + itoa(i) + "]." + k
+			var err error
+			switch k {
+			case "name":
+				err = json.Unmarshal(v, &t.Name)
+			case "description":
+				err = json.Unmarshal(v, &t.Description)
+			case "url":
+				err = json.Unmarshal(v, &t.URL)
+			case "parameters":
+				t.Parameters = slices.Clone(v)
+			case "timeout":
+				if !isNull(v) {
+					err = json.Unmarshal(v, &t.Timeout)
+				}
+			case "secret":
+				// Read-only: what GET never shows, a PATCH carries over.
+			default:
+				fe = append(fe, storage.FieldError{Field: field, Message: "is not a field of a tool"})
+			}
+			if err != nil {
+				fe = append(fe, storage.FieldError{Field: field, Message: "has the wrong type"})
+			}
+		}
+		*tools = append(*tools, t)
+	}
+	return fe
+}
+
+// checkToolTargets is what only the API checks of tools: their parameter
+// schemas compile and their URLs are ones the outbound client may request.
+func (s *Server) checkToolTargets(set storage.AssistantSettings) []storage.FieldError {
+	var fe []storage.FieldError
+	for i, t := range set.Tools {
+		if storage.IsJSONObject(t.Parameters) {
+			if _, err := assistant.CompileSchema(t.Parameters); err != nil {
+				fe = append(fe, storage.FieldError{Field: "tools[" + itoa(i) + "].parameters", Message: storage.Message(err)})
+			}
+		}
+		if s.outbound != nil && t.URL != "" {
+			if err := s.outbound.CheckURL(t.URL); err != nil {
+				fe = append(fe, storage.FieldError{Field: "tools[" + itoa(i) + "].url", Message: "is refused: " + err.Error()})
+			}
+		}
+	}
+	return fe
+}
+
+// keepSecrets gives each tool of set the secret of the same-named tool of
+// cur, or a new one, and returns the names of the new ones: they are shown
+// in this response only.
+func keepSecrets(cur *storage.AssistantSettings, set *storage.AssistantSettings) map[string]bool {
+	old := map[string]string{}
+	if cur != nil {
+		for _, t := range cur.Tools {
+			old[t.Name] = t.Secret
+		}
+	}
+	fresh := map[string]bool{}
+	for i := range set.Tools {
+		if sec, ok := old[set.Tools[i].Name]; ok && sec != "" {
+			set.Tools[i].Secret = sec
+			continue
+		}
+		set.Tools[i].Secret = outbound.NewSecret()
+		fresh[set.Tools[i].Name] = true
+	}
+	return fresh
+}
+
+// withoutSecrets is a for a response: tool secrets hidden but those in
+// reveal (just generated).
+func withoutSecrets(a storage.Assistant, reveal map[string]bool) storage.Assistant {
+	if len(a.Tools) == 0 {
+		return a
+	}
+	tools := slices.Clone(a.Tools)
+	for i := range tools {
+		if !reveal[tools[i].Name] {
+			tools[i].Secret = ""
+		}
+	}
+	a.Tools = tools
+	return a
 }

@@ -148,6 +148,9 @@ func (s *Server) getCall(c *fiber.Ctx) error {
 	if call.Recordings == nil {
 		call.Recordings = []storage.Recording{}
 	}
+	if call.Transfers == nil {
+		call.Transfers = []storage.Transfer{}
+	}
 	return c.JSON(call)
 }
 

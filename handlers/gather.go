@@ -123,9 +123,17 @@ func (s *Server) answer(ctx context.Context, call storage.Call, turns []storage.
 	actx, acancel := context.WithDeadline(ctx, adeadline)
 	r, aerr := s.ai.Reply(actx, conv)
 	acancel()
+	// The tools called are kept whatever the outcome: a tool the business
+	// ran is part of the call's record.
+	if len(r.ToolCalls) > 0 {
+		reply.ToolCalls = r.ToolCalls
+	}
 	switch {
 	case aerr == nil && strings.TrimSpace(r.Text) != "":
 		reply.Text, reply.EndsCall = truncateText(r.Text), r.EndCall
+		if r.Transfer != nil && !r.EndCall && n < storage.MaxTurn {
+			reply.Transfer = newTransfer(n, a, r.Transfer)
+		}
 		s.metrics.turns.WithLabelValues("ok").Inc()
 	default:
 		if aerr == nil {
@@ -154,6 +162,17 @@ func (s *Server) answer(ctx context.Context, call storage.Call, turns []storage.
 func (s *Server) render(sp speech, t storage.Turn) []byte {
 	if t.EndsCall {
 		return s.goodbye(sp, t.Text)
+	}
+	if tr := t.Transfer; tr != nil {
+		switch {
+		case !tr.Ended():
+			return renderTwiML(s.dialVerbs(sp, t)...)
+		case tr.Connected():
+			return renderTwiML(twimlHangup{})
+		default:
+			// A late repeat of the turn after the caller came back.
+			return s.ask(sp, sayTransferFailed(tr.Target), t.Number+1, 0)
+		}
 	}
 	return s.ask(sp, t.Text, t.Number+1, 0)
 }

@@ -264,6 +264,17 @@ func exercise(t *testing.T, in *servicetest.Instance) {
 		"HandoffData", `{"reason": "end_call", "turn": 3, "farewell": "Bye now.", "language": "en-GB", "voice": "Polly.Amy-Neural"}`)), 200)
 	expect("relay action bad", in.Webhook("/twilio/relay/action", url.Values{"SessionStatus": {"failed"}}), 400)
 	expect("relay socket without an upgrade", in.API(http.MethodGet, "/twilio/relay/"+call.CallSID), 426)
+
+	// A transfer: the whisper of the target's leg and the <Dial action>.
+	tcall, _ := routedCall(t, in, actingJSON("http://127.0.0.1:1/unused", "1s"))
+	expect("transfer turn", in.Webhook("/twilio/gather?turn=1", tcall.Form("CallStatus", "in-progress", "SpeechResult", "transfer me to sales")), 200)
+	child := twiliotest.NewCall(servicetest.AccountSID)
+	expect("whisper", in.Webhook("/twilio/whisper?call="+tcall.CallSID+"&turn=1", child.Form("ParentCallSid", tcall.CallSID)), 200)
+	expect("whisper bad", in.Webhook("/twilio/whisper?call=x&turn=1", child.Form()), 400)
+	expect("dial action", in.Webhook("/twilio/transfer?turn=1", tcall.Form("DialCallStatus", "no-answer")), 200)
+	expect("dial action bad", in.Webhook("/twilio/transfer?turn=1", tcall.Form("DialCallStatus", "x")), 400)
+	expect("dial action unknown", in.Webhook("/twilio/transfer?turn=9", tcall.Form("DialCallStatus", "busy")), 404)
+	expect("call with a transfer", in.API(http.MethodGet, "/api/v1/calls/"+tcall.CallSID), 200)
 	expect("delete live call", in.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID), 409)
 	pendingRec := twiliotest.SID("RE")
 	in.Media.Fail(pendingRec, twiliotest.Fault{Status: 404})

@@ -32,6 +32,9 @@ func (s *Server) relayAction(c *fiber.Ctx) error {
 		if h.Reason == handoffGone {
 			return sendTwiML(c, renderTwiML(twimlHangup{}))
 		}
+		if h.Reason == handoffTransfer {
+			return s.relayTransfer(c, h)
+		}
 		farewell := strings.TrimSpace(truncateLog(h.Farewell, 1000))
 		if farewell == "" {
 			return sendTwiML(c, renderTwiML(twimlHangup{}))
@@ -55,4 +58,29 @@ func (s *Server) handoffSpeech(h handoff) speech {
 		return speech{language: h.Language, voice: h.Voice}
 	}
 	return s.defaultSpeech()
+}
+
+// relayTransfer dials the transfer the session's turn stored, read with
+// the call (the action callback is a webhook of its own, one round trip).
+func (s *Server) relayTransfer(c *fiber.Ctx, h handoff) error {
+	f := formOf(c)
+	sid := strings.Clone(f.Get("CallSid"))
+	ctx, cancel := s.storeContext(c)
+	defer cancel()
+	call, err := s.calls.GetCall(ctx, sid)
+	if err != nil {
+		return err
+	}
+	t, ok := storedTurn(call.Turns, h.Turn, storage.RoleAssistant)
+	if !ok || t.Transfer == nil {
+		s.logger(c).Warn("relay session handed off a transfer that is not stored; hanging up", "turn", h.Turn)
+		return sendTwiML(c, renderTwiML(twimlHangup{}))
+	}
+	a, err := s.versions.Get(ctx, t.Transfer.Assistant)
+	if err != nil {
+		return err
+	}
+	// The session said the turn's text already.
+	t.Text = ""
+	return sendTwiML(c, renderTwiML(s.dialVerbs(speechOf(a), t)...))
 }

@@ -130,6 +130,9 @@ const (
 	handoffGiveUp  = "give_up"    // the assistant kept failing
 	handoffGone    = "deleted"    // the call's record was deleted
 	handoffTooLong = "turn_limit" // the call reached storage.MaxTurn
+	// handoffTransfer: the assistant transferred the caller; the action
+	// callback dials the transfer stored with Turn.
+	handoffTransfer = "transfer"
 )
 
 // maxHandoffData bounds the HandoffData the action callback reads.

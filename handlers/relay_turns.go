@@ -402,9 +402,20 @@ func (rs *relaySession) finishReply(res replyResult) {
 		turn.EndsCall = true
 		end = &handoff{Reason: handoffEndCall, Turn: run.number, Farewell: res.reply.Farewell}
 		rs.s.metrics.turns.WithLabelValues("ok").Inc()
+	case res.reply.Transfer != nil && run.number < storage.MaxTurn:
+		// Said; the session ends and the <Connect action> callback dials.
+		turn.Text = sent
+		if a, err := rs.assistant(); err == nil {
+			turn.Transfer = newTransfer(run.number, a, res.reply.Transfer)
+			end = &handoff{Reason: handoffTransfer, Turn: run.number}
+		}
+		rs.s.metrics.turns.WithLabelValues("ok").Inc()
 	default:
 		turn.Text = sent
 		rs.s.metrics.turns.WithLabelValues("ok").Inc()
+	}
+	if len(res.reply.ToolCalls) > 0 {
+		turn.ToolCalls = res.reply.ToolCalls
 	}
 	if run.number >= storage.MaxTurn && !turn.EndsCall {
 		turn.EndsCall = true

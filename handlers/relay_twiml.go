@@ -58,8 +58,13 @@ func (v twimlConversationRelay) appendTo(b []byte) []byte {
 // ConversationRelay with the stored greeting as its welcome, in the call's
 // assistant's language and voice.
 func (s *Server) relayTwiML(sp speech, recording twimlStart, callSID, greeting string) []byte {
+	return renderTwiML(recording, s.relayConnect(sp, callSID, greeting))
+}
+
+// relayConnect is the <Connect><ConversationRelay> of a call.
+func (s *Server) relayConnect(sp speech, callSID, greeting string) twimlConnect {
 	provider, voice := s.relayVoice(sp.voice)
-	return renderTwiML(recording, twimlConnect{
+	return twimlConnect{
 		Action: s.cfg.PublicBaseURL + "/twilio/relay/action",
 		Method: "POST",
 		Relay: twimlConversationRelay{
@@ -72,7 +77,7 @@ func (s *Server) relayTwiML(sp speech, recording twimlStart, callSID, greeting s
 			TranscriptionProvider:        s.relay.cfg.TranscriptionProvider,
 			Interruptible:                "any",
 		},
-	})
+	}
 }
 
 // relayVoice maps a <Say> voice to ConversationRelay's provider and voice:

@@ -120,3 +120,25 @@ func TestTwiMLMatchesEncodingXML(t *testing.T) {
 		t.Errorf("empty response: got %q, want %q", got, want)
 	}
 }
+
+// TestDialMatchesEncodingXML: the transfer verbs keep their encoding/xml
+// tags, so each is its own reference.
+func TestDialMatchesEncodingXML(t *testing.T) {
+	for name, v := range map[string]twimlDial{
+		"WarmNumber": {Action: "https://x.example.com/twilio/transfer?turn=2&a=<b>", Method: "POST", Timeout: 25, AnswerOnBridge: true,
+			Target: twimlNumber{URL: "https://x.example.com/twilio/whisper?call=CA1&turn=2", Method: "POST", Number: "+14155550100"}},
+		"ColdSip": {Action: "https://x.example.com/twilio/transfer?turn=3", Method: "POST", Timeout: 25,
+			Target: twimlSip{URI: "sip:desk@example.com;transport=tls"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			want, err := xml.Marshal(refResponse{Verbs: []any{v}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := renderTwiML(v)
+			if d := cmp.Diff(xmlHeader+string(want), string(got)); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}

@@ -74,6 +74,10 @@ type AssistantSettings struct {
 	// AnalysisSchema is the JSON Schema (an object schema) that the model
 	// fills after each call; null for no analysis.
 	AnalysisSchema json.RawMessage `json:"analysis_schema"`
+	// TransferTargets are who the assistant may transfer a caller to.
+	TransferTargets []TransferTarget `json:"transfer_targets"`
+	// Tools are the business's HTTP tools the assistant may call.
+	Tools []Tool `json:"tools"`
 }
 
 // ModelSettings choose the model within the deployment's provider. Zero

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -23,7 +26,25 @@ const (
 	MinModelMaxTokens   = 16
 	MaxModelMaxTokens   = 4096
 	MaxAssistantSilence = 10
+
+	MaxTransferTargets = 16
+	MaxTools           = 16
+	MaxToolName        = 64
+	MaxToolDescription = 1000
+	// MaxToolJSON bounds a tool's parameter schema, one call's arguments
+	// and one result.
+	MaxToolJSON = 16 << 10
+	// MaxToolCalls bounds the tool calls of one turn.
+	MaxToolCalls   = 8
+	MaxToolTimeout = 10 * time.Second
+	MinToolTimeout = 100 * time.Millisecond
 )
+
+// DefaultToolTimeout bounds a tool call whose tool sets no timeout.
+const DefaultToolTimeout = 2 * time.Second
+
+// Tool names the model calls that are not the business's.
+var reservedToolNames = []string{"end_call", "transfer_call", "record_analysis"}
 
 var (
 	languageShape = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$`)
@@ -33,6 +54,9 @@ var (
 	// profiles.
 	modelShape = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$`)
 	e164       = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+	// Tool names as OpenAI and Bedrock both accept them.
+	toolNameShape = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+	sipShape      = regexp.MustCompile(`^sips?:[^\s<>"&]{3,250}$`)
 )
 
 // Check returns the settings' field errors: every rule every field breaks,
@@ -95,7 +119,86 @@ func (s AssistantSettings) Check() []FieldError {
 			bad("analysis_schema", "must be a JSON object (a JSON Schema) or null")
 		}
 	}
+	fe = append(fe, checkTargets(s.TransferTargets)...)
+	fe = append(fe, checkTools(s.Tools)...)
 	return fe
+}
+
+func checkTargets(targets []TransferTarget) []FieldError {
+	var fe []FieldError
+	if len(targets) > MaxTransferTargets {
+		return []FieldError{{Field: "transfer_targets", Message: fmt.Sprintf("must list at most %d targets", MaxTransferTargets)}}
+	}
+	seen := map[string]bool{}
+	for i, t := range targets {
+		bad := func(field, format string, args ...any) {
+			fe = append(fe, FieldError{Field: fmt.Sprintf("transfer_targets[%d].%s", i, field), Message: fmt.Sprintf(format, args...)})
+		}
+		key := strings.ToLower(strings.TrimSpace(t.Name))
+		switch {
+		case key == "" || len(t.Name) > MaxToolName || !utf8.ValidString(t.Name) || strings.IndexFunc(t.Name, unicode.IsControl) >= 0:
+			bad("name", "must be 1 to %d bytes of text", MaxToolName)
+		case seen[key]:
+			bad("name", "is the name of another target")
+		}
+		seen[key] = true
+		if !ValidNumber(t.Number) && !sipShape.MatchString(t.Number) {
+			bad("number", "must be an E.164 phone number such as +14155550100 or a SIP URI such as sip:desk@pbx.example.com")
+		}
+		if strings.TrimSpace(t.Description) == "" || len(t.Description) > MaxToolDescription || !utf8.ValidString(t.Description) {
+			bad("description", "must be 1 to %d bytes of text: the model reads it to choose the target", MaxToolDescription)
+		}
+		if t.Mode != TransferCold && t.Mode != TransferWarm {
+			bad("mode", "must be %q or %q", TransferWarm, TransferCold)
+		}
+	}
+	return fe
+}
+
+func checkTools(tools []Tool) []FieldError {
+	var fe []FieldError
+	if len(tools) > MaxTools {
+		return []FieldError{{Field: "tools", Message: fmt.Sprintf("must list at most %d tools", MaxTools)}}
+	}
+	seen := map[string]bool{}
+	for i, t := range tools {
+		bad := func(field, format string, args ...any) {
+			fe = append(fe, FieldError{Field: fmt.Sprintf("tools[%d].%s", i, field), Message: fmt.Sprintf(format, args...)})
+		}
+		switch {
+		case !toolNameShape.MatchString(t.Name):
+			bad("name", "must be a letter then up to 63 letters, digits, _ or -")
+		case slices.Contains(reservedToolNames, t.Name):
+			bad("name", "is reserved")
+		case seen[t.Name]:
+			bad("name", "is the name of another tool")
+		}
+		seen[t.Name] = true
+		if strings.TrimSpace(t.Description) == "" || len(t.Description) > MaxToolDescription || !utf8.ValidString(t.Description) {
+			bad("description", "must be 1 to %d bytes of text: the model reads it to choose the tool", MaxToolDescription)
+		}
+		switch {
+		case len(t.Parameters) > MaxToolJSON:
+			bad("parameters", "must be at most %d bytes", MaxToolJSON)
+		case !IsJSONObject(t.Parameters):
+			bad("parameters", "must be a JSON Schema object")
+		}
+		if u, err := url.Parse(t.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || len(t.URL) > 2000 {
+			bad("url", "must be an absolute http(s) URL without credentials")
+		}
+		if d := time.Duration(t.Timeout); d != 0 && (d < MinToolTimeout || d > MaxToolTimeout) {
+			bad("timeout", "must be from %s to %s", MinToolTimeout, MaxToolTimeout)
+		}
+	}
+	return fe
+}
+
+// ToolTimeout is how long a call of t may take.
+func (t Tool) ToolTimeout() time.Duration {
+	if t.Timeout == 0 {
+		return DefaultToolTimeout
+	}
+	return time.Duration(t.Timeout)
 }
 
 // HasSchema reports whether raw holds an analysis schema (not absent, not null).

@@ -86,6 +86,9 @@ type Call struct {
 	Turns      []Turn        `json:"turns"`
 	Summary    *Summary      `json:"summary"`
 	Recordings []Recording   `json:"recordings"`
+	// Transfers are the transfers the assistant requested, in turn order
+	// (each is also on its turn), with the target's call leg and outcome.
+	Transfers []Transfer `json:"transfers"`
 }
 
 // NewCall is what the incoming-call webhook knows about a call.

@@ -40,7 +40,13 @@ type Turn struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Latency is how fast a streamed reply reached the caller; nil for
 	// <Gather> turns and caller turns.
-	Latency   *Latency  `json:"latency,omitempty"`
+	Latency *Latency `json:"latency,omitempty"`
+	// ToolCalls are the business tools the assistant called before
+	// answering (assistant turns).
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// Transfer is the transfer this assistant turn requested, with its
+	// progress.
+	Transfer  *Transfer `json:"transfer,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 

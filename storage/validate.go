@@ -35,8 +35,19 @@ func (t Turn) Check() error {
 	if len(t.Text) > MaxTurnText {
 		return Errorf(ErrInvalid, "turn text must be at most %d bytes", MaxTurnText)
 	}
-	if t.Role == RoleCaller && (t.Interrupted || t.Latency != nil) {
-		return Errorf(ErrInvalid, "only assistant turns are interrupted or timed")
+	if t.Role == RoleCaller && (t.Interrupted || t.Latency != nil || t.ToolCalls != nil || t.Transfer != nil) {
+		return Errorf(ErrInvalid, "only assistant turns are interrupted, timed, call tools or transfer")
+	}
+	if len(t.ToolCalls) > MaxToolCalls {
+		return Errorf(ErrInvalid, "a turn makes at most %d tool calls", MaxToolCalls)
+	}
+	for _, tc := range t.ToolCalls {
+		if len(tc.Arguments)+len(tc.Result) > 2*MaxToolJSON || len(tc.Name) > MaxToolName || len(tc.ID) > 200 || len(tc.Error) > 1000 {
+			return Errorf(ErrInvalid, "a tool call's name, arguments, result or error is too long")
+		}
+	}
+	if tr := t.Transfer; tr != nil && (tr.Turn != t.Number || len(tr.Summary) > MaxTurnText || len(tr.Target) > MaxToolName) {
+		return Errorf(ErrInvalid, "a transfer belongs to its turn and its summary is at most %d bytes", MaxTurnText)
 	}
 	if l := t.Latency; l != nil {
 		for _, ms := range []float64{l.FirstTokenMS, l.FirstTextMS, l.LastTextMS} {

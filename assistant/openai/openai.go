@@ -8,6 +8,7 @@ package openai
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -139,9 +140,25 @@ func (p *provider) params(req assistant.ChatRequest) sdk.ChatCompletionNewParams
 	msgs := make([]sdk.ChatCompletionMessageParamUnion, 0, len(req.Messages)+1)
 	msgs = append(msgs, sdk.SystemMessage(req.System))
 	for _, m := range req.Messages {
-		if m.Role == storage.RoleCaller {
+		switch {
+		case len(m.Results) > 0:
+			// Tool results answer the assistant message before them.
+			for _, r := range m.Results {
+				msgs = append(msgs, sdk.ToolMessage(r.Content, r.ID))
+			}
+		case len(m.Calls) > 0:
+			am := sdk.ChatCompletionAssistantMessageParam{}
+			if m.Text != "" {
+				am.Content.OfString = sdk.String(m.Text)
+			}
+			for _, c := range m.Calls {
+				am.ToolCalls = append(am.ToolCalls, sdk.ChatCompletionMessageToolCallUnionParam{OfFunction: &sdk.ChatCompletionMessageFunctionToolCallParam{
+					ID: c.ID, Function: sdk.ChatCompletionMessageFunctionToolCallFunctionParam{Name: c.Name, Arguments: c.Arguments}}})
+			}
+			msgs = append(msgs, sdk.ChatCompletionMessageParamUnion{OfAssistant: &am})
+		case m.Role == storage.RoleCaller:
 			msgs = append(msgs, sdk.UserMessage(m.Text))
-		} else {
+		default:
 			msgs = append(msgs, sdk.AssistantMessage(m.Text))
 		}
 	}
@@ -170,6 +187,17 @@ func (p *provider) params(req assistant.ChatRequest) sdk.ChatCompletionNewParams
 			Description: sdk.String(assistant.EndCallDescription),
 			Parameters:  shared.FunctionParameters(assistant.EndCallParameters()),
 		})}
+		for _, t := range req.Tools {
+			var schema map[string]any
+			if json.Unmarshal(t.Parameters, &schema) != nil {
+				continue
+			}
+			params.Tools = append(params.Tools, sdk.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
+				Name:        t.Name,
+				Description: sdk.String(t.Description),
+				Parameters:  shared.FunctionParameters(schema),
+			}))
+		}
 	}
 	if req.JSON && p.cfg.StructuredOutput {
 		format := shared.ResponseFormatJSONSchemaJSONSchemaParam{
@@ -214,8 +242,14 @@ func decode(cc *sdk.ChatCompletion) (assistant.ChatResponse, error) {
 			}
 			return out, nil
 		}
+		if tc.Function.Name != "" && len(out.Tools) < 8 {
+			out.Tools = append(out.Tools, assistant.ToolUse{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+		}
 	}
 	out.Text = msg.Content
+	if len(out.Tools) > 0 {
+		return out, nil
+	}
 	if out.Text == "" {
 		out.Text = msg.Refusal
 	}

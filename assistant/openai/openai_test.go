@@ -2,6 +2,7 @@ package openai_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -521,5 +522,36 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}
+	}
+}
+
+// TestReplyTransfer: transfer_call is offered with the targets' names and
+// descriptions (never their numbers), and the model's call of it is a
+// transfer with its summary.
+func TestReplyTransfer(t *testing.T) {
+	f := openaitest.New(t, openaitest.Always(http.StatusOK,
+		openaitest.ToolCall("transfer_call", `{"target":"sales","summary":"Wants a quote for 40 chairs."}`)))
+	env := mustAssistant(t, f.BaseURL(), nil)
+	conv := conversation(caller(1, "Can I speak to sales?"))
+	conv.Assistant = &storage.Assistant{AssistantSettings: storage.AssistantSettings{
+		TransferTargets: []storage.TransferTarget{{Name: "Sales", Number: "+14155550100", Description: "Quotes and orders.", Mode: storage.TransferWarm}}}}
+	got, err := env.a.Reply(turnCtx(t), conv)
+	if err != nil {
+		t.Fatalf("Reply: %v", err)
+	}
+	if got.Transfer == nil || got.Transfer.Target.Number != "+14155550100" || got.Transfer.Summary != "Wants a quote for 40 chairs." || got.Text == "" {
+		t.Fatalf("Reply = %+v", got)
+	}
+	req := f.Request(0)
+	var offered []string
+	for _, tool := range req.Body.Tools {
+		offered = append(offered, tool.Function.Name)
+	}
+	if len(offered) != 2 || offered[1] != "transfer_call" {
+		t.Fatalf("tools offered: %v", offered)
+	}
+	raw, _ := json.Marshal(req.Body.Tools)
+	if strings.Contains(string(raw), "4155550100") || !strings.Contains(string(raw), `"enum":["Sales"]`) {
+		t.Fatalf("transfer_call as offered: %s", raw)
 	}
 }

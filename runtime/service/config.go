@@ -62,6 +62,12 @@ type Config struct {
 	CaptureDir    string `env:"CAPTURE_DIR"`
 	CaptureRedact bool   `env:"CAPTURE_REDACT"`
 
+	// OutboundAllowPrivate lets requests to the business (tools, events)
+	// reach loopback and private addresses: on in development, where the
+	// business's endpoints run on the same machine; off, and refused, in
+	// production. Link-local and metadata addresses are refused always.
+	OutboundAllowPrivate bool `env:"OUTBOUND_ALLOW_PRIVATE" envDefault:"true"`
+
 	// Deprecated lists the deprecated variables in use, said as warnings.
 	Deprecated []string `env:"-"`
 
@@ -104,6 +110,9 @@ func LoadConfig(environ map[string]string) (Config, error) {
 		return c, parseErrors(err)
 	}
 	c.Worker.SummaryTimeout = c.Model.SummaryTimeout
+	if _, set := environ["OUTBOUND_ALLOW_PRIVATE"]; !set && c.Production() {
+		c.OutboundAllowPrivate = false
+	}
 	for i, t := range c.APITokens {
 		c.APITokens[i] = strings.TrimSpace(t)
 	}
@@ -252,6 +261,9 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Production() {
+		if c.OutboundAllowPrivate {
+			add("OUTBOUND_ALLOW_PRIVATE=true is for development: in production the business's tools and event endpoints must be public addresses")
+		}
 		// The auth token travels to TWILIO_API_BASE_URL as Basic auth.
 		if u, err := url.Parse(c.TwilioAPIBaseURL); err == nil && u.Scheme != "https" {
 			add("TWILIO_API_BASE_URL must be https when SWITCHBOARD_ENV=production, got %q", c.TwilioAPIBaseURL)

@@ -13,8 +13,20 @@ func TestLoadConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("defaults: %v", err)
 		}
-		if c.HTTP.ListenAddr != ":8080" || c.TwilioAPIBaseURL != "https://api.twilio.com" || c.Production() {
+		if c.HTTP.ListenAddr != ":8080" || c.TwilioAPIBaseURL != "https://api.twilio.com" || c.Production() || !c.OutboundAllowPrivate {
 			t.Errorf("defaults: %+v", c)
+		}
+	})
+	t.Run("OKProductionRefusesPrivateTargets", func(t *testing.T) {
+		c, err := LoadConfig(production(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.OutboundAllowPrivate {
+			t.Error("production allows private outbound targets by default")
+		}
+		if c, err := LoadConfig(production(map[string]string{"OUTBOUND_ALLOW_PRIVATE": "false"})); err != nil || c.OutboundAllowPrivate {
+			t.Errorf("OUTBOUND_ALLOW_PRIVATE=false: %v %v", c.OutboundAllowPrivate, err)
 		}
 	})
 	cases := []struct {
@@ -44,6 +56,7 @@ func TestLoadConfig(t *testing.T) {
 		{"ErrReplicaWithoutBucket", map[string]string{"S3_REPLICA_BUCKET": "recordings-dr", "S3_REPLICA_REGION": "eu-central-1"}, []string{"S3_REPLICA_BUCKET", "S3_BUCKET"}},
 		{"ErrReplicaWithoutRegion", production(map[string]string{"S3_REPLICA_BUCKET": "recordings-dr"}), []string{"S3_REPLICA_REGION"}},
 		{"ErrReplicaRecheckTooShort", map[string]string{"S3_REPLICA_RECHECK": "0s"}, []string{"S3_REPLICA_RECHECK"}},
+		{"ErrProductionOutboundPrivate", production(map[string]string{"OUTBOUND_ALLOW_PRIVATE": "true"}), []string{"OUTBOUND_ALLOW_PRIVATE"}},
 		{"ErrProductionMissing", map[string]string{"SWITCHBOARD_ENV": "production"},
 			[]string{"TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "API_TOKENS", "DATABASE_URL", "S3_BUCKET"}},
 	}

@@ -18,6 +18,7 @@ import (
 	"switchboard/handlers"
 	"switchboard/runtime"
 	"switchboard/runtime/lambda"
+	"switchboard/runtime/outbound"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/localfs"
@@ -44,6 +45,7 @@ type Service struct {
 	App      *fiber.App
 	Server   *runtime.Server // nil until Listen
 	Workers  *worker.Pool
+	out      *outbound.Client
 	Registry *prometheus.Registry
 	// Warnings are said once at start-up: development defaults in use.
 	Warnings []string
@@ -143,6 +145,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		Registry: m.Registry, WorkReady: m.Workers.Notify,
 		Capture: capture, CaptureRefused: o.CaptureRefused,
 		RequestID: lambda.RequestID, AltTargets: lambda.AltTargets,
+		Outbound: m.outbound(),
 	})
 	// The Lambda context middleware does nothing under the HTTP server, so
 	// both runtimes serve the very same app.
@@ -218,7 +221,8 @@ func (m *Service) openAssistant(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	deps := assistant.Deps{Config: m.Config.Model, Metrics: metrics, Logger: m.Log}
+	tools := assistant.HTTPTools{Client: m.outbound()}
+	deps := assistant.Deps{Config: m.Config.Model, Metrics: metrics, Logger: m.Log, Tools: tools}
 	switch m.Config.Assistant {
 	case "openai":
 		a, err := openai.New(m.Config.OpenAI, deps)
@@ -236,6 +240,7 @@ func (m *Service) openAssistant(ctx context.Context) error {
 	default:
 		s := assistant.NewScripted()
 		s.Greeting, s.Goodbye = m.Config.Model.Greeting, m.Config.Model.Goodbye
+		s.Tools = tools
 		m.AI = s
 	}
 	return nil
@@ -300,4 +305,14 @@ func (m *Service) Close() {
 		m.closers[i]()
 	}
 	m.closers = nil
+}
+
+// outbound is the one client for requests to the business (tools, and
+// the URL checks of the assistants API), with OUTBOUND_ALLOW_PRIVATE's
+// policy; tool answers are bounded like their arguments.
+func (m *Service) outbound() *outbound.Client {
+	if m.out == nil {
+		m.out = outbound.New(outbound.Config{AllowPrivate: m.Config.OutboundAllowPrivate, MaxResponseBytes: storage.MaxToolJSON})
+	}
+	return m.out
 }

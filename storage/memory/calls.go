@@ -96,6 +96,7 @@ func (s *Store) GetCall(ctx context.Context, sid string) (storage.Call, error) {
 	c := r.bare()
 	c.Timeline = slices.Clone(r.timeline)
 	c.Turns = r.sortedTurns()
+	c.Transfers = storage.TransfersOf(c.Turns)
 	if r.summary != nil {
 		sum := *r.summary
 		c.Summary = &sum

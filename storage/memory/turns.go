@@ -2,7 +2,9 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"time"
 
 	"switchboard/storage"
 )
@@ -54,13 +56,70 @@ func (s *Store) InterruptTurn(ctx context.Context, callSID string, number int, h
 	return copyTurn(t), nil
 }
 
-// copyTurn keeps the stored turn's latency from being shared with callers.
+// copyTurn keeps the stored turn's parts from being shared with callers.
 func copyTurn(t storage.Turn) storage.Turn {
 	if t.Latency != nil {
 		l := *t.Latency
 		t.Latency = &l
 	}
+	if t.ToolCalls != nil {
+		calls := make([]storage.ToolCall, len(t.ToolCalls))
+		for i, c := range t.ToolCalls {
+			c.Arguments, c.Result = slices.Clone(c.Arguments), slices.Clone(c.Result)
+			calls[i] = c
+		}
+		t.ToolCalls = calls
+	}
+	if t.Transfer != nil {
+		tr := copyTransfer(*t.Transfer)
+		t.Transfer = &tr
+	}
 	return t
+}
+
+func copyTransfer(tr storage.Transfer) storage.Transfer {
+	tr.AnsweredAt, tr.EndedAt = normPtr(tr.AnsweredAt), normPtr(tr.EndedAt)
+	return tr
+}
+
+var _ storage.TransferWriter = (*Store)(nil)
+
+// AnswerTransfer records the target's answer on the turn's transfer.
+func (s *Store) AnswerTransfer(ctx context.Context, callSID string, n int, childSID string, at time.Time) (storage.Transfer, error) {
+	if !storage.ValidSID(childSID, "CA") {
+		return storage.Transfer{}, storage.Errorf(storage.ErrInvalid, "the call leg's SID must be CA and 32 hex digits")
+	}
+	return s.changeTransfer(callSID, n, func(tr *storage.Transfer) { tr.ApplyAnswer(childSID, at) })
+}
+
+// EndTransfer records the outcome on the turn's transfer.
+func (s *Store) EndTransfer(ctx context.Context, callSID string, n int, end storage.TransferEnd) (storage.Transfer, error) {
+	if err := end.Check(); err != nil {
+		return storage.Transfer{}, err
+	}
+	return s.changeTransfer(callSID, n, func(tr *storage.Transfer) { tr.ApplyEnd(end) })
+}
+
+func (s *Store) changeTransfer(callSID string, n int, change func(*storage.Transfer)) (storage.Transfer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.calls[callSID]
+	if !ok {
+		if err := s.missingCall(callSID); errors.Is(err, storage.ErrGone) {
+			return storage.Transfer{}, err
+		}
+		return storage.Transfer{}, storage.Errorf(storage.ErrNotFound, "the call has no transfer at turn %d", n)
+	}
+	key := turnKey{n, storage.RoleAssistant}
+	t, ok := r.turns[key]
+	if !ok || t.Transfer == nil {
+		return storage.Transfer{}, storage.Errorf(storage.ErrNotFound, "the call has no transfer at turn %d", n)
+	}
+	tr := copyTransfer(*t.Transfer)
+	change(&tr)
+	t.Transfer = &tr
+	r.turns[key] = t
+	return copyTransfer(tr), nil
 }
 
 // BeginTurn creates the call when it is missing and stores the caller's

@@ -227,6 +227,7 @@ func readCall(br pgx.BatchResults, c *storage.Call) error {
 	if err != nil {
 		return err
 	}
+	c.Transfers = storage.TransfersOf(c.Turns)
 
 	var sum storage.Summary
 	err = br.QueryRow().Scan(&sum.Text, &sum.Reason, &sum.Outcome, &sum.FollowUp, &sum.CreatedAt)

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,20 +16,32 @@ import (
 const (
 	turnCols       = `call_sid, number, role, text, confidence, ends_call, error, created_at`
 	turnStreamCols = `interrupted, latency_first_token_ms, latency_first_text_ms, latency_last_text_ms`
-	turnReadCols   = turnCols + `, ` + turnStreamCols
+	turnActCols    = `tool_calls, transfer`
+	turnReadCols   = turnCols + `, ` + turnStreamCols + `, ` + turnActCols
 )
 
 // turnDest are the scan destinations of turnReadCols for t; done fills in
 // the parts that need converting.
 func turnDest(t *storage.Turn) (dest []any, done func()) {
 	var first, text, last *float64
+	var calls, transfer []byte
 	dest = []any{&t.CallSID, &t.Number, &t.Role, &t.Text, &t.Confidence, &t.EndsCall, &t.Error, &t.CreatedAt,
-		&t.Interrupted, &first, &text, &last}
+		&t.Interrupted, &first, &text, &last, &calls, &transfer}
 	return dest, func() {
 		t.CreatedAt = t.CreatedAt.UTC()
 		t.Latency = nil
 		if first != nil && text != nil && last != nil {
 			t.Latency = &storage.Latency{FirstTokenMS: *first, FirstTextMS: *text, LastTextMS: *last}
+		}
+		t.ToolCalls, t.Transfer = nil, nil
+		if len(calls) > 0 {
+			_ = json.Unmarshal(calls, &t.ToolCalls) // written by actionArgs
+		}
+		if len(transfer) > 0 {
+			var tr storage.Transfer
+			if json.Unmarshal(transfer, &tr) == nil {
+				t.Transfer = normTransfer(tr)
+			}
 		}
 	}
 }
@@ -48,6 +62,28 @@ func latencyArgs(l *storage.Latency) (first, text, last *float64) {
 	return &l.FirstTokenMS, &l.FirstTextMS, &l.LastTextMS
 }
 
+// actionArgs are the tool_calls and transfer columns' values: NULL when
+// the turn has none.
+func actionArgs(t storage.Turn) (calls, transfer []byte, err error) {
+	if t.ToolCalls != nil {
+		if calls, err = json.Marshal(t.ToolCalls); err != nil {
+			return nil, nil, storage.Wrap(storage.ErrInvalid, err, "tool calls do not encode")
+		}
+	}
+	if t.Transfer != nil {
+		if transfer, err = json.Marshal(t.Transfer); err != nil {
+			return nil, nil, storage.Wrap(storage.ErrInvalid, err, "transfer does not encode")
+		}
+	}
+	return calls, transfer, nil
+}
+
+func normTransfer(tr storage.Transfer) *storage.Transfer {
+	tr.RequestedAt = tr.RequestedAt.UTC()
+	tr.AnsweredAt, tr.EndedAt = normPtr(tr.AnsweredAt), normPtr(tr.EndedAt)
+	return &tr
+}
+
 // AddTurn inserts the turn unless its (call, number, role) exists, and
 // returns the turn stored. The primary key decides between racing
 // deliveries of the same webhook: the loser's insert does nothing and it
@@ -64,12 +100,16 @@ func (s *Store) AddTurn(ctx context.Context, t storage.Turn) (storage.Turn, bool
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	first, text, last := latencyArgs(t.Latency)
+	calls, transfer, err := actionArgs(t)
+	if err != nil {
+		return storage.Turn{}, false, err
+	}
 	got, err := scanTurn(s.pool.QueryRow(ctx, `
-		INSERT INTO turns (`+turnReadCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		INSERT INTO turns (`+turnReadCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (call_sid, number, role) DO NOTHING
 		RETURNING `+turnReadCols,
 		t.CallSID, t.Number, t.Role, t.Text, t.Confidence, t.EndsCall, t.Error, orNow(t.CreatedAt),
-		t.Interrupted, first, text, last))
+		t.Interrupted, first, text, last, calls, transfer))
 	if err == nil {
 		return got, true, nil
 	}
@@ -199,4 +239,55 @@ func (s *Store) InterruptTurn(ctx context.Context, callSID string, number int, h
 		return storage.Turn{}, translate(err, "interrupt turn")
 	}
 	return got, nil
+}
+
+var _ storage.TransferWriter = (*Store)(nil)
+
+// AnswerTransfer records the target's answer in the turn's transfer, in
+// one statement; the first answer is kept.
+func (s *Store) AnswerTransfer(ctx context.Context, callSID string, n int, childSID string, at time.Time) (storage.Transfer, error) {
+	if !storage.ValidSID(childSID, "CA") {
+		return storage.Transfer{}, storage.Errorf(storage.ErrInvalid, "the call leg's SID must be CA and 32 hex digits")
+	}
+	return s.changeTransfer(ctx, callSID, n, `CASE WHEN transfer ? 'answered_at' OR transfer ? 'ended_at' THEN transfer
+		ELSE transfer || jsonb_build_object('answered_at', $4::timestamptz, 'child_call_sid', $5::text, 'status', 'answered') END`,
+		norm(at), childSID)
+}
+
+// EndTransfer records the outcome in the turn's transfer, in one
+// statement; the first outcome is kept.
+func (s *Store) EndTransfer(ctx context.Context, callSID string, n int, end storage.TransferEnd) (storage.Transfer, error) {
+	if err := end.Check(); err != nil {
+		return storage.Transfer{}, err
+	}
+	return s.changeTransfer(ctx, callSID, n, `CASE WHEN transfer ? 'ended_at' THEN transfer
+		ELSE transfer || jsonb_build_object('ended_at', $4::timestamptz, 'status', $5::text, 'talk_seconds', $6::int,
+			'child_call_sid', COALESCE(NULLIF(transfer->>'child_call_sid', ''), $7::text)) END`,
+		norm(end.At), end.Status, end.TalkSeconds, end.ChildCallSID)
+}
+
+// changeTransfer sets the transfer of assistant turn n to the expression
+// set (over the column transfer and args from $4) and returns it; when
+// there is none it tells a missing transfer from a deleted call.
+func (s *Store) changeTransfer(ctx context.Context, callSID string, n int, set string, args ...any) (storage.Transfer, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var doc []byte
+	err := s.pool.QueryRow(ctx, `UPDATE turns SET transfer = `+set+`
+		WHERE call_sid = $1 AND number = $2 AND role = $3 AND transfer IS NOT NULL
+		RETURNING transfer`, append([]any{callSID, n, storage.RoleAssistant}, args...)...).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if err := s.missingCall(ctx, callSID); errors.Is(err, storage.ErrGone) {
+			return storage.Transfer{}, err
+		}
+		return storage.Transfer{}, storage.Errorf(storage.ErrNotFound, "the call has no transfer at turn %d", n)
+	}
+	if err != nil {
+		return storage.Transfer{}, translate(err, "change transfer")
+	}
+	var tr storage.Transfer
+	if err := json.Unmarshal(doc, &tr); err != nil {
+		return storage.Transfer{}, translate(err, "change transfer")
+	}
+	return *normTransfer(tr), nil
 }

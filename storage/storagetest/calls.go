@@ -33,6 +33,7 @@ func TestCallStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("AddTurn", func(t *testing.T) { testAddTurn(t, newStore) })
 	t.Run("StreamedTurns", func(t *testing.T) { testStreamedTurns(t, newStore) })
 	t.Run("InterruptTurn", func(t *testing.T) { testInterruptTurn(t, newStore) })
+	t.Run("TurnActions", func(t *testing.T) { testTurnActions(t, newStore) })
 	t.Run("ApplyStatus", func(t *testing.T) { testApplyStatus(t, newStore) })
 	t.Run("AddRecording", func(t *testing.T) { testAddRecording(t, newStore) })
 	t.Run("GetRecording", func(t *testing.T) { testGetRecording(t, newStore) })

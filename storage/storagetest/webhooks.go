@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -52,7 +53,7 @@ func testStartCall(t *testing.T, newStore newStoreFunc) {
 		s := newStore(t)
 		nc := newCall(1, t0)
 		_, g, err := s.StartCall(t.Context(), nc, storage.Turn{})
-		if err != nil || g != (storage.Turn{}) {
+		if err != nil || !reflect.DeepEqual(g, storage.Turn{}) {
 			t.Fatalf("StartCall without a greeting = %+v, %v; want a zero turn", g, err)
 		}
 		if n := len(mustGetCall(t, s, nc.SID).Turns); n != 0 {
