@@ -110,6 +110,13 @@ type CallFilter struct {
 	To     string
 	Since  time.Time // created at or after
 	Until  time.Time // created before
+	// Number matches calls from or to a number: a full E.164 number
+	// ("+14155550100") matches exactly, 4 to 15 digits match the end of
+	// the number ("0100"). NormalizeNumber turns what a person types into
+	// this form.
+	Number string
+	// Active keeps only calls that have not ended (no terminal status).
+	Active bool
 	// Cursor continues a previous page (CallPage.NextCursor); "" starts at the newest.
 	Cursor string
 	// Limit is the page size; 0 means DefaultPageSize, and it is capped at MaxPageSize.

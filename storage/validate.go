@@ -63,12 +63,18 @@ func (r Recording) CheckNew() (Recording, error) {
 	return r, nil
 }
 
-// PageLimit checks the filter's status and returns its page size: 0 means
-// DefaultPageSize, and larger sizes are capped at MaxPageSize. ErrInvalid
-// for a negative limit or an unknown status.
+// PageLimit checks the filter's status and number and returns its page
+// size: 0 means DefaultPageSize, and larger sizes are capped at
+// MaxPageSize. ErrInvalid for a negative limit, an unknown status or a
+// number that is neither a full E.164 number nor 4 to 15 digits.
 func (f CallFilter) PageLimit() (int, error) {
 	if f.Status != "" && !f.Status.Valid() {
 		return 0, Errorf(ErrInvalid, "unknown call status")
+	}
+	if f.Number != "" {
+		if _, err := NormalizeNumber(f.Number); err != nil {
+			return 0, err
+		}
 	}
 	switch {
 	case f.Limit < 0:
