@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"switchboard/assistant"
+	"switchboard/handlers/console"
 	"switchboard/handlers/twiliosig"
 	"switchboard/storage"
 )
@@ -66,6 +67,12 @@ type Config struct {
 	// MaxBody bounds a webhook body, also under runtimes that do not enforce
 	// Fiber's BodyLimit.
 	MaxBody int
+	// Console configures the web console; an empty session key is
+	// replaced by a random one (development).
+	Console console.Config
+	// SecureCookies marks the console's cookies Secure and sends HSTS:
+	// every deployment but a development one on plain HTTP.
+	SecureCookies bool
 }
 
 // Deps are the collaborators of the handlers.
@@ -123,6 +130,7 @@ type Server struct {
 
 	turns    singleflight.Group // one assistant request per (call, turn) per process
 	draining atomic.Bool
+	console  *consoleState
 }
 
 // New returns a Server. Every Config field is the operator's setting (the
@@ -142,6 +150,7 @@ func New(cfg Config, d Deps) *Server {
 	origin, basePath := splitBaseURL(cfg.PublicBaseURL)
 	cfg.PublicBaseURL = origin + basePath
 	return &Server{
+		console:    newConsole(cfg, basePath),
 		origin:     origin,
 		basePath:   basePath,
 		signatures: twiliosig.NewChecker(cfg.AuthToken, cfg.NextAuthToken),
@@ -206,6 +215,23 @@ func (s *Server) routes(app *fiber.App) {
 	api.Get("/calls/:sid", s.getCall)
 	api.Delete("/calls/:sid", s.deleteCall)
 	api.Get("/calls/:sid/recordings/:rsid/audio", s.recordingAudio)
+
+	// The console: its pages are the console's and answer errors as
+	// pages; every page but sign-in needs a signed-in person, and every
+	// form that changes something a CSRF token.
+	con := app.Group("/console", s.consoleRequest)
+	con.Get("/", s.consoleHome)
+	con.Get("/assets/:name", s.consoleAsset)
+	con.Get("/sign-in", s.consoleSignInForm)
+	con.Post("/sign-in", s.consoleSignIn)
+	con.Post("/sign-out", s.consoleAuth, s.consoleCSRF, s.consoleSignOut)
+	con.Get("/calls", s.consoleAuth, s.consoleCalls)
+	con.Get("/calls/:sid", s.consoleAuth, s.consoleCall)
+	con.Get("/calls/:sid/delete", s.consoleAuth, s.consoleDeleteForm)
+	con.Post("/calls/:sid/delete", s.consoleAuth, s.consoleCSRF, s.consoleDelete)
+	con.Get("/calls/:sid/recordings/:rsid/audio", s.consoleAuth, s.consoleAudio)
+	con.Get("/live", s.consoleAuth, s.consoleLive)
+	con.Get("/live/rows", s.consoleAuth, s.consoleLiveRows)
 
 	app.Use(s.notFound)
 }

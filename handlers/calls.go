@@ -136,6 +136,15 @@ func (s *Server) deleteCall(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.removeCall(c, sid); err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+// removeCall deletes an ended call and its audio (see deleteCall): the
+// API's DELETE and the console's delete both come here.
+func (s *Server) removeCall(c *fiber.Ctx, sid string) error {
 	ctx, cancel := s.storeContext(c)
 	call, err := s.calls.GetCall(ctx, sid)
 	cancel()
@@ -158,7 +167,7 @@ func (s *Server) deleteCall(c *fiber.Ctx) error {
 		return err
 	}
 	s.logger(c).Info("call deleted", "call_sid", sid, "recordings", len(recs))
-	return c.SendStatus(http.StatusNoContent)
+	return nil
 }
 
 // deleteAudio deletes every object a recording may have: the one the

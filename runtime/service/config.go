@@ -18,6 +18,7 @@ import (
 	"switchboard/assistant/bedrock"
 	"switchboard/assistant/openai"
 	"switchboard/handlers"
+	"switchboard/handlers/console"
 	"switchboard/runtime"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
@@ -64,6 +65,8 @@ type Config struct {
 	Postgres postgres.Config
 	OpenAI   openai.Config
 	Bedrock  bedrock.Config
+	// Console configures the web console's sign-in.
+	Console console.Config
 }
 
 // deprecatedAliases are variables still accepted under an old name: the old
@@ -201,7 +204,7 @@ func (c Config) Validate() error {
 	if c.RequestTimeout <= 0 || c.RequestTimeout > 10*time.Second {
 		add("REQUEST_TIMEOUT must be > 0 and ≤ 10s, got %s", c.RequestTimeout)
 	}
-	subs := []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate()}
+	subs := []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate(), c.Console.Validate(c.Production())}
 	switch c.Assistant {
 	case "scripted":
 	case "openai":

@@ -1,0 +1,250 @@
+package console
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"switchboard/storage"
+)
+
+// Page is what every console page shows around its content.
+type Page struct {
+	Title string
+	// Nav names the section the page belongs to: calls, live.
+	Nav string
+	// CSRF is the token the page's forms send back ("" when signed out).
+	CSRF string
+	// Who names the person signed in ("" when signed out).
+	Who string
+	// Script loads console.js (the live view).
+	Script bool
+	// Notice is a one-line message at the top of the page.
+	Notice string
+	Body   any
+}
+
+// Statuses lists the call statuses in the order of a call's life, for
+// the status filter.
+var Statuses = []storage.CallStatus{
+	storage.StatusQueued, storage.StatusInitiated, storage.StatusRinging, storage.StatusInProgress,
+	storage.StatusCompleted, storage.StatusBusy, storage.StatusFailed, storage.StatusNoAnswer, storage.StatusCanceled,
+}
+
+// Filter is the call list's filter form as typed, with a message next to
+// each field that could not be used.
+type Filter struct {
+	Status, Number, Since, Until string
+	Errors                       map[string]string
+}
+
+// ParseFilter reads the call list's query parameters into a store filter
+// and the form to show again. Every problem is reported against its
+// field; the filter is usable only when the form has no errors.
+func ParseFilter(q url.Values) (storage.CallFilter, Filter) {
+	form := Filter{
+		Status: strings.TrimSpace(q.Get("status")), Number: strings.TrimSpace(q.Get("number")),
+		Since: strings.TrimSpace(q.Get("since")), Until: strings.TrimSpace(q.Get("until")),
+		Errors: map[string]string{},
+	}
+	var f storage.CallFilter
+	if form.Status != "" {
+		st, err := storage.ParseCallStatus(form.Status)
+		if err != nil {
+			form.Errors["status"] = "Choose a status from the list."
+		}
+		f.Status = st
+	}
+	if form.Number != "" {
+		n, err := storage.NormalizeNumber(form.Number)
+		if err != nil {
+			form.Errors["number"] = "Type a full number with its country code (+14155550100) or its last 4 digits or more."
+		}
+		f.Number = n
+	}
+	if form.Since != "" {
+		d, err := time.Parse(time.DateOnly, form.Since)
+		if err != nil {
+			form.Errors["since"] = "Type a date as YYYY-MM-DD."
+		}
+		f.Since = d
+	}
+	if form.Until != "" {
+		d, err := time.Parse(time.DateOnly, form.Until)
+		if err != nil {
+			form.Errors["until"] = "Type a date as YYYY-MM-DD."
+		} else {
+			f.Until = d.AddDate(0, 0, 1) // the whole last day
+		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		form.Errors["until"] = "The last day cannot come before the first."
+	}
+	if c := q.Get("cursor"); c != "" {
+		if _, _, err := storage.DecodeCursor(c); err != nil {
+			form.Errors["cursor"] = "This page link is broken; start again from the newest calls."
+		}
+		f.Cursor = c
+	}
+	return f, form
+}
+
+// Query is the filter as query parameters, for the page links.
+func (f Filter) Query() url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"status": f.Status, "number": f.Number, "since": f.Since, "until": f.Until} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
+}
+
+// Calls is the call list page.
+type Calls struct {
+	Filter   Filter
+	Statuses []storage.CallStatus
+	Rows     []CallRow
+	// Next continues the list ("" on the last page); First goes back to
+	// the newest calls ("" on the first page).
+	Next, First string
+}
+
+// CallRow is one call in a list.
+type CallRow struct {
+	SID, From, To, Direction string
+	Status                   storage.CallStatus
+	Ended                    bool
+	Started                  time.Time
+	Duration                 int
+}
+
+// Rows turns listed calls into rows.
+func Rows(calls []storage.Call) []CallRow {
+	rows := make([]CallRow, 0, len(calls))
+	for _, c := range calls {
+		rows = append(rows, CallRow{SID: c.SID, From: orUnknown(c.From), To: orUnknown(c.To), Direction: c.Direction,
+			Status: c.Status, Ended: c.Status.Terminal(), Started: c.CreatedAt, Duration: c.Duration})
+	}
+	return rows
+}
+
+// Call is the page of one call.
+type Call struct {
+	Row        CallRow
+	Timeline   []storage.StatusEvent
+	Turns      []Turn
+	Failures   int
+	Summary    *storage.Summary
+	Recordings []Recording
+}
+
+// Turn is one utterance of the transcript, with what happened to it.
+type Turn struct {
+	Number  int
+	Caller  bool
+	Speaker string
+	Text    string
+	At      time.Time
+	// Error is why the assistant could not answer (the caller heard an
+	// apology).
+	Error string
+	// EndsCall: the assistant said goodbye and hung up.
+	EndsCall bool
+	// Confidence is the speech recogniser's confidence in a caller turn,
+	// as a percentage ("" when unknown).
+	Confidence string
+	// Latency is how long the caller waited for this answer ("" when
+	// unknown).
+	Latency string
+}
+
+// Recording is a recording of the call and where its audio can be heard.
+type Recording struct {
+	SID       string
+	State     storage.RecordingState
+	Duration  int
+	Audio     string // the console's audio URL when the audio is stored
+	LastError string
+	Attempts  int
+}
+
+// NewCall builds the call page. audio returns the console's URL of a
+// stored recording's audio.
+func NewCall(c storage.Call, audio func(recordingSID string) string) Call {
+	page := Call{Row: Rows([]storage.Call{c})[0], Timeline: c.Timeline, Summary: c.Summary}
+	asked := map[int]time.Time{}
+	for _, t := range c.Turns {
+		v := Turn{Number: t.Number, Caller: t.Role == storage.RoleCaller, Text: t.Text, At: t.CreatedAt,
+			Error: t.Error, EndsCall: t.EndsCall}
+		if v.Caller {
+			v.Speaker = "Caller"
+			asked[t.Number] = t.CreatedAt
+			if t.Confidence >= 0 && t.Confidence <= 1 {
+				v.Confidence = fmt.Sprintf("%.0f%%", t.Confidence*100)
+			}
+		} else {
+			v.Speaker = "Assistant"
+			if at, ok := asked[t.Number]; ok && !t.CreatedAt.Before(at) {
+				v.Latency = formatLatency(t.CreatedAt.Sub(at))
+			}
+		}
+		if v.Error != "" {
+			page.Failures++
+		}
+		page.Turns = append(page.Turns, v)
+	}
+	for _, r := range c.Recordings {
+		v := Recording{SID: r.SID, State: r.State, Duration: r.Duration, LastError: r.LastError, Attempts: r.Attempts}
+		if r.State == storage.RecordingStored {
+			v.Audio = audio(r.SID)
+		}
+		page.Recordings = append(page.Recordings, v)
+	}
+	return page
+}
+
+func formatLatency(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+func orUnknown(n string) string {
+	if n == "" {
+		return "unknown"
+	}
+	return n
+}
+
+// SignIn is the sign-in page.
+type SignIn struct {
+	// Nonce is the sign-in form's token against cross-site requests.
+	Nonce string
+	Next  string
+	Error string
+	// Open: no API token is configured (development), so any token, or
+	// none, signs in.
+	Open bool
+}
+
+// Delete is the page that asks to confirm a deletion.
+type Delete struct {
+	Row CallRow
+}
+
+// Problem is an error page.
+type Problem struct {
+	Status  int
+	Message string
+	// SignIn offers a link to sign in again.
+	SignIn bool
+}
+
+// Live is the list of calls in progress.
+type Live struct {
+	Rows []CallRow
+	At   time.Time
+}
