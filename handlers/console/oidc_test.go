@@ -88,13 +88,13 @@ func TestVerifier(t *testing.T) {
 		"ErrNotAllowedUnverifiedEmail": {alb.Assertion(map[string]any{"sub": "7", "email": "m@example.com", "email_verified": false}),
 			console.ErrNotAllowed},
 		"ErrDomainSuffixIsNotTheDomain": {alb.Assertion(map[string]any{"sub": "8", "email": "m@evil-example.com"}), console.ErrNotAllowed},
-		"ErrExpiredHeader": {alb.Sign(alb.Header(time.Now().Add(-time.Second)), good), console.ErrBadIdentity},
+		"ErrExpiredHeader":              {alb.Sign(alb.Header(time.Now().Add(-time.Second)), good), console.ErrBadIdentity},
 		"ErrExpiredClaims": {alb.Sign(alb.Header(exp), map[string]any{"sub": "9", "email": "e@example.com", "exp": time.Now().Add(-time.Second).Unix()}),
 			console.ErrBadIdentity},
 		"ErrOtherSigner": {alb.Sign(with(alb.Header(exp), func(h *albtest.Header) {
 			h.Signer = strings.Replace(albtest.ARN, "switchboard", "other", 1)
 		}), good), console.ErrBadIdentity},
-		"ErrAlgNone": {alb.Sign(with(alb.Header(exp), func(h *albtest.Header) { h.Alg = "none" }), good), console.ErrBadIdentity},
+		"ErrAlgNone":  {alb.Sign(with(alb.Header(exp), func(h *albtest.Header) { h.Alg = "none" }), good), console.ErrBadIdentity},
 		"ErrAlgHS256": {alb.Sign(with(alb.Header(exp), func(h *albtest.Header) { h.Alg = "HS256" }), good), console.ErrBadIdentity},
 		"ErrUnknownKid": {alb.Sign(with(alb.Header(exp), func(h *albtest.Header) { h.Kid = "00000000-0000-0000-0000-000000000000" }), good),
 			console.ErrBadIdentity},
