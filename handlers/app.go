@@ -73,6 +73,10 @@ type Config struct {
 	// SecureCookies marks the console's cookies Secure and sends HSTS:
 	// every deployment but a development one on plain HTTP.
 	SecureCookies bool
+	// ReplicaBucket (S3_REPLICA_BUCKET), when set, makes deleting a call
+	// record the erasure of its audio in that bucket, which the workers
+	// carry out: the request itself never waits on the other region.
+	ReplicaBucket string
 }
 
 // Deps are the collaborators of the handlers.

@@ -131,6 +131,11 @@ func (s *Server) getCall(c *fiber.Ctx) error {
 // (its upload finished just before the worker crashed) or be uploading
 // now. What the worker writes after the call is gone it deletes itself;
 // the second pass covers an upload that finished between the two reads.
+//
+// With a replica bucket the store records, with the deletion, the erasure
+// of the same keys there; the workers do it in the background, since the
+// replica's region may be down, and the request neither waits for nor
+// fails on it.
 func (s *Server) deleteCall(c *fiber.Ctx) error {
 	sid, err := callSIDParam(c)
 	if err != nil {
@@ -158,10 +163,13 @@ func (s *Server) removeCall(c *fiber.Ctx, sid string) error {
 		return err
 	}
 	ctx, cancel = s.storeContext(c)
-	recs, err := s.calls.DeleteCall(ctx, sid)
+	recs, err := s.calls.DeleteCall(ctx, sid, storage.DeleteOptions{ReplicaBucket: s.cfg.ReplicaBucket})
 	cancel()
 	if err != nil {
 		return err
+	}
+	if s.cfg.ReplicaBucket != "" && len(recs) > 0 {
+		s.workReady()
 	}
 	if err := s.deleteAudio(c, recs); err != nil {
 		return err
@@ -170,25 +178,16 @@ func (s *Server) removeCall(c *fiber.Ctx, sid string) error {
 	return nil
 }
 
-// deleteAudio deletes every object a recording may have: the one the
-// archive worker writes under the recording's ArchiveKey, and the one it
-// was stored under, should that differ.
+// deleteAudio deletes every object a recording may have (storage.BlobKeys):
+// the one the archive worker writes under the recording's ArchiveKey, and
+// the one it was stored under, should that differ.
 func (s *Server) deleteAudio(c *fiber.Ctx, recs []storage.Recording) error {
-	for _, r := range recs {
-		keys := []string{r.ArchiveKey()}
-		if r.BlobKey != "" && r.BlobKey != keys[0] {
-			keys = append(keys, r.BlobKey)
-		}
-		for _, key := range keys {
-			if key == "" {
-				continue
-			}
-			ctx, cancel := s.storeContext(c)
-			err := s.blobs.Delete(ctx, key)
-			cancel()
-			if err != nil {
-				return err
-			}
+	for _, key := range storage.BlobKeys(recs) {
+		ctx, cancel := s.storeContext(c)
+		err := s.blobs.Delete(ctx, key)
+		cancel()
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -63,3 +63,23 @@ func (r Recording) ArchiveKey() string {
 	}
 	return RecordingKey(r.AccountSID, r.CallSID, r.SID, started, "wav")
 }
+
+// BlobKeys returns every blob key the audio of recs may be under, each
+// once: each recording's ArchiveKey, where the archive worker writes it
+// whatever the store says of the recording, and the key it was stored
+// under when that differs. Keys that CheckKey refuses are left out: no
+// audio can be under them.
+func BlobKeys(recs []Recording) []string {
+	var keys []string
+	seen := make(map[string]bool)
+	for _, r := range recs {
+		for _, k := range []string{r.ArchiveKey(), r.BlobKey} {
+			if k == "" || seen[k] || CheckKey(k) != nil {
+				continue
+			}
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}

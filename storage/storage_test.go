@@ -124,3 +124,27 @@ func TestCheckDeletable(t *testing.T) {
 		t.Errorf("CallGone = %v (kind %v), want ErrGone, distinct from ErrNotFound, naming the call", gone, storage.KindOf(gone))
 	}
 }
+
+func TestBlobKeys(t *testing.T) {
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	rec := func(n int) storage.Recording {
+		return storage.Recording{
+			SID: "RE" + strings.Repeat(string(rune('0'+n)), 32), CallSID: "CA" + strings.Repeat("1", 32),
+			AccountSID: "AC" + strings.Repeat("2", 32), StartedAt: &at,
+		}
+	}
+	pending, stored, moved, noAccount := rec(1), rec(2), rec(3), rec(4)
+	stored.BlobKey = stored.ArchiveKey()
+	moved.BlobKey = "recordings/elsewhere/" + moved.SID + ".wav"
+	noAccount.AccountSID = ""
+	bad := rec(5)
+	bad.BlobKey = "../escape.wav"
+	got := storage.BlobKeys([]storage.Recording{pending, stored, moved, noAccount, bad, pending})
+	want := []string{pending.ArchiveKey(), stored.ArchiveKey(), moved.ArchiveKey(), moved.BlobKey, bad.ArchiveKey()}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("BlobKeys = %v, want %v", got, want)
+	}
+	if keys := storage.BlobKeys(nil); len(keys) != 0 {
+		t.Errorf("BlobKeys(nil) = %v", keys)
+	}
+}

@@ -16,7 +16,8 @@ import (
 // ErrGone: Twilio keeps sending a call's late status and recording callbacks
 // after the call was deleted, and none of them may bring it back. Reads of a
 // deleted call answer ErrNotFound. Once its tombstone is purged a SID is
-// unknown again and may be created afresh.
+// unknown again and may be created afresh. A tombstone whose call still has
+// a replica erasure pending (ErasureQueue) is kept until the erasure is done.
 type CallStore interface {
 	CallReader
 
@@ -30,10 +31,12 @@ type CallStore interface {
 	// It returns every recording the call had, whatever its state: a pending
 	// one may already have audio under its ArchiveKey (an upload that
 	// finished just before a crash, or one still running), so the caller
-	// deletes the blobs of all of them. ErrNotFound when absent (a second
-	// delete included); ErrConflict, naming the status and changing nothing,
-	// while the call has not ended (see CheckDeletable).
-	DeleteCall(ctx context.Context, sid string) ([]Recording, error)
+	// deletes the blobs of all of them (BlobKeys). With o.ReplicaBucket, and
+	// when the call had recordings, the same transaction records the
+	// Erasure of those keys in that bucket (ErasureQueue), due at once. ErrNotFound when absent (a second delete included); ErrConflict,
+	// naming the status and changing nothing, while the call has not ended
+	// (see CheckDeletable).
+	DeleteCall(ctx context.Context, sid string, o DeleteOptions) ([]Recording, error)
 
 	// Ping reports whether the store can serve requests; ErrUnavailable when not.
 	Ping(ctx context.Context) error
@@ -108,6 +111,7 @@ type TurnState struct {
 type WorkQueue interface {
 	// PurgeTombstones forgets at most limit tombstones of calls deleted
 	// before the given time, oldest first, and returns how many it removed.
+	// It keeps the tombstones of calls whose replica erasure is pending.
 	// ErrInvalid for a limit below 1.
 	PurgeTombstones(ctx context.Context, before time.Time, limit int) (int, error)
 
@@ -143,12 +147,13 @@ type WorkQueue interface {
 	ReleaseWork(ctx context.Context, w Work) error
 }
 
-// Store is a whole call store: the records, what the webhooks write and
-// the work queue.
+// Store is a whole call store: the records, what the webhooks write, the
+// work queue and the replica erasures.
 type Store interface {
 	CallStore
 	CallWriter
 	WorkQueue
+	ErasureQueue
 }
 
 // CallReader reads one call or recording: what the worker needs of the

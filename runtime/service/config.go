@@ -216,6 +216,8 @@ func (c Config) Validate() error {
 	}
 	if c.S3.Bucket != "" {
 		subs = append(subs, c.S3.Validate())
+	} else if c.S3.ReplicaBucket != "" || c.S3.ReplicaRegion != "" {
+		add("S3_REPLICA_BUCKET and S3_REPLICA_REGION need S3_BUCKET: the replica is a copy of that bucket")
 	}
 	if c.Postgres.URL != "" {
 		subs = append(subs, c.Postgres.Validate())

@@ -41,6 +41,9 @@ func TestLoadConfig(t *testing.T) {
 		{"ErrShortAPIToken", map[string]string{"API_TOKENS": "short"}, []string{"API_TOKENS"}},
 		{"ErrSeveralAtOnce", map[string]string{"PUBLIC_BASE_URL": "nope", "WORKERS": "-1", "LOG_LEVEL": "loud"},
 			[]string{"PUBLIC_BASE_URL", "WORKERS", "LOG_LEVEL"}},
+		{"ErrReplicaWithoutBucket", map[string]string{"S3_REPLICA_BUCKET": "recordings-dr", "S3_REPLICA_REGION": "eu-central-1"}, []string{"S3_REPLICA_BUCKET", "S3_BUCKET"}},
+		{"ErrReplicaWithoutRegion", production(map[string]string{"S3_REPLICA_BUCKET": "recordings-dr"}), []string{"S3_REPLICA_REGION"}},
+		{"ErrReplicaRecheckTooShort", map[string]string{"S3_REPLICA_RECHECK": "0s"}, []string{"S3_REPLICA_RECHECK"}},
 		{"ErrProductionMissing", map[string]string{"SWITCHBOARD_ENV": "production"},
 			[]string{"TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "API_TOKENS", "DATABASE_URL", "S3_BUCKET", "CONSOLE_SESSION_KEY"}},
 		{"ErrShortSessionKey", map[string]string{"CONSOLE_SESSION_KEY": "short"}, []string{"CONSOLE_SESSION_KEY"}},
@@ -109,6 +112,9 @@ func TestLoadConfigAccepts(t *testing.T) {
 		"OKConsoleOIDC":            oidc(nil),
 		"OKConsoleOIDCGroupsOnly":  oidc(map[string]string{"CONSOLE_OIDC_ALLOWED_DOMAINS": "", "CONSOLE_OIDC_ALLOWED_GROUPS": "call-review"}),
 		"OKConsoleOIDCProduction":  production(oidc(map[string]string{"CONSOLE_OIDC_LOGOUT_URL": "https://idp.example.com/logout"})),
+		// What Terraform writes into each region's settings.
+		"OKReplica": production(map[string]string{"S3_REGION": "eu-west-1", "S3_KMS_KEY_ID": "arn:aws:kms:eu-west-1:111122223333:key/a",
+			"S3_REPLICA_BUCKET": "recordings-dr", "S3_REPLICA_REGION": "eu-central-1"}),
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {

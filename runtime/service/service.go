@@ -43,6 +43,9 @@ type Service struct {
 	Registry *prometheus.Registry
 	// Warnings are said once at start-up: development defaults in use.
 	Warnings []string
+	// Replica is a store on the replica bucket (S3_REPLICA_BUCKET), where
+	// the workers erase deleted calls' audio; nil without one.
+	Replica storage.BlobStore
 
 	closers []func()
 }
@@ -58,6 +61,9 @@ type Overrides struct {
 	// requests refused for their signature (for generating fixtures).
 	Capture        func(*fiber.Ctx)
 	CaptureRefused bool
+	// Replica replaces the store on S3_REPLICA_BUCKET, and like it makes
+	// deleting a call erase its audio there too.
+	Replica storage.BlobStore
 }
 
 // New builds every dependency from cfg (or o) and the app; Listen binds the
@@ -66,7 +72,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 	if log == nil {
 		log = slog.Default()
 	}
-	m := &Service{Config: cfg, Log: log, Registry: prometheus.NewRegistry(), Calls: o.Calls, Blobs: o.Blobs, AI: o.Assistant}
+	m := &Service{Config: cfg, Log: log, Registry: prometheus.NewRegistry(), Calls: o.Calls, Blobs: o.Blobs, Replica: o.Replica, AI: o.Assistant}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := m.openStores(ctx); err != nil {
 		m.Close()
@@ -91,7 +97,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 	}
 
 	tw := worker.NewTwilio(cfg.TwilioAPIBaseURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken)
-	m.Workers = worker.New(cfg.Worker, worker.Deps{Calls: m.Calls, Work: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Twilio: tw, Log: log, Registry: m.Registry})
+	deps := worker.Deps{Calls: m.Calls, Work: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Twilio: tw, Log: log, Registry: m.Registry}
+	replicaBucket := ""
+	if m.Replica != nil {
+		replicaBucket = cfg.S3.ReplicaBucket
+		deps.Erasures = m.Calls
+		deps.Buckets = map[string]storage.BlobStore{cfg.S3.ReplicaBucket: m.Replica, cfg.S3.Bucket: m.Blobs}
+	}
+	m.Workers = worker.New(cfg.Worker, deps)
 	capture := o.Capture
 	if capture == nil {
 		capture = m.captureHook()
@@ -113,6 +126,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		MaxBody:          cfg.HTTP.BodyLimit,
 		Console:          cfg.Console,
 		SecureCookies:    cfg.Production(),
+		ReplicaBucket:    replicaBucket,
 	}, handlers.Deps{
 		Calls: m.Calls, Writes: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
 		Registry: m.Registry, WorkReady: m.Workers.Notify,
@@ -137,8 +151,10 @@ func (m *Service) Listen() error {
 }
 
 // openStores opens the call store (PostgreSQL when DATABASE_URL is set,
-// memory otherwise) and the blob store (S3 when S3_BUCKET is set, DATA_DIR
-// otherwise), unless overridden.
+// memory otherwise), the blob store (S3 when S3_BUCKET is set, DATA_DIR
+// otherwise) and, with S3_REPLICA_BUCKET, the replica bucket's store, unless
+// overridden. The replica's store is built without reaching it: its region
+// may be down, and nothing but the erasures needs it.
 func (m *Service) openStores(ctx context.Context) error {
 	switch {
 	case m.Calls != nil:
@@ -168,6 +184,16 @@ func (m *Service) openStores(ctx context.Context) error {
 		}
 		m.Blobs = blobs
 		m.Warnings = append(m.Warnings, "recordings are stored on local disk in "+m.Config.DataDir+" (set S3_BUCKET for S3)")
+	}
+	if m.Replica != nil && (m.Config.S3.ReplicaBucket == "" || m.Config.S3.Bucket == "") {
+		return fmt.Errorf("a replica store needs S3_BUCKET and S3_REPLICA_BUCKET to name the buckets")
+	}
+	if rc, ok := m.Config.S3.Replica(); ok && m.Replica == nil {
+		replica, err := s3store.New(ctx, rc)
+		if err != nil {
+			return fmt.Errorf("S3_REPLICA_BUCKET: %w", err)
+		}
+		m.Replica = replica
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ func deletedCall(t *testing.T, s storage.Store, n int) string {
 	if _, err := s.ApplyStatus(ctx, storage.NewCall{SID: sid}, storage.StatusEvent{Status: storage.StatusCompleted, Sequence: -1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteCall(ctx, sid); err != nil {
+	if _, err := s.DeleteCall(ctx, sid, storage.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return sid

@@ -1,8 +1,9 @@
 // Package worker runs switchboard's durable background work: archiving
-// recordings from Twilio into the blob store, writing post-call summaries and
-// deleting archived media at Twilio. Work lives in the call store, claimed
-// with a lease, so any instance may run it and an instance that dies loses
-// nothing: the lease expires and another instance finishes the work.
+// recordings from Twilio into the blob store, writing post-call summaries,
+// deleting archived media at Twilio and erasing deleted calls' audio in the
+// replica bucket. Work lives in the call store, claimed with a lease, so any
+// instance may run it and an instance that dies loses nothing: the lease
+// expires and another instance finishes the work.
 package worker
 
 import (
@@ -49,6 +50,12 @@ type Config struct {
 	// that Twilio's late webhooks for it store nothing; the workers purge
 	// older tombstones.
 	TombstoneRetention time.Duration `env:"TOMBSTONE_RETENTION" envDefault:"720h"`
+	// ReplicaRecheck is how long after an erasure's first pass in the
+	// replica bucket the second pass runs: a version still replicating
+	// at the first pass lands later, and S3 replication takes up to 15
+	// minutes for nearly every object (its Replication Time Control
+	// promise). Used only with a replica bucket.
+	ReplicaRecheck time.Duration `env:"S3_REPLICA_RECHECK" envDefault:"15m"`
 }
 
 // DefaultConfig is the configuration with every default applied, for
@@ -87,6 +94,9 @@ func (c Config) Validate() error {
 	if c.TombstoneRetention < time.Hour {
 		errs = append(errs, errors.New("TOMBSTONE_RETENTION must be at least 1h: Twilio sends a call's last callbacks after it ended"))
 	}
+	if c.ReplicaRecheck < time.Second {
+		errs = append(errs, errors.New("S3_REPLICA_RECHECK must be at least 1s"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -102,6 +112,13 @@ type Deps struct {
 	Log       *slog.Logger
 	// Registry receives the pool's metrics; nil registers none.
 	Registry prometheus.Registerer
+	// Erasures and Buckets, both set when there is a replica bucket, are
+	// the erasures deleted calls left and the stores to erase them in, by
+	// bucket name: the replica bucket's and the main bucket's, since after
+	// a failover an erasure recorded before it names the bucket the
+	// service now writes to. Without them the pool runs no erasure.
+	Erasures storage.ErasureQueue
+	Buckets  map[string]storage.BlobStore
 }
 
 // Pool runs Config.Size workers until stopped.
@@ -114,11 +131,16 @@ type Pool struct {
 	twilio  *Twilio
 	log     *slog.Logger
 	metrics *metrics
+	// erasures and buckets are both set or both nil (see Deps).
+	erasures storage.ErasureQueue
+	buckets  map[string]storage.BlobStore
 
 	wake chan struct{}
 	now  func() time.Time
 	// lastPurge is when this pool last purged tombstones (Unix ns; 0: never).
 	lastPurge atomic.Int64
+	// lastBacklog is when this pool last counted the erasures (Unix ns).
+	lastBacklog atomic.Int64
 }
 
 // New returns a pool. Start it with Run.
@@ -126,8 +148,12 @@ func New(cfg Config, d Deps) *Pool {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
+	if d.Erasures == nil || len(d.Buckets) == 0 {
+		d.Erasures, d.Buckets = nil, nil
+	}
 	return &Pool{
 		cfg: cfg, calls: d.Calls, work: d.Work, blobs: d.Blobs, ai: d.Assistant, twilio: d.Twilio, log: d.Log,
+		erasures: d.Erasures, buckets: d.Buckets,
 		metrics: newMetrics(d.Registry),
 		wake:    make(chan struct{}, 1),
 		now:     time.Now,
@@ -154,22 +180,27 @@ func (p *Pool) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// Drain runs due work on Size workers (at least one) until none is due or
-// ctx ends, and returns how many items were attempted. It is how work is
-// processed where no pool runs all the time: a scheduled invocation of the
-// Lambda function, or `switchboard work`.
+// Drain runs due work and erasure passes on Size workers (at least one)
+// until none is due or ctx ends, and returns how many were attempted. It
+// is how work is processed where no pool runs all the time: a scheduled
+// invocation of the Lambda function, or `switchboard work`.
 func (p *Pool) Drain(ctx context.Context) int {
 	p.purgeTombstones(ctx)
 	var n atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < max(p.cfg.Size, 1); i++ {
 		wg.Go(func() {
-			for ctx.Err() == nil && p.runOne(ctx) {
-				n.Add(1)
+			for ctx.Err() == nil {
+				ran := p.runNext(ctx)
+				if ran == 0 {
+					return
+				}
+				n.Add(int64(ran))
 			}
 		})
 	}
 	wg.Wait()
+	p.observeBacklog(context.WithoutCancel(ctx), true)
 	return int(n.Load())
 }
 
@@ -184,11 +215,25 @@ func (p *Pool) loop(ctx context.Context) {
 		case <-p.wake:
 		}
 		p.purgeTombstones(ctx)
+		p.observeBacklog(ctx, false)
 		// Drain all due work before sleeping again.
-		for ctx.Err() == nil && p.runOne(ctx) {
+		for ctx.Err() == nil && p.runNext(ctx) > 0 {
 		}
 		timer.Reset(jitter(p.cfg.PollInterval))
 	}
+}
+
+// runNext runs one due work item and one due erasure pass, so that neither
+// kind starves the other, and returns how many it ran.
+func (p *Pool) runNext(ctx context.Context) int {
+	n := 0
+	if p.runOne(ctx) {
+		n++
+	}
+	if ctx.Err() == nil && p.runErasure(ctx) {
+		n++
+	}
+	return n
 }
 
 // runOne claims and runs one item. It reports whether an item was found.
@@ -334,15 +379,33 @@ func jitter(d time.Duration) time.Duration {
 
 type metrics struct {
 	done *prometheus.CounterVec
+	// erasures counts replica erasure passes; pending and failing are the
+	// store's backlog as this pool last counted it.
+	erasures         *prometheus.CounterVec
+	pending, failing prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{done: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "switchboard_work_total",
-		Help: "Background work attempts by kind and outcome (ok, retry, failed, released).",
-	}, []string{"kind", "outcome"})}
+	m := &metrics{
+		done: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_work_total",
+			Help: "Background work attempts by kind and outcome (ok, retry, failed, released).",
+		}, []string{"kind", "outcome"}),
+		erasures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_replica_erasure_attempts_total",
+			Help: "Attempts at a pass of a deleted call's erasure in the replica bucket, by pass and outcome (ok, retry, released).",
+		}, []string{"pass", "outcome"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_replica_erasures_pending",
+			Help: "Deleted calls whose audio is still to be erased in the replica bucket (either pass), as last counted.",
+		}),
+		failing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_replica_erasures_failing",
+			Help: "Pending replica erasures whose last attempt failed, as last counted: the replica bucket is unreachable or refuses.",
+		}),
+	}
 	if reg != nil {
-		reg.MustRegister(m.done)
+		reg.MustRegister(m.done, m.erasures, m.pending, m.failing)
 	}
 	return m
 }

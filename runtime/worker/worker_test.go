@@ -19,13 +19,13 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	ok := Config{Size: 4, PollInterval: time.Second, Lease: time.Minute, MaxAttempts: 3, BackoffBase: time.Second, BackoffMax: time.Minute, SummaryTimeout: time.Minute, TombstoneRetention: time.Hour}
+	ok := Config{Size: 4, PollInterval: time.Second, Lease: time.Minute, MaxAttempts: 3, BackoffBase: time.Second, BackoffMax: time.Minute, SummaryTimeout: time.Minute, TombstoneRetention: time.Hour, ReplicaRecheck: time.Minute}
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	bad := Config{Size: -1, PollInterval: 0, Lease: 0, MaxAttempts: 0, BackoffBase: time.Minute, BackoffMax: time.Second}
 	err := bad.Validate()
-	for _, name := range []string{"WORKERS", "WORKER_POLL_INTERVAL", "WORKER_LEASE", "WORKER_MAX_ATTEMPTS", "WORKER_BACKOFF_BASE", "SUMMARY_TIMEOUT", "TOMBSTONE_RETENTION"} {
+	for _, name := range []string{"WORKERS", "WORKER_POLL_INTERVAL", "WORKER_LEASE", "WORKER_MAX_ATTEMPTS", "WORKER_BACKOFF_BASE", "SUMMARY_TIMEOUT", "TOMBSTONE_RETENTION", "S3_REPLICA_RECHECK"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not name %s", err, name)
 		}

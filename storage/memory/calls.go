@@ -248,8 +248,8 @@ func eventAfter(a, b storage.StatusEvent) bool {
 }
 
 // DeleteCall removes an ended call, its turns, recordings, summary and work,
-// and leaves its tombstone, in one step.
-func (s *Store) DeleteCall(ctx context.Context, sid string) ([]storage.Recording, error) {
+// and leaves its tombstone and, when asked, its replica erasure, in one step.
+func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOptions) ([]storage.Recording, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.calls[sid]
@@ -266,12 +266,16 @@ func (s *Store) DeleteCall(ctx context.Context, sid string) ([]storage.Recording
 	}
 	s.work = slices.DeleteFunc(s.work, func(it *workItem) bool { return it.w.CallSID == sid })
 	delete(s.calls, sid)
-	s.tombstones[sid] = norm(time.Now())
+	deleted := norm(time.Now())
+	s.tombstones[sid] = deleted
+	if keys := storage.BlobKeys(recs); o.ReplicaBucket != "" && len(keys) > 0 {
+		s.erasures = append(s.erasures, &erasureItem{e: storage.Erasure{CallSID: sid, Bucket: o.ReplicaBucket, Keys: keys, DeletedAt: deleted, Pass: 1}})
+	}
 	return recs, nil
 }
 
 // PurgeTombstones forgets up to limit tombstones older than before, oldest
-// first.
+// first, except those of calls whose replica erasure is pending.
 func (s *Store) PurgeTombstones(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit < 1 {
 		return 0, storage.Errorf(storage.ErrInvalid, "purge limit must be at least 1")
@@ -284,7 +288,7 @@ func (s *Store) PurgeTombstones(ctx context.Context, before time.Time, limit int
 	}
 	var expired []tomb
 	for sid, at := range s.tombstones {
-		if at.Before(before) {
+		if at.Before(before) && s.erasureOf(sid) < 0 {
 			expired = append(expired, tomb{sid, at})
 		}
 	}

@@ -23,6 +23,9 @@ type Store struct {
 	nextWorkID int64
 	// tombstones holds the SIDs of deleted calls and when they were deleted.
 	tombstones map[string]time.Time
+	// erasures are the pending replica erasures, oldest deletion first; a
+	// call has at most one, since its tombstone outlives it.
+	erasures []*erasureItem
 }
 
 // callRecord is a call and the parts it owns. The parts are kept apart from

@@ -393,8 +393,10 @@ func (s *Store) ApplyStatus(ctx context.Context, nc storage.NewCall, ev storage.
 // by cascade. Locks are taken in the order every path uses (call, work
 // items, recordings), so a worker finishing an item of this call waits for
 // the delete instead of deadlocking with it. Webhooks waiting on the call's
-// row find it gone and the tombstone committed with it.
-func (s *Store) DeleteCall(ctx context.Context, sid string) ([]storage.Recording, error) {
+// row find it gone and the tombstone committed with it. The replica
+// erasure, when asked for, is written in the same batch as the tombstone it
+// hangs off, so no crash can keep one without the other.
+func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOptions) ([]storage.Recording, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var recs []storage.Recording
@@ -418,9 +420,13 @@ func (s *Store) DeleteCall(ctx context.Context, sid string) ([]storage.Recording
 		if err != nil {
 			return err
 		}
+		deleted := norm(time.Now())
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO call_tombstones (sid, deleted_at) VALUES ($1, $2)
-			ON CONFLICT (sid) DO UPDATE SET deleted_at = excluded.deleted_at`, sid, norm(time.Now()))
+			ON CONFLICT (sid) DO UPDATE SET deleted_at = excluded.deleted_at`, sid, deleted)
+		if keys := storage.BlobKeys(recs); o.ReplicaBucket != "" && len(keys) > 0 {
+			b.Queue(`INSERT INTO blob_erasures (call_sid, bucket, keys, deleted_at) VALUES ($1, $2, $3, $4)`, sid, o.ReplicaBucket, keys, deleted)
+		}
 		b.Queue(`DELETE FROM calls WHERE sid = $1`, sid)
 		return tx.SendBatch(ctx, b).Close()
 	})
@@ -432,7 +438,8 @@ func (s *Store) DeleteCall(ctx context.Context, sid string) ([]storage.Recording
 
 // PurgeTombstones deletes the oldest expired tombstones in one bounded
 // statement; SKIP LOCKED lets several instances purge at once without
-// waiting on each other.
+// waiting on each other. A tombstone with a pending replica erasure is
+// passed over (its foreign key would refuse the delete anyway).
 func (s *Store) PurgeTombstones(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit < 1 {
 		return 0, storage.Errorf(storage.ErrInvalid, "purge limit must be at least 1")
@@ -441,7 +448,8 @@ func (s *Store) PurgeTombstones(ctx context.Context, before time.Time, limit int
 	defer cancel()
 	tag, err := s.pool.Exec(ctx, `
 		DELETE FROM call_tombstones WHERE sid IN (
-			SELECT sid FROM call_tombstones WHERE deleted_at < $1
+			SELECT sid FROM call_tombstones t WHERE deleted_at < $1
+				AND NOT EXISTS (SELECT 1 FROM blob_erasures e WHERE e.call_sid = t.sid)
 			ORDER BY deleted_at LIMIT $2
 			FOR UPDATE SKIP LOCKED
 		)`, norm(before), limit)

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -149,7 +150,7 @@ func TestDeleteRacesWork(t *testing.T) {
 	var wg sync.WaitGroup
 	for c := range calls {
 		wg.Go(func() {
-			_, err := a.DeleteCall(t.Context(), callSID(c))
+			_, err := a.DeleteCall(t.Context(), callSID(c), storage.DeleteOptions{ReplicaBucket: "recordings-dr"})
 			acceptable("DeleteCall", err)
 		})
 		wg.Go(func() {
@@ -178,5 +179,21 @@ func TestDeleteRacesWork(t *testing.T) {
 	}
 	if w, ok, err := a.ClaimWork(t.Context(), now.Add(time.Hour), time.Minute); err != nil || ok {
 		t.Errorf("ClaimWork after deleting every call = %+v, %v, %v; want nothing", w, ok, err)
+	}
+	// A recording without an account SID has no ArchiveKey: a call's
+	// erasure exists exactly when its audio was recorded as stored before
+	// the delete, and names that key.
+	for {
+		e, ok, err := b.ClaimErasure(t.Context(), now, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		want := "recordings/RE" + strings.TrimPrefix(e.CallSID, "CA") + ".wav"
+		if len(e.Keys) != 1 || e.Keys[0] != want {
+			t.Errorf("erasure of %s has keys %v, want [%s]", e.CallSID, e.Keys, want)
+		}
 	}
 }

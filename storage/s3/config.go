@@ -43,6 +43,14 @@ type Config struct {
 	Endpoint string `env:"S3_ENDPOINT"`
 	// KMSKeyID selects SSE-KMS with that key; empty means SSE-S3 (AES256).
 	KMSKeyID string `env:"S3_KMS_KEY_ID"`
+	// ReplicaBucket is the bucket S3 replication copies Bucket's recordings
+	// to (in the other region), with the same prefix and keys. Replication
+	// never carries a version's deletion, so deleting a call erases its
+	// audio there too, in the background (storage.ErasureQueue); empty
+	// means there is no replica and nothing of that runs.
+	ReplicaBucket string `env:"S3_REPLICA_BUCKET"`
+	// ReplicaRegion is ReplicaBucket's region, required with it.
+	ReplicaRegion string `env:"S3_REPLICA_REGION"`
 	// URLTTL is how long presigned playback links live.
 	URLTTL time.Duration `env:"RECORDING_URL_TTL" envDefault:"5m"`
 	// PartSize is the multipart part size and the single-upload threshold.
@@ -108,6 +116,21 @@ func (c Config) Validate() error {
 			bad("S3_ENDPOINT must be an http or https URL, like https://minio.internal:9000")
 		}
 	}
+	switch {
+	case c.ReplicaBucket != "":
+		if msg := bucketProblem(c.ReplicaBucket); msg != "" {
+			bad("S3_REPLICA_BUCKET %s", msg)
+		} else if c.ReplicaBucket == c.Bucket {
+			bad("S3_REPLICA_BUCKET must name another bucket than S3_BUCKET (the one recordings are replicated to)")
+		}
+		if c.ReplicaRegion == "" {
+			bad("S3_REPLICA_REGION is required with S3_REPLICA_BUCKET (the replica is in another region than the instance's)")
+		} else if !regionName.MatchString(c.ReplicaRegion) {
+			bad("S3_REPLICA_REGION must be an AWS region name like eu-west-1, got %q", c.ReplicaRegion)
+		}
+	case c.ReplicaRegion != "":
+		bad("S3_REPLICA_REGION is set without S3_REPLICA_BUCKET")
+	}
 	if c.KMSKeyID != "" && strings.ContainsAny(c.KMSKeyID, " \t\r\n") {
 		bad("S3_KMS_KEY_ID must not contain whitespace")
 	}
@@ -124,6 +147,20 @@ func (c Config) Validate() error {
 		bad("the ping cache interval must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+// Replica is the configuration of a Store on the replica bucket: the same
+// prefix (so the same keys), endpoint and transfer settings, on
+// ReplicaBucket in ReplicaRegion. That store only deletes (replication
+// writes the replica's objects, encrypted with the replica's own key), so
+// it has no KMS key. ok is false when no replica bucket is configured.
+func (c Config) Replica() (replica Config, ok bool) {
+	if c.ReplicaBucket == "" {
+		return Config{}, false
+	}
+	c.Bucket, c.Region = c.ReplicaBucket, c.ReplicaRegion
+	c.ReplicaBucket, c.ReplicaRegion, c.KMSKeyID = "", "", ""
+	return c, true
 }
 
 // regionName is the shape of an AWS region name (eu-west-1, us-gov-west-1).

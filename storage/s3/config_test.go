@@ -33,13 +33,15 @@ func TestConfigFromEnvironment(t *testing.T) {
 		err := env.ParseWithOptions(&c, env.Options{Environment: map[string]string{
 			"S3_BUCKET": "recordings.example", "S3_PREFIX": "prod/", "S3_ENDPOINT": "http://127.0.0.1:9000",
 			"S3_KMS_KEY_ID": "alias/recordings", "RECORDING_URL_TTL": "90s", "S3_PART_SIZE": "16777216",
-			"S3_UPLOAD_CONCURRENCY": "4",
+			"S3_UPLOAD_CONCURRENCY": "4", "S3_REGION": "eu-west-1",
+			"S3_REPLICA_BUCKET": "recordings-dr.example", "S3_REPLICA_REGION": "eu-central-1",
 		}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Config{Bucket: "recordings.example", Prefix: "prod/", Endpoint: "http://127.0.0.1:9000",
-			KMSKeyID: "alias/recordings", URLTTL: 90 * time.Second, PartSize: 16 << 20, Concurrency: 4}
+		want := Config{Bucket: "recordings.example", Region: "eu-west-1", Prefix: "prod/", Endpoint: "http://127.0.0.1:9000",
+			KMSKeyID: "alias/recordings", ReplicaBucket: "recordings-dr.example", ReplicaRegion: "eu-central-1",
+			URLTTL: 90 * time.Second, PartSize: 16 << 20, Concurrency: 4}
 		if diff := cmp.Diff(want, c); diff != "" {
 			t.Errorf("parsed config (-want +got):\n%s", diff)
 		}
@@ -61,6 +63,28 @@ func TestConfigValidate(t *testing.T) {
 			if !strings.Contains(err.Error(), name) {
 				t.Errorf("Validate error does not name %s:\n%v", name, err)
 			}
+		}
+	})
+	replica := []struct {
+		name, bucket, region, want string
+	}{
+		{"BucketWithoutRegion", "rec-dr", "", "S3_REPLICA_REGION is required"},
+		{"RegionWithoutBucket", "", "eu-central-1", "S3_REPLICA_REGION is set without S3_REPLICA_BUCKET"},
+		{"BadBucket", "Rec_DR", "eu-central-1", "S3_REPLICA_BUCKET must contain only"},
+		{"SameBucket", "rec", "eu-central-1", "S3_REPLICA_BUCKET must name another bucket"},
+		{"BadRegion", "rec-dr", "Frankfurt", "S3_REPLICA_REGION must be an AWS region name"},
+	}
+	for _, tc := range replica {
+		t.Run("Replica/"+tc.name, func(t *testing.T) {
+			err := (Config{Bucket: "rec", ReplicaBucket: tc.bucket, ReplicaRegion: tc.region}).Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate(replica %q in %q) = %v, want an error saying %q", tc.bucket, tc.region, err, tc.want)
+			}
+		})
+	}
+	t.Run("Replica/OK", func(t *testing.T) {
+		if err := (Config{Bucket: "rec", Region: "eu-west-1", ReplicaBucket: "rec-dr", ReplicaRegion: "eu-central-1"}).Validate(); err != nil {
+			t.Errorf("Validate: %v", err)
 		}
 	})
 	for _, bucket := range []string{"ab", "Recordings", "-rec", "rec-", "re..c", "rec_1", strings.Repeat("a", 64)} {

@@ -24,15 +24,22 @@ func on(op, part string, f s3test.Fault) func(r *http.Request) s3test.Fault {
 	}
 }
 
-// failingReader yields left bytes of r, then fails with err.
+// failingReader yields left bytes of r, then fails with err — once
+// ready, when set, returns (so a test can hold the failure until the upload
+// is under way).
 type failingReader struct {
-	r    io.Reader
-	left int64
-	err  error
+	r     io.Reader
+	left  int64
+	err   error
+	ready func()
 }
 
 func (f *failingReader) Read(p []byte) (int, error) {
 	if f.left <= 0 {
+		if f.ready != nil {
+			f.ready()
+			f.ready = nil
+		}
 		return 0, f.err
 	}
 	if int64(len(p)) > f.left {
@@ -78,7 +85,15 @@ func TestPutFaults(t *testing.T) {
 		f := s3test.New(t)
 		s := mustStore(t, f, Config{})
 		broke := errors.New("twilio connection reset")
-		r := &failingReader{r: bytes.NewReader(s3test.Bytes(7, large)), left: 7 << 20, err: broke}
+		// The source fails in part 2, once part 1 has reached S3: the
+		// upload of part 1 runs while part 2 is read, and would otherwise
+		// race the failure.
+		r := &failingReader{r: bytes.NewReader(s3test.Bytes(7, large)), left: 7 << 20, err: broke, ready: func() {
+			deadline := time.Now().Add(10 * time.Second)
+			for len(f.Seen("UploadPart")) == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}}
 		_, err := s.Put(context.Background(), "fault/rec.wav", r, "audio/wav")
 		if !errors.Is(err, broke) {
 			t.Errorf("Put error %v, want one wrapping the source's %q", err, broke)

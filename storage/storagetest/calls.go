@@ -43,6 +43,7 @@ func TestCallStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("StaleLease", func(t *testing.T) { testStaleLease(t, newStore) })
 	t.Run("DeleteCall", func(t *testing.T) { testDeleteCall(t, newStore) })
 	t.Run("Tombstones", func(t *testing.T) { testTombstones(t, newStore) })
+	t.Run("Erasures", func(t *testing.T) { testErasures(t, newStore) })
 	t.Run("Copies", func(t *testing.T) { testCopies(t, newStore) })
 	t.Run("Ping", func(t *testing.T) {
 		t.Run("OK", func(t *testing.T) {
@@ -1531,7 +1532,7 @@ func testDeleteCall(t *testing.T, newStore newStoreFunc) {
 		}
 		want := mustGetCall(t, s, gone.SID).Recordings
 
-		got, err := s.DeleteCall(t.Context(), gone.SID)
+		got, err := s.DeleteCall(t.Context(), gone.SID, storage.DeleteOptions{})
 		if err != nil {
 			t.Fatalf("DeleteCall: %v", err)
 		}
@@ -1544,7 +1545,7 @@ func testDeleteCall(t *testing.T, newStore newStoreFunc) {
 		wantKind(t, "GetRecording of a deleted call", err, storage.ErrNotFound)
 		_, _, err = s.AddTurn(t.Context(), storage.Turn{CallSID: gone.SID, Number: 1, Role: storage.RoleCaller, Text: "Hi", CreatedAt: t0})
 		wantKind(t, "AddTurn to a deleted call", err, storage.ErrGone)
-		_, err = s.DeleteCall(t.Context(), gone.SID)
+		_, err = s.DeleteCall(t.Context(), gone.SID, storage.DeleteOptions{})
 		wantKind(t, "second DeleteCall", err, storage.ErrNotFound)
 
 		page, err := s.ListCalls(t.Context(), storage.CallFilter{})
@@ -1586,7 +1587,7 @@ func testDeleteCall(t *testing.T, newStore newStoreFunc) {
 	t.Run("ErrNotFound", func(t *testing.T) {
 		s := newStore(t)
 		mustUpsert(t, s, newCall(2, t0))
-		_, err := s.DeleteCall(t.Context(), callSID(1))
+		_, err := s.DeleteCall(t.Context(), callSID(1), storage.DeleteOptions{})
 		wantKind(t, "DeleteCall of a missing call", err, storage.ErrNotFound)
 	})
 }
@@ -1658,7 +1659,7 @@ func endedCall(t *testing.T, s storage.Store, n int) storage.NewCall {
 
 func mustDelete(t *testing.T, s storage.Store, sid string) []storage.Recording {
 	t.Helper()
-	recs, err := s.DeleteCall(t.Context(), sid)
+	recs, err := s.DeleteCall(t.Context(), sid, storage.DeleteOptions{})
 	if err != nil {
 		t.Fatalf("DeleteCall(%s): %v", sid, err)
 	}
@@ -1713,7 +1714,7 @@ func testTombstones(t *testing.T, newStore newStoreFunc) {
 			_, err = s.GetRecording(t.Context(), gone.SID, rsid)
 			wantKind(t, "GetRecording "+rsid, err, storage.ErrNotFound)
 		}
-		_, err = s.DeleteCall(t.Context(), gone.SID)
+		_, err = s.DeleteCall(t.Context(), gone.SID, storage.DeleteOptions{})
 		wantKind(t, "second DeleteCall", err, storage.ErrNotFound)
 		page, err := s.ListCalls(t.Context(), storage.CallFilter{})
 		if err != nil {
@@ -1758,7 +1759,7 @@ func testTombstones(t *testing.T, newStore newStoreFunc) {
 				mustAddRecording(t, s, newRecording(1, 1))
 				before := mustGetCall(t, s, nc.SID)
 
-				_, err := s.DeleteCall(t.Context(), nc.SID)
+				_, err := s.DeleteCall(t.Context(), nc.SID, storage.DeleteOptions{})
 				wantKind(t, "DeleteCall", err, storage.ErrConflict)
 				if msg := storage.Message(err); !strings.Contains(msg, string(st)) {
 					t.Errorf("DeleteCall error %q does not name the status %s", msg, st)
@@ -1872,7 +1873,7 @@ func testTombstones(t *testing.T, newStore newStoreFunc) {
 		var wg sync.WaitGroup
 		for n := 1; n <= calls; n++ {
 			wg.Go(func() {
-				_, err := s.DeleteCall(t.Context(), callSID(n))
+				_, err := s.DeleteCall(t.Context(), callSID(n), storage.DeleteOptions{})
 				if err != nil {
 					t.Errorf("DeleteCall(%d): %v", n, err)
 				}

@@ -51,6 +51,9 @@ type Options struct {
 	// NoWorkers runs no workers (WORKERS=0): work is only enqueued.
 	NoWorkers bool
 	Log       *slog.Logger
+	// Replica is the replica bucket's store: with it, deleting a call
+	// records the erasure of its audio there, which the workers run.
+	Replica storage.BlobStore
 }
 
 // Config is the configuration of a test instance: the service's defaults,
@@ -107,7 +110,7 @@ func Start(t testing.TB, o Options) *Instance {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test configuration: %v", err)
 	}
-	svc, err := service.New(context.Background(), cfg, o.Log, service.Overrides{Calls: o.Calls, Blobs: o.Blobs, Assistant: o.Assistant})
+	svc, err := service.New(context.Background(), cfg, o.Log, service.Overrides{Calls: o.Calls, Blobs: o.Blobs, Replica: o.Replica, Assistant: o.Assistant})
 	if err != nil {
 		t.Fatalf("service: %v", err)
 	}

@@ -9,6 +9,7 @@
 package s3test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"math/rand/v2"
@@ -33,6 +34,10 @@ import (
 // Bucket is the bucket every Server starts with, empty.
 const Bucket = "switchboard-test"
 
+// ReplicaBucket is the bucket a replica Server (NewReplica) starts with
+// instead: the other region's bucket that S3 replication copies Bucket to.
+const ReplicaBucket = "switchboard-test-replica"
+
 // Server is gofakes3 over real HTTP behind a handler that records every
 // request and can inject faults. Create it with New or NewVersioned.
 type Server struct {
@@ -41,6 +46,7 @@ type Server struct {
 
 	srv     *httptest.Server
 	backend *s3mem.Backend
+	bucket  string
 
 	mu       sync.Mutex
 	requests []Request
@@ -64,6 +70,7 @@ type Fault struct {
 	Code   string // the S3 error code for Status
 	Hang   bool   // never answer (until the client gives up or Close)
 	Cut    int64  // read this many body bytes, then close the connection
+	Drop   bool   // close the connection without answering
 }
 
 // Faults S3 really answers.
@@ -71,13 +78,30 @@ var (
 	InternalError = Fault{Status: http.StatusInternalServerError, Code: "InternalError"}
 	SlowDown      = Fault{Status: http.StatusServiceUnavailable, Code: "SlowDown"}
 	AccessDenied  = Fault{Status: http.StatusForbidden, Code: "AccessDenied"}
+	// Unreachable is an endpoint that takes connections but drops them, as
+	// a region in an outage may.
+	Unreachable = Fault{Drop: true}
 )
 
 // New starts a fake S3 with an empty Bucket, closed when the test ends.
 func New(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{backend: s3mem.New(), release: make(chan struct{})}
-	if err := s.backend.CreateBucket(Bucket); err != nil {
+	return newServer(t, Bucket)
+}
+
+// NewReplica is NewVersioned with ReplicaBucket instead of Bucket: another
+// region's S3, holding the bucket recordings are replicated to.
+func NewReplica(t testing.TB) *Server {
+	t.Helper()
+	s := newServer(t, ReplicaBucket)
+	s.version(t)
+	return s
+}
+
+func newServer(t testing.TB, bucket string) *Server {
+	t.Helper()
+	s := &Server{backend: s3mem.New(), bucket: bucket, release: make(chan struct{})}
+	if err := s.backend.CreateBucket(bucket); err != nil {
 		t.Fatalf("creating the bucket: %v", err)
 	}
 	s.srv = httptest.NewServer(s.handler(gofakes3.New(s.backend).Server()))
@@ -91,11 +115,19 @@ func New(t testing.TB) *Server {
 func NewVersioned(t testing.TB) *Server {
 	t.Helper()
 	s := New(t)
-	if err := s.backend.SetVersioningConfiguration(Bucket, gofakes3.VersioningConfiguration{Status: gofakes3.VersioningEnabled}); err != nil {
-		t.Fatalf("enabling versioning: %v", err)
-	}
+	s.version(t)
 	return s
 }
+
+func (s *Server) version(t testing.TB) {
+	t.Helper()
+	if err := s.backend.SetVersioningConfiguration(s.bucket, gofakes3.VersioningConfiguration{Status: gofakes3.VersioningEnabled}); err != nil {
+		t.Fatalf("enabling versioning: %v", err)
+	}
+}
+
+// BucketName is the server's bucket: Bucket, or ReplicaBucket for NewReplica.
+func (s *Server) BucketName() string { return s.bucket }
 
 // Close frees hanging requests and stops the server: later requests fail
 // to connect, as when S3 cannot be reached. Safe to call more than once.
@@ -119,6 +151,10 @@ func (s *Server) handler(next http.Handler) http.Handler {
 			select {
 			case <-r.Context().Done():
 			case <-s.release:
+			}
+		case ft.Drop:
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
 			}
 		case ft.Cut > 0:
 			_, _ = io.CopyN(io.Discard, r.Body, ft.Cut)
@@ -223,11 +259,11 @@ func (s *Server) Client(timeout time.Duration) *s3api.Client {
 }
 
 // Versions asks the backend directly for every version and delete marker
-// of exactly objectKey in Bucket, as "v:<id>" and "marker:<id>".
+// of exactly objectKey in the server's bucket, as "v:<id>" and "marker:<id>".
 func (s *Server) Versions(t testing.TB, objectKey string) []string {
 	t.Helper()
 	prefix := gofakes3.Prefix{HasPrefix: true, Prefix: objectKey}
-	out, err := s.backend.ListBucketVersions(Bucket, &prefix, nil)
+	out, err := s.backend.ListBucketVersions(s.bucket, &prefix, nil)
 	if err != nil {
 		t.Fatalf("listing the versions of %q in the backend: %v", objectKey, err)
 	}
@@ -249,10 +285,10 @@ func (s *Server) Versions(t testing.TB, objectKey string) []string {
 	return vs
 }
 
-// Exists asks the backend directly whether Bucket holds objectKey.
+// Exists asks the backend directly whether the server's bucket holds objectKey.
 func (s *Server) Exists(t testing.TB, objectKey string) bool {
 	t.Helper()
-	_, err := s.backend.HeadObject(Bucket, objectKey)
+	_, err := s.backend.HeadObject(s.bucket, objectKey)
 	if err == nil {
 		return true
 	}
@@ -262,10 +298,10 @@ func (s *Server) Exists(t testing.TB, objectKey string) bool {
 	return false
 }
 
-// Object reads objectKey of Bucket straight from the backend.
+// Object reads objectKey of the server's bucket straight from the backend.
 func (s *Server) Object(t testing.TB, objectKey string) []byte {
 	t.Helper()
-	obj, err := s.backend.GetObject(Bucket, objectKey, nil)
+	obj, err := s.backend.GetObject(s.bucket, objectKey, nil)
 	if err != nil {
 		t.Fatalf("reading %q from the backend: %v", objectKey, err)
 	}
@@ -277,11 +313,11 @@ func (s *Server) Object(t testing.TB, objectKey string) []byte {
 	return b
 }
 
-// PendingUploads counts the multipart uploads in Bucket neither completed
-// nor aborted.
+// PendingUploads counts the multipart uploads in the server's bucket
+// neither completed nor aborted.
 func (s *Server) PendingUploads(t testing.TB) int {
 	t.Helper()
-	out, err := s.Client(0).ListMultipartUploads(context.Background(), &s3api.ListMultipartUploadsInput{Bucket: aws.String(Bucket)})
+	out, err := s.Client(0).ListMultipartUploads(context.Background(), &s3api.ListMultipartUploadsInput{Bucket: aws.String(s.bucket)})
 	if err != nil {
 		// gofakes3 answers NoSuchUpload for a bucket that never had one.
 		if strings.Contains(err.Error(), "NoSuchUpload") {
@@ -290,6 +326,18 @@ func (s *Server) PendingUploads(t testing.TB) int {
 		t.Fatalf("ListMultipartUploads: %v", err)
 	}
 	return len(out.Uploads)
+}
+
+// Replicate stores body as a new version of objectKey straight in the
+// backend, as S3 replication writes its copies into a replica bucket: it
+// may happen at any time after the source's write, a call's deletion
+// included.
+func (s *Server) Replicate(t testing.TB, objectKey string, body []byte) {
+	t.Helper()
+	meta := map[string]string{"Content-Type": "audio/wav"}
+	if _, err := s.backend.PutObject(s.bucket, objectKey, meta, bytes.NewReader(body), int64(len(body)), nil); err != nil {
+		t.Fatalf("replicating %q into the backend: %v", objectKey, err)
+	}
 }
 
 // Bytes returns n deterministic pseudo-random bytes for seed: object
