@@ -28,7 +28,8 @@ type callList struct {
 }
 
 // listCalls answers GET /api/v1/calls: newest first, filtered by status,
-// from, to and a since/until time range (RFC 3339), paginated by cursor.
+// from, to, number (from or to: a full E.164 number or its last 4 digits
+// or more) and a since/until time range (RFC 3339), paginated by cursor.
 func (s *Server) listCalls(c *fiber.Ctx) error {
 	var f storage.CallFilter
 	var err error
@@ -40,6 +41,11 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 	f.From, f.To = phoneQuery(c.Query("from")), phoneQuery(c.Query("to"))
 	if len(f.From) > 64 || len(f.To) > 64 {
 		return storage.Errorf(storage.ErrInvalid, "from and to are at most 64 characters")
+	}
+	if v := c.Query("number"); v != "" {
+		if f.Number, err = storage.NormalizeNumber(phoneQuery(v)); err != nil {
+			return err
+		}
 	}
 	if f.Since, err = queryTime(c, "since"); err != nil {
 		return err
