@@ -199,7 +199,13 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, _ := s.pool.Query(ctx, q, args...)
+	// An unnamed statement, planned for these values every time. A cached
+	// prepared statement turns to a generic plan after five runs, and a
+	// generic plan cannot know that the number's index finds a handful of
+	// calls where the status's finds most of them: measured on 100,000
+	// calls, a number search with a status and days took 64 ms generic,
+	// 5 ms planned for its values (BenchmarkConsoleCallList).
+	rows, _ := s.pool.Query(ctx, q, append([]any{pgx.QueryExecModeExec}, args...)...)
 	calls, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Call, error) { return scanCall(r) })
 	if err != nil {
 		return storage.CallPage{}, translate(err, "list calls")
