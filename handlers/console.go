@@ -201,6 +201,17 @@ var errRevoked = errors.New("the session's API token is no longer in API_TOKENS"
 // on the allow-list. The assertion is read on /console only: every other
 // path ignores the header.
 func (s *Server) consoleOIDC(c *fiber.Ctx) error {
+	// The load balancer authenticates the paths that match "/console*" as
+	// sent, case and escapes included, while the router also takes
+	// "/CONSOLE/…" and "/%63onsole/…" here: those never passed the
+	// load balancer's sign-in, so they are not the console.
+	raw, ok := c.Locals(localRawURI).(string)
+	if !ok {
+		raw = string(c.Request().Header.RequestURI())
+	}
+	if !strings.HasPrefix(raw, "/console") && !strings.HasPrefix(raw, s.basePath+"/console") {
+		return storage.Errorf(storage.ErrNotFound, "no such page")
+	}
 	ctx, cancel := s.storeContext(c)
 	defer cancel()
 	id, err := s.console.verifier.Verify(ctx, c.Get(console.OIDCHeader))

@@ -70,6 +70,19 @@ func TestConsoleOIDC(t *testing.T) {
 			}
 		})
 	}
+	t.Run("OnlyThePathsTheLoadBalancerAuthenticates", func(t *testing.T) {
+		for _, path := range []string{"/CONSOLE/calls", "/Console/calls", "/%63onsole/calls"} {
+			req, err := http.NewRequest(http.MethodGet, in.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.URL.Opaque = path // sent exactly so
+			req.Header.Set(console.OIDCHeader, ada)
+			if p := send(t, browserClient(t), req); p.status != http.StatusNotFound || strings.Contains(p.body, call.CallSID) {
+				t.Errorf("GET %s: %d, want 404 (the load balancer's rule does not match it)", path, p.status)
+			}
+		}
+	})
 	t.Run("IgnoredOutsideTheConsole", func(t *testing.T) {
 		for _, path := range []string{"/api/v1/calls", "/api/v1/calls/" + call.CallSID, "/metrics"} {
 			if p := as(http.MethodGet, path, ada, nil); p.status != http.StatusUnauthorized {
