@@ -66,6 +66,7 @@ func testConsoleInBrowser(t *testing.T, in *servicetest.Instance, s3 *s3test.Ser
 	if url := b.location(); !strings.Contains(url, "/console/sign-in?next=") {
 		t.Errorf("signed out, /console/calls went to %s, want the sign-in page", url)
 	}
+	b.accessible("the sign-in page")
 	resp := b.load("sign in with a wrong token",
 		chromedp.SendKeys(chromedp.ID("token"), "not-the-token-0123456789"),
 		chromedp.Submit(chromedp.ID("token")))
@@ -83,7 +84,15 @@ func testConsoleInBrowser(t *testing.T, in *servicetest.Instance, s3 *s3test.Ser
 	if rows := b.count("table.calls tbody tr"); rows != 5 {
 		t.Errorf("the call list shows %d calls, want 5", rows)
 	}
+	b.accessible("the call list")
 	b.screenshots("calls")
+
+	// The keyboard alone reaches the page: the first Tab lands on the
+	// link that skips to the content.
+	b.do("tab", chromedp.KeyEvent("\t"))
+	if focused, err := chromedp.Run(b.timeout(), chromedp.Evaluate[string](`document.activeElement.textContent`)); err != nil || focused != "Skip to content" {
+		t.Errorf("the first Tab focuses %q (%v), want the skip link", focused, err)
+	}
 
 	// Find the call by the last four digits of the caller's number.
 	last4 := r.call.From[len(r.call.From)-4:]
@@ -109,6 +118,7 @@ func testConsoleInBrowser(t *testing.T, in *servicetest.Instance, s3 *s3test.Ser
 	if summary := b.text("p.summary"); stored.Summary == nil || strings.TrimSpace(summary) != stored.Summary.Text {
 		t.Errorf("summary shown %q, stored %+v", summary, stored.Summary)
 	}
+	b.accessible("a call")
 	b.screenshots("call")
 
 	// The recording plays: its length is known, time passes while it
@@ -281,6 +291,35 @@ func (b browser) count(css string) int {
 		b.t.Fatalf("counting %s: %v", css, err)
 	}
 	return n
+}
+
+// accessible checks what a screen reader and the keyboard need of the
+// page: a language, a title, one h1, a label for every form control, a
+// name for every link and button, and nothing taken out of the tab order.
+func (b browser) accessible(what string) {
+	b.t.Helper()
+	problems, err := chromedp.Run(b.timeout(), chromedp.Evaluate[[]string](`(() => {
+  const p = [];
+  if (!document.documentElement.lang) p.push("no lang on <html>");
+  if (!document.title) p.push("no title");
+  if (document.querySelectorAll("h1").length !== 1) p.push(document.querySelectorAll("h1").length + " h1 elements");
+  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    if (!el.labels || el.labels.length === 0) p.push("unlabelled " + el.outerHTML.slice(0, 80));
+  }
+  for (const el of document.querySelectorAll("a, button")) {
+    if (!el.textContent.trim() && !el.getAttribute("aria-label")) p.push("nameless " + el.outerHTML.slice(0, 80));
+  }
+  for (const el of document.querySelectorAll("[tabindex]")) {
+    if (el.tabIndex > 0) p.push("positive tabindex " + el.outerHTML.slice(0, 80));
+  }
+  return p;
+})()`))
+	if err != nil {
+		b.t.Fatalf("checking %s: %v", what, err)
+	}
+	for _, p := range problems {
+		b.t.Errorf("%s: %s", what, p)
+	}
 }
 
 // screenshots checks the page fits a phone's width without scrolling
