@@ -9,7 +9,7 @@ GOARCH   ?= amd64
 # TWILIO_AUTH_TOKEN is set, so captured webhooks replay exactly as in production.
 DEV_AUTH_TOKEN ?= switchboard-dev-auth-token
 
-.PHONY: run test lint build bench bench-archive replay lambda ami verify-deploy clean
+.PHONY: run call test lint build bench bench-archive replay lambda ami verify-deploy clean
 
 # IMPORT_EDGES is a go list template printing "package imports dependency",
 # one line per import of the package, its tests and its external tests.
@@ -18,6 +18,10 @@ IMPORT_EDGES := {{$$p := .ImportPath}}{{range .Imports}}{{$$p}} imports {{.}}{{"
 ## run: the dev server on embedded defaults (memory store, ./data blobs, scripted assistant)
 run:
 	TWILIO_AUTH_TOKEN="$${TWILIO_AUTH_TOKEN:-$(DEV_AUTH_TOKEN)}" $(GO) run ./cmd/switchboard serve
+
+## call: a phone call from this terminal to `make run`'s server (start it first): type what the caller says; "!" interrupts
+call:
+	$(GO) run ./cmd/call --url http://localhost:8080 --auth-token "$${TWILIO_AUTH_TOKEN:-$(DEV_AUTH_TOKEN)}"
 
 ## test: the whole suite, PostgreSQL included (a throwaway cluster is started when TEST_DATABASE_URL is unset)
 test:

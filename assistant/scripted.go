@@ -34,6 +34,8 @@ type Scripted struct {
 	MaxTurns int
 	// Farewells are phrases that end the call.
 	Farewells []string
+	// WordDelay paces Stream's words; 0 streams them at once.
+	WordDelay time.Duration
 }
 
 var _ Assistant = (*Scripted)(nil)
@@ -55,6 +57,7 @@ func NewScripted() *Scripted {
 		Goodbye:   defaults.Goodbye,
 		MaxTurns:  10,
 		Farewells: []string{"goodbye", "good bye", "bye", "that's all", "that is all", "no thanks", "nothing else", "hang up"},
+		WordDelay: DefaultWordDelay,
 	}
 }
 

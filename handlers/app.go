@@ -73,6 +73,10 @@ type Config struct {
 	// SecureCookies marks the console's cookies Secure and sends HSTS:
 	// every deployment but a development one on plain HTTP.
 	SecureCookies bool
+	// CallMode is ModeGather or ModeRelay: how calls run ("" is gather).
+	CallMode string
+	// Relay shapes streamed calls (ModeRelay).
+	Relay RelayConfig
 	// ReplicaBucket (S3_REPLICA_BUCKET), when set, makes deleting a call
 	// record the erasure of its audio in that bucket, which the workers
 	// carry out: the request itself never waits on the other region.
@@ -135,6 +139,7 @@ type Server struct {
 	turns    singleflight.Group // one assistant request per (call, turn) per process
 	draining atomic.Bool
 	console  *consoleState
+	relay    *relayState
 }
 
 // New returns a Server. Every Config field is the operator's setting (the
@@ -171,12 +176,19 @@ func New(cfg Config, d Deps) *Server {
 		workReady:  d.WorkReady,
 		capture:    d.Capture,
 		reqID:      d.RequestID,
+		relay: &relayState{cfg: cfg.Relay, metrics: newRelayMetrics(d.Registry),
+			sessions: make(map[*relaySession]struct{})},
 	}
 }
 
 // Drain makes /readyz answer 503 so the load balancer stops sending new
-// requests; everything else keeps being served.
-func (s *Server) Drain() { s.draining.Store(true) }
+// requests; everything else keeps being served, except streamed calls:
+// their sockets close once the reply in flight is done, so Twilio
+// reconnects through the load balancer to another instance.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.closeRelays()
+}
 
 // App returns the Fiber app with every route. base carries the runtime's
 // settings (timeouts, body limit, proxy trust); App adds the error handler.
@@ -213,6 +225,8 @@ func (s *Server) routes(app *fiber.App) {
 	tw.Post("/status", s.status)
 	tw.Post("/recording", s.recording)
 	tw.Post("/fallback", s.fallback)
+	tw.Post("/relay/action", s.relayAction)
+	tw.Get("/relay/:sid", s.relayHandshake, s.relaySocket())
 
 	api := app.Group("/api/v1", s.requireToken)
 	api.Get("/calls", s.listCalls)

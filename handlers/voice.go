@@ -81,6 +81,9 @@ func (s *Server) voice(c *fiber.Ctx) error {
 		Events:   recordingEvents,
 		Channels: recordingChannel,
 	}}
+	if s.cfg.CallMode == ModeRelay {
+		return sendTwiML(c, s.relayTwiML(recording, call.SID, stored.Text))
+	}
 	return sendTwiML(c, renderTwiML(append([]any{recording}, s.prompt(stored.Text, 1, 0)...)...))
 }
 

@@ -35,6 +35,16 @@ func (t Turn) Check() error {
 	if len(t.Text) > MaxTurnText {
 		return Errorf(ErrInvalid, "turn text must be at most %d bytes", MaxTurnText)
 	}
+	if t.Role == RoleCaller && (t.Interrupted || t.Latency != nil) {
+		return Errorf(ErrInvalid, "only assistant turns are interrupted or timed")
+	}
+	if l := t.Latency; l != nil {
+		for _, ms := range []float64{l.FirstTokenMS, l.FirstTextMS, l.LastTextMS} {
+			if ms != ms || ms < -1 || ms > MaxLatencyMS {
+				return Errorf(ErrInvalid, "turn latency must be -1 or 0 to %d ms", MaxLatencyMS)
+			}
+		}
+	}
 	return nil
 }
 

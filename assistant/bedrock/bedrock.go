@@ -94,6 +94,7 @@ func New(ctx context.Context, cfg Config, deps assistant.Deps) (*Assistant, erro
 		return nil, storage.Errorf(storage.ErrInvalid, "AWS_REGION must be set for Bedrock")
 	}
 	client := bedrockruntime.NewFromConfig(awsCfg, func(o *bedrockruntime.Options) {
+		o.HTTPClient = BufferBodies(awsCfg.HTTPClient)
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
@@ -109,7 +110,11 @@ func NewWithClient(client ConverseAPI, cfg Config, deps assistant.Deps) (*Assist
 	if err := cfg.Validate(); err != nil {
 		return nil, storage.Wrap(storage.ErrInvalid, err, "invalid Bedrock configuration")
 	}
-	r, err := assistant.NewResilient("bedrock", cfg.ModelID, &provider{cfg: cfg, client: client}, deps)
+	var p assistant.Provider = &provider{cfg: cfg, client: client}
+	if sc, ok := client.(ConverseStreamAPI); ok {
+		p = &streamProvider{provider: p.(*provider), stream: sc}
+	}
+	r, err := assistant.NewResilient("bedrock", cfg.ModelID, p, deps)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
+	"switchboard/handlers"
 	"switchboard/runtime/service"
 	"switchboard/runtime/ssmenv"
 	"switchboard/storage/postgres"
@@ -44,11 +45,12 @@ func environ() map[string]string {
 	return m
 }
 
-const usage = `usage: switchboard [serve|work|migrate|version]
+const usage = `usage: switchboard [serve|work|migrate|config|version]
 
   serve    answer Twilio webhooks and the calls API, and run background work (default)
   work     run the background work that is due, then exit (for schedulers)
   migrate  apply the database migrations (DATABASE_URL), then exit
+  config   print the whole effective configuration (secrets masked), then exit
   version  print the version
 
 Under AWS Lambda (AWS_LAMBDA_RUNTIME_API set) the binary runs as the function.
@@ -67,7 +69,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
-	case "serve", "work", "migrate":
+	case "serve", "work", "migrate", "config":
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
@@ -80,6 +82,15 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	cfg, err := service.LoadConfig(environ)
 	if err != nil {
 		return err
+	}
+	if cmd == "config" {
+		fmt.Fprintln(stdout, "switchboard", version, "configuration:")
+		cfg.Print(stdout)
+		return nil
+	}
+	lambda := environ["AWS_LAMBDA_RUNTIME_API"] != ""
+	if lambda && cfg.CallMode == handlers.ModeRelay {
+		return errors.New("CALL_MODE=relay cannot run under AWS Lambda: a ConversationRelay call holds one WebSocket for its whole length, which a Lambda function cannot serve; run the HTTP server (EC2) for relay calls or set CALL_MODE=gather")
 	}
 	log := newLogger(cfg, stderr)
 	if len(fromSSM) > 0 {
@@ -100,13 +111,15 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		return err
 	}
 	defer m.Close()
-	fmt.Fprintln(stderr, "switchboard", version, "configuration:")
-	cfg.Print(stderr)
+	fmt.Fprintln(stderr, "switchboard", version, "— settings that differ from their defaults (all of them: switchboard config):")
+	if cfg.PrintChanged(stderr) == 0 {
+		fmt.Fprintln(stderr, "  (none: every setting has its default)")
+	}
 	for _, w := range m.Warnings {
 		log.Warn(w)
 	}
 	switch {
-	case environ["AWS_LAMBDA_RUNTIME_API"] != "":
+	case lambda:
 		log.Info("running as an AWS Lambda function")
 		awslambda.Start(m.LambdaFunction())
 		return nil
@@ -124,8 +137,20 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 	return nil
 }
 
+// newLogger logs JSON for machines and readable lines for a person at a
+// terminal: LOG_FORMAT=auto picks text when w is a terminal.
 func newLogger(cfg service.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	format := cfg.LogFormat
+	if format == "auto" {
+		format = "json"
+		if isTerminal(w) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(newTextHandler(w, level))
+	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})).With("service", "switchboard")
 }

@@ -54,6 +54,9 @@ func TestRender(t *testing.T) {
 			{Number: 0, Role: storage.RoleAssistant, Text: "Hello!", CreatedAt: at},
 			{Number: 1, Role: storage.RoleCaller, Text: hostile, Confidence: 0.5, CreatedAt: at.Add(5 * time.Second)},
 			{Number: 1, Role: storage.RoleAssistant, Text: "Sorry?", Error: "assistant timed out", CreatedAt: at.Add(7 * time.Second)},
+			{Number: 2, Role: storage.RoleCaller, Text: "When are you open?", Confidence: -1, CreatedAt: at.Add(9 * time.Second)},
+			{Number: 2, Role: storage.RoleAssistant, Text: "We open at", Interrupted: true, CreatedAt: at.Add(12 * time.Second),
+				Latency: &storage.Latency{FirstTokenMS: 310, FirstTextMS: 420.5, LastTextMS: -1}},
 		},
 		Summary:    &storage.Summary{Text: hostile, Reason: "hours", Outcome: "answered", FollowUp: true},
 		Recordings: []storage.Recording{{SID: "RE" + strings.Repeat("b", 32), State: storage.RecordingStored, Duration: 65}},
@@ -90,7 +93,8 @@ func TestRender(t *testing.T) {
 	t.Run("CallMarksFailuresLatencyAndConfidence", func(t *testing.T) {
 		b, _ := r.Render("call", "", pages["call"])
 		for _, want := range []string{"Failed:</strong> assistant timed out", "answered in 2.0 s", "heard with 50% confidence",
-			"failed to answer 1 time;", "1:05", `<audio controls preload="metadata" src="/prod/console/calls/`} {
+			"failed to answer 1 time;", "1:05", `<audio controls preload="metadata" src="/prod/console/calls/`,
+			"answered in 420 ms", "interrupted by the caller", "Streamed: first token 310 ms, first words sent 420 ms, last words sent never."} {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("the call page lacks %q", want)
 			}

@@ -156,8 +156,15 @@ type Turn struct {
 	// as a percentage ("" when unknown).
 	Confidence string
 	// Latency is how long the caller waited for this answer ("" when
-	// unknown).
+	// unknown): for a streamed reply, until its first words left for
+	// Twilio; else until the whole answer was stored.
 	Latency string
+	// LatencyDetail breaks a streamed reply's latency down (the model's
+	// first token, the first and the last words sent).
+	LatencyDetail string
+	// Interrupted: the caller talked over this reply; Text is what they
+	// heard of it.
+	Interrupted bool
 }
 
 // Recording is a recording of the call and where its audio can be heard.
@@ -177,7 +184,7 @@ func NewCall(c storage.Call, audio func(recordingSID string) string) Call {
 	asked := map[int]time.Time{}
 	for _, t := range c.Turns {
 		v := Turn{Number: t.Number, Caller: t.Role == storage.RoleCaller, Text: t.Text, At: t.CreatedAt,
-			Error: t.Error, EndsCall: t.EndsCall}
+			Error: t.Error, EndsCall: t.EndsCall, Interrupted: t.Interrupted}
 		if v.Caller {
 			v.Speaker = "Caller"
 			asked[t.Number] = t.CreatedAt
@@ -186,8 +193,17 @@ func NewCall(c storage.Call, audio func(recordingSID string) string) Call {
 			}
 		} else {
 			v.Speaker = "Assistant"
-			if at, ok := asked[t.Number]; ok && !t.CreatedAt.Before(at) {
-				v.Latency = formatLatency(t.CreatedAt.Sub(at))
+			switch l := t.Latency; {
+			case l != nil:
+				if l.FirstTextMS >= 0 {
+					v.Latency = formatLatency(msDuration(l.FirstTextMS))
+				}
+				v.LatencyDetail = "first token " + stage(l.FirstTokenMS) + ", first words sent " + stage(l.FirstTextMS) +
+					", last words sent " + stage(l.LastTextMS)
+			default:
+				if at, ok := asked[t.Number]; ok && !t.CreatedAt.Before(at) {
+					v.Latency = formatLatency(t.CreatedAt.Sub(at))
+				}
 			}
 		}
 		if v.Error != "" {
@@ -203,6 +219,17 @@ func NewCall(c storage.Call, audio func(recordingSID string) string) Call {
 		page.Recordings = append(page.Recordings, v)
 	}
 	return page
+}
+
+func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
+// stage shows one stage of a streamed reply's latency; -1 means it never
+// happened (the caller interrupted first).
+func stage(ms float64) string {
+	if ms < 0 {
+		return "never"
+	}
+	return formatLatency(msDuration(ms))
 }
 
 func formatLatency(d time.Duration) string {

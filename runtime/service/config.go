@@ -47,6 +47,12 @@ type Config struct {
 	MaxFailures    int           `env:"ASSISTANT_MAX_FAILURES" envDefault:"3"`
 	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"3s"`
 	Assistant      string        `env:"ASSISTANT" envDefault:"scripted"`
+	// CallMode is how calls run: gather (a webhook per caller turn) or
+	// relay (a streamed ConversationRelay WebSocket; HTTP runtime only).
+	CallMode string `env:"CALL_MODE" envDefault:"gather"`
+	// LogFormat is text (readable lines), json, or auto: text on a
+	// terminal, JSON otherwise.
+	LogFormat string `env:"LOG_FORMAT" envDefault:"auto"`
 
 	// CaptureDir, when set, keeps every Twilio webhook as a replayable
 	// fixture (see capture.go); CaptureRedact fakes the phone numbers in it.
@@ -67,6 +73,8 @@ type Config struct {
 	Bedrock  bedrock.Config
 	// Console configures the web console's sign-in.
 	Console console.Config
+	// Relay shapes streamed calls (CALL_MODE=relay).
+	Relay handlers.RelayConfig
 }
 
 // deprecatedAliases are variables still accepted under an old name: the old
@@ -205,6 +213,21 @@ func (c Config) Validate() error {
 		add("REQUEST_TIMEOUT must be > 0 and ≤ 10s, got %s", c.RequestTimeout)
 	}
 	subs := []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate(), c.Console.Validate(c.Production())}
+	switch c.CallMode {
+	case handlers.ModeGather:
+	case handlers.ModeRelay:
+		subs = append(subs, c.Relay.Validate())
+		if u, err := url.Parse(c.PublicBaseURL); c.Production() && (err != nil || u.Scheme != "https") {
+			add("CALL_MODE=relay needs an https PUBLIC_BASE_URL: ConversationRelay connects only to wss:// URLs")
+		}
+	default:
+		add("CALL_MODE must be gather or relay, got %q", c.CallMode)
+	}
+	switch c.LogFormat {
+	case "auto", "text", "json":
+	default:
+		add("LOG_FORMAT must be auto, text or json, got %q", c.LogFormat)
+	}
 	switch c.Assistant {
 	case "scripted":
 	case "openai":
@@ -282,7 +305,41 @@ func sortedJoin(errs []error) error {
 
 // Print writes every setting, one per line, with secrets masked.
 func (c Config) Print(w io.Writer) {
-	printStruct(w, reflect.ValueOf(c))
+	for _, s := range c.settings() {
+		fmt.Fprintf(w, "  %s=%s\n", s.name, s.value)
+	}
+}
+
+// PrintChanged writes the settings whose value differs from its default,
+// one per line, with secrets masked, and returns how many it wrote: what
+// an operator set, without the dozens of defaults around it.
+func (c Config) PrintChanged(w io.Writer) int {
+	defaults := map[string]string{}
+	for _, s := range Defaults().settings() {
+		defaults[s.name] = s.value
+	}
+	n := 0
+	for _, s := range c.settings() {
+		if d, ok := defaults[s.name]; !ok || d != s.value {
+			fmt.Fprintf(w, "  %s=%s\n", s.name, s.value)
+			n++
+		}
+	}
+	return n
+}
+
+// setting is one variable and its printable (masked) value.
+type setting struct{ name, value string }
+
+func (c Config) settings() []setting {
+	var b strings.Builder
+	printStruct(&b, reflect.ValueOf(c))
+	var out []setting
+	for line := range strings.Lines(b.String()) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), "=")
+		out = append(out, setting{name, value})
+	}
+	return out
 }
 
 func printStruct(w io.Writer, v reflect.Value) {

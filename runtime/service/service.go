@@ -126,6 +126,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		MaxBody:          cfg.HTTP.BodyLimit,
 		Console:          cfg.Console,
 		SecureCookies:    cfg.Production(),
+		CallMode:         cfg.CallMode,
+		Relay:            cfg.Relay,
 		ReplicaBucket:    replicaBucket,
 	}, handlers.Deps{
 		Calls: m.Calls, Writes: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,

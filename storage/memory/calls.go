@@ -106,7 +106,7 @@ func (r *callRecord) bare() storage.Call {
 func (r *callRecord) sortedTurns() []storage.Turn {
 	turns := make([]storage.Turn, 0, len(r.turns))
 	for _, t := range r.turns {
-		turns = append(turns, t)
+		turns = append(turns, copyTurn(t))
 	}
 	slices.SortFunc(turns, func(a, b storage.Turn) int {
 		if c := cmp.Compare(a.Number, b.Number); c != 0 {

@@ -10,7 +10,10 @@ import (
 	"switchboard/storage"
 )
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store           = (*Store)(nil)
+	_ storage.TurnInterrupter = (*Store)(nil)
+)
 
 // Store is an in-memory storage.CallStore. One mutex guards everything: the
 // store serves a single developer or test, and a single lock makes every

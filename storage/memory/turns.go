@@ -22,11 +22,45 @@ func (s *Store) AddTurn(ctx context.Context, t storage.Turn) (storage.Turn, bool
 	}
 	key := turnKey{t.Number, t.Role}
 	if old, ok := r.turns[key]; ok {
-		return old, false, nil
+		return copyTurn(old), false, nil
 	}
 	t.CreatedAt = orNow(t.CreatedAt)
+	t = copyTurn(t)
 	r.turns[key] = t
-	return t, true, nil
+	return copyTurn(t), true, nil
+}
+
+// InterruptTurn truncates the assistant turn to what the caller heard, the
+// first time only.
+func (s *Store) InterruptTurn(ctx context.Context, callSID string, number int, heard string) (storage.Turn, error) {
+	if err := (storage.Turn{Number: number, Role: storage.RoleAssistant, Text: heard}).Check(); err != nil {
+		return storage.Turn{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.calls[callSID]
+	if !ok {
+		return storage.Turn{}, s.missingCall(callSID)
+	}
+	key := turnKey{number, storage.RoleAssistant}
+	t, ok := r.turns[key]
+	if !ok {
+		return storage.Turn{}, storage.Errorf(storage.ErrNotFound, "assistant turn %d not found", number)
+	}
+	if !t.Interrupted {
+		t.Text, t.Interrupted = heard, true
+		r.turns[key] = t
+	}
+	return copyTurn(t), nil
+}
+
+// copyTurn keeps the stored turn's latency from being shared with callers.
+func copyTurn(t storage.Turn) storage.Turn {
+	if t.Latency != nil {
+		l := *t.Latency
+		t.Latency = &l
+	}
+	return t
 }
 
 // BeginTurn creates the call when it is missing and stores the caller's

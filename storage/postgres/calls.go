@@ -101,7 +101,7 @@ func (s *Store) StartCall(ctx context.Context, nc storage.NewCall, greeting stor
 	}
 	// A concurrent delivery stored its greeting after this statement's
 	// snapshot was taken: read the winner's.
-	t, err = scanTurn(s.pool.QueryRow(ctx, `SELECT `+turnCols+` FROM turns
+	t, err = scanTurn(s.pool.QueryRow(ctx, `SELECT `+turnReadCols+` FROM turns
 		WHERE call_sid = $1 AND number = 0 AND role = 'assistant'`, nc.SID))
 	if err != nil {
 		return storage.Call{}, storage.Turn{}, translate(err, "start call")
@@ -122,7 +122,7 @@ func (s *Store) GetCall(ctx context.Context, sid string) (storage.Call, error) {
 		b.Queue(`SELECT `+callCols+` FROM calls WHERE sid = $1`, sid)
 		b.Queue(`SELECT status, at, sequence, duration FROM call_status_events
 			WHERE call_sid = $1 ORDER BY at, sequence, id`, sid)
-		b.Queue(`SELECT `+turnCols+` FROM turns
+		b.Queue(`SELECT `+turnReadCols+` FROM turns
 			WHERE call_sid = $1 ORDER BY number, role = 'assistant'`, sid)
 		b.Queue(`SELECT text, reason, outcome, follow_up, created_at FROM summaries WHERE call_sid = $1`, sid)
 		b.Queue(`SELECT `+recordingCols+` FROM recordings WHERE call_sid = $1 ORDER BY id`, sid)

@@ -22,7 +22,10 @@ import (
 	"switchboard/storage"
 )
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store           = (*Store)(nil)
+	_ storage.TurnInterrupter = (*Store)(nil)
+)
 
 // Store is the PostgreSQL call store. It is safe for concurrent use.
 type Store struct {

@@ -9,13 +9,43 @@ import (
 	"switchboard/storage"
 )
 
-const turnCols = `call_sid, number, role, text, confidence, ends_call, error, created_at`
+// turnCols are the columns every turn is written with; the columns of
+// streamed replies (turnStreamCols) default to "not interrupted, untimed".
+const (
+	turnCols       = `call_sid, number, role, text, confidence, ends_call, error, created_at`
+	turnStreamCols = `interrupted, latency_first_token_ms, latency_first_text_ms, latency_last_text_ms`
+	turnReadCols   = turnCols + `, ` + turnStreamCols
+)
+
+// turnDest are the scan destinations of turnReadCols for t; done fills in
+// the parts that need converting.
+func turnDest(t *storage.Turn) (dest []any, done func()) {
+	var first, text, last *float64
+	dest = []any{&t.CallSID, &t.Number, &t.Role, &t.Text, &t.Confidence, &t.EndsCall, &t.Error, &t.CreatedAt,
+		&t.Interrupted, &first, &text, &last}
+	return dest, func() {
+		t.CreatedAt = t.CreatedAt.UTC()
+		t.Latency = nil
+		if first != nil && text != nil && last != nil {
+			t.Latency = &storage.Latency{FirstTokenMS: *first, FirstTextMS: *text, LastTextMS: *last}
+		}
+	}
+}
 
 func scanTurn(row pgx.Row) (storage.Turn, error) {
 	var t storage.Turn
-	err := row.Scan(&t.CallSID, &t.Number, &t.Role, &t.Text, &t.Confidence, &t.EndsCall, &t.Error, &t.CreatedAt)
-	t.CreatedAt = t.CreatedAt.UTC()
+	dest, done := turnDest(&t)
+	err := row.Scan(dest...)
+	done()
 	return t, err
+}
+
+// latencyArgs are the latency columns' values: NULL for an untimed turn.
+func latencyArgs(l *storage.Latency) (first, text, last *float64) {
+	if l == nil {
+		return nil, nil, nil
+	}
+	return &l.FirstTokenMS, &l.FirstTextMS, &l.LastTextMS
 }
 
 // AddTurn inserts the turn unless its (call, number, role) exists, and
@@ -32,20 +62,22 @@ func (s *Store) AddTurn(ctx context.Context, t storage.Turn) (storage.Turn, bool
 	defer cancel()
 	var got storage.Turn
 	var created bool
+	dest, done := turnDest(&got)
+	first, text, last := latencyArgs(t.Latency)
 	err := s.pool.QueryRow(ctx, `
 		WITH ins AS (
-			INSERT INTO turns (`+turnCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			INSERT INTO turns (`+turnReadCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (call_sid, number, role) DO NOTHING
-			RETURNING `+turnCols+`
+			RETURNING `+turnReadCols+`
 		)
-		SELECT `+turnCols+`, true FROM ins
+		SELECT `+turnReadCols+`, true FROM ins
 		UNION ALL
-		SELECT `+turnCols+`, false FROM turns
+		SELECT `+turnReadCols+`, false FROM turns
 		WHERE call_sid = $1 AND number = $2 AND role = $3 AND NOT EXISTS (SELECT 1 FROM ins)`,
-		t.CallSID, t.Number, t.Role, t.Text, t.Confidence, t.EndsCall, t.Error, orNow(t.CreatedAt)).Scan(
-		&got.CallSID, &got.Number, &got.Role, &got.Text, &got.Confidence, &got.EndsCall, &got.Error, &got.CreatedAt, &created)
+		t.CallSID, t.Number, t.Role, t.Text, t.Confidence, t.EndsCall, t.Error, orNow(t.CreatedAt),
+		t.Interrupted, first, text, last).Scan(append(dest, &created)...)
 	if err == nil {
-		got.CreatedAt = got.CreatedAt.UTC()
+		done()
 		return got, created, nil
 	}
 	if isMissingCall(err) {
@@ -55,7 +87,7 @@ func (s *Store) AddTurn(ctx context.Context, t storage.Turn) (storage.Turn, bool
 		return storage.Turn{}, false, translate(err, "add turn")
 	}
 	// The winner of a race committed after this statement's snapshot.
-	got, err = scanTurn(s.pool.QueryRow(ctx, `SELECT `+turnCols+` FROM turns
+	got, err = scanTurn(s.pool.QueryRow(ctx, `SELECT `+turnReadCols+` FROM turns
 		WHERE call_sid = $1 AND number = $2 AND role = $3`, t.CallSID, t.Number, t.Role))
 	if err != nil {
 		return storage.Turn{}, false, translate(err, "add turn")
@@ -94,7 +126,7 @@ func (s *Store) BeginTurn(ctx context.Context, nc storage.NewCall, t storage.Tur
 		ON CONFLICT (call_sid, number, role) DO NOTHING`,
 		nc.SID, t.Number, t.Text, t.Confidence, orNow(t.CreatedAt))
 	b.Queue(`
-		SELECT `+turnCols+` FROM turns
+		SELECT `+turnReadCols+` FROM turns
 		WHERE call_sid = $1 AND CASE
 			WHEN EXISTS (SELECT 1 FROM turns WHERE call_sid = $1 AND number = $2 AND role = 'assistant')
 				THEN number = $2 AND role = 'assistant'
@@ -134,4 +166,41 @@ func readTurnState(br pgx.BatchResults, n int) (storage.TurnState, error) {
 	}
 	st.Turns = turns
 	return st, nil
+}
+
+// InterruptTurn truncates the assistant turn to what the caller heard, once:
+// the condition on interrupted makes a repeated or racing interruption a
+// no-op that reads the turn as the first one left it.
+func (s *Store) InterruptTurn(ctx context.Context, callSID string, number int, heard string) (storage.Turn, error) {
+	if err := (storage.Turn{Number: number, Role: storage.RoleAssistant, Text: heard}).Check(); err != nil {
+		return storage.Turn{}, err
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	got, err := scanTurn(s.pool.QueryRow(ctx, `
+		UPDATE turns SET text = $4, interrupted = true
+		WHERE call_sid = $1 AND number = $2 AND role = $3 AND NOT interrupted
+		RETURNING `+turnReadCols, callSID, number, storage.RoleAssistant, heard))
+	if err == nil {
+		return got, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return storage.Turn{}, translate(err, "interrupt turn")
+	}
+	got, err = scanTurn(s.pool.QueryRow(ctx, `SELECT `+turnReadCols+` FROM turns
+		WHERE call_sid = $1 AND number = $2 AND role = $3`, callSID, number, storage.RoleAssistant))
+	if errors.Is(err, pgx.ErrNoRows) {
+		var exists bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM calls WHERE sid = $1)`, callSID).Scan(&exists); err != nil {
+			return storage.Turn{}, translate(err, "interrupt turn")
+		}
+		if !exists {
+			return storage.Turn{}, s.missingCall(ctx, callSID)
+		}
+		return storage.Turn{}, storage.Errorf(storage.ErrNotFound, "assistant turn %d not found", number)
+	}
+	if err != nil {
+		return storage.Turn{}, translate(err, "interrupt turn")
+	}
+	return got, nil
 }

@@ -31,6 +31,8 @@ func TestCallStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("BeginTurn", func(t *testing.T) { testBeginTurn(t, newStore) })
 	t.Run("GetCall", func(t *testing.T) { testGetCall(t, newStore) })
 	t.Run("AddTurn", func(t *testing.T) { testAddTurn(t, newStore) })
+	t.Run("StreamedTurns", func(t *testing.T) { testStreamedTurns(t, newStore) })
+	t.Run("InterruptTurn", func(t *testing.T) { testInterruptTurn(t, newStore) })
 	t.Run("ApplyStatus", func(t *testing.T) { testApplyStatus(t, newStore) })
 	t.Run("AddRecording", func(t *testing.T) { testAddRecording(t, newStore) })
 	t.Run("GetRecording", func(t *testing.T) { testGetRecording(t, newStore) })
@@ -1545,6 +1547,8 @@ func testDeleteCall(t *testing.T, newStore newStoreFunc) {
 		wantKind(t, "GetRecording of a deleted call", err, storage.ErrNotFound)
 		_, _, err = s.AddTurn(t.Context(), storage.Turn{CallSID: gone.SID, Number: 1, Role: storage.RoleCaller, Text: "Hi", CreatedAt: t0})
 		wantKind(t, "AddTurn to a deleted call", err, storage.ErrGone)
+		_, err = interrupter(t, s).InterruptTurn(t.Context(), gone.SID, 1, "Hi")
+		wantKind(t, "InterruptTurn on a deleted call", err, storage.ErrGone)
 		_, err = s.DeleteCall(t.Context(), gone.SID, storage.DeleteOptions{})
 		wantKind(t, "second DeleteCall", err, storage.ErrNotFound)
 

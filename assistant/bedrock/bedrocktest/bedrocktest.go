@@ -24,8 +24,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+
+	"switchboard/assistant/bedrock"
 )
 
 // Test identity: the server checks every request's SigV4 signature with it.
@@ -68,7 +71,9 @@ func (c ConverseRequest) Summary() bool { return c.ToolConfig == nil }
 type Request struct {
 	At      time.Time
 	ModelID string
-	Body    ConverseRequest
+	// Stream: the request was ConverseStream's (…/converse-stream).
+	Stream bool
+	Body   ConverseRequest
 	// RawErr is the error decoding the body, nil when it was valid JSON.
 	RawErr error
 }
@@ -107,7 +112,11 @@ func New(t testing.TB, respond Responder) *Server {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutPrefix(r.URL.Path, "/model/")
-	id, ok2 := strings.CutSuffix(id, "/converse")
+	id, stream := strings.CutSuffix(id, "/converse-stream")
+	ok2 := stream
+	if !stream {
+		id, ok2 = strings.CutSuffix(id, "/converse")
+	}
 	if r.Method != http.MethodPost || !ok || !ok2 {
 		AWSError(w, http.StatusNotFound, "UnknownOperationException", "no such operation")
 		return
@@ -117,7 +126,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		AWSError(w, http.StatusForbidden, "InvalidSignatureException", err.Error())
 		return
 	}
-	rec := Request{At: time.Now(), ModelID: id}
+	rec := Request{At: time.Now(), ModelID: id, Stream: stream}
 	rec.RawErr = json.Unmarshal(b, &rec.Body)
 	s.mu.Lock()
 	n := len(s.reqs)
@@ -150,6 +159,8 @@ func (s *Server) NewConns() int64 { return s.newConns.Load() }
 // pointed at the server.
 func (s *Server) Client() *bedrockruntime.Client {
 	return bedrockruntime.NewFromConfig(aws.Config{
+		// As the assistant's production client does.
+		HTTPClient:  bedrock.BufferBodies(awshttp.NewBuildableClient()),
 		Region:      Region,
 		Credentials: credentials.NewStaticCredentialsProvider(KeyID, Secret, ""),
 	}, func(o *bedrockruntime.Options) { o.BaseEndpoint = aws.String(s.srv.URL) })

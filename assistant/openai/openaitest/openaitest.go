@@ -19,6 +19,7 @@ import (
 // ChatRequest is the part of a chat-completions request tests check.
 type ChatRequest struct {
 	Model       string  `json:"model"`
+	Stream      bool    `json:"stream"`
 	Temperature float64 `json:"temperature"`
 	MaxTokens   int     `json:"max_tokens"`
 	Messages    []struct {
