@@ -183,7 +183,12 @@ const playAudio = `(async () => {
   if (a.readyState < 1) { await ready("loadedmetadata"); }
   const before = a.currentTime;
   await a.play();
-  await new Promise((ok) => setTimeout(ok, 800));
+  // Playing, time advances; under load it may first wait for data, so
+  // wait for it (up to 15 s) rather than for a fixed while.
+  const deadline = Date.now() + 15000;
+  while (a.currentTime < 0.2 && Date.now() < deadline) {
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
   const playing = a.currentTime;
   const seek = ready("seeked");
   a.currentTime = a.duration - 0.5;
