@@ -451,3 +451,28 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestConsoleOpenInDevelopment: without API tokens (development only) the
+// console lets anyone in, like the API; such a session is worth nothing
+// once tokens are configured.
+func TestConsoleOpenInDevelopment(t *testing.T) {
+	open := servicetest.Start(t, servicetest.Options{Configure: func(c *service.Config) {
+		c.Console.SessionKey = consoleKey
+		c.APITokens = nil
+	}})
+	client := browserClient(t)
+	form := get(t, client, open.URL, "/console/sign-in")
+	if !strings.Contains(form.body, "API_TOKENS is not set") {
+		t.Errorf("the open console's sign-in page does not say it is open:\n%s", form.body)
+	}
+	signIn(t, client, open.URL, "")
+	if p := get(t, client, open.URL, "/console/calls"); p.status != http.StatusOK || !strings.Contains(p.body, "development (no API token)") {
+		t.Fatalf("the open console: %d", p.status)
+	}
+	guarded := startConsole(t)
+	c := browserClient(t)
+	c.Jar.SetCookies(mustURL(t, guarded.URL), client.Jar.Cookies(mustURL(t, open.URL)))
+	if p := get(t, c, guarded.URL, "/console/calls"); p.status != http.StatusSeeOther {
+		t.Errorf("an open session on an instance with API tokens: %d, want a redirect to sign in", p.status)
+	}
+}
