@@ -6,6 +6,7 @@ package assistant
 
 import (
 	"context"
+	"encoding/json"
 
 	"switchboard/storage"
 )
@@ -19,6 +20,10 @@ type Conversation struct {
 	To       string
 	Language string // BCP 47, e.g. "en-US"
 	Turns    []storage.Turn
+	// Assistant is the assistant version the call runs with: its prompt,
+	// model, limits and analysis schema. Nil, or zero fields, mean the
+	// deployment's own settings.
+	Assistant *storage.Assistant
 }
 
 // Reply is what the assistant says next.
@@ -38,4 +43,8 @@ type Assistant interface {
 	Reply(ctx context.Context, c Conversation) (Reply, error)
 	// Summarize describes a finished call for the people who review it.
 	Summarize(ctx context.Context, c Conversation) (storage.Summary, error)
+	// Analyze fills c.Assistant's analysis schema in from the finished
+	// call: a JSON object valid against the schema. ErrInvalid when the
+	// assistant has no schema or an invalid one.
+	Analyze(ctx context.Context, c Conversation) (json.RawMessage, error)
 }

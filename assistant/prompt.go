@@ -75,6 +75,16 @@ func SystemPrompt(business, language string) string {
 	return business + "\n\n" + fmt.Sprintf(spokenRules, languageTag(language))
 }
 
+// analysisRules ask for the assistant's structured analysis.
+const analysisRules = `You analyze finished telephone calls for the business whose assistant took them.
+The user message is the transcript of one call between a caller and the business's telephone assistant.
+Fill in the requested fields from what was said in the call, and only from that; use empty or false values when the call does not say.`
+
+// AnalysisPrompt is the system prompt for a post-call analysis.
+func AnalysisPrompt(business string) string {
+	return analysisRules + "\n\nThe business, as its assistant was told:\n" + business
+}
+
 // SummaryPrompt is the system prompt for post-call summaries.
 func SummaryPrompt(business string) string {
 	return summaryRules + "\n\nThe business, as its assistant was told:\n" + business

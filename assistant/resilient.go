@@ -1,11 +1,14 @@
 package assistant
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"switchboard/storage"
@@ -27,10 +30,16 @@ type ChatRequest struct {
 	Messages []Message
 	// EndCall offers the end_call tool.
 	EndCall bool
-	// JSON asks for a JSON object matching SummarySchema.
-	JSON bool
+	// JSON asks for a JSON object matching SummarySchema, or Schema when
+	// set (structured output where the provider has it).
+	JSON   bool
+	Schema *Schema
 	// MaxTokens overrides the provider's configured reply bound when > 0.
 	MaxTokens int
+	// Model and Temperature override the provider's configured ones when
+	// set: the call's assistant chose them.
+	Model       string
+	Temperature *float64
 }
 
 // ChatResponse is a model's answer to one request.
@@ -43,8 +52,51 @@ type ChatResponse struct {
 	TokensOut int64
 }
 
-// summaryMaxTokens bounds a summary, which is longer than a spoken reply.
+// summaryMaxTokens bounds a summary or an analysis, which are longer than
+// a spoken reply.
 const summaryMaxTokens = 800
+
+// callSettings are what one call's assistant version sets, over the
+// deployment's configuration.
+type callSettings struct {
+	business      string
+	goodbye       string
+	maxReplyChars int
+	model         string
+	temperature   *float64
+	maxTokens     int
+	schema        json.RawMessage
+}
+
+// settings resolves c's assistant over r's configuration: zero fields of
+// the assistant keep the deployment's.
+func (r *Resilient) settings(c Conversation) callSettings {
+	cs := callSettings{business: r.business, goodbye: r.cfg.Goodbye, maxReplyChars: r.cfg.MaxReplyChars}
+	a := c.Assistant
+	if a == nil {
+		return cs
+	}
+	if p := strings.TrimSpace(a.Prompt); p != "" {
+		cs.business = p
+	}
+	if a.Goodbye != "" {
+		cs.goodbye = a.Goodbye
+	}
+	if a.Speech.MaxReplyChars > 0 {
+		cs.maxReplyChars = a.Speech.MaxReplyChars
+	}
+	cs.model, cs.temperature, cs.maxTokens, cs.schema = a.Model.Name, a.Model.Temperature, a.Model.MaxTokens, a.AnalysisSchema
+	return cs
+}
+
+// request is a request with the call's model choices.
+func (cs callSettings) request(req ChatRequest) ChatRequest {
+	req.Model, req.Temperature = cs.model, cs.temperature
+	if req.MaxTokens == 0 {
+		req.MaxTokens = cs.maxTokens
+	}
+	return req
+}
 
 // Retry pacing inside a deadline: short, jittered waits, and no new attempt
 // when too little time would be left for it to finish.
@@ -115,13 +167,14 @@ func (r *Resilient) Reply(ctx context.Context, c Conversation) (Reply, error) {
 		return Reply{}, &ModelError{Kind: storage.ErrInvalid, Outcome: OutcomeError,
 			Msg: "the conversation does not end with the caller's words"}
 	}
-	req := ChatRequest{System: SystemPrompt(r.business, c.Language), Messages: msgs, EndCall: true}
+	cs := r.settings(c)
+	req := cs.request(ChatRequest{System: SystemPrompt(cs.business, c.Language), Messages: msgs, EndCall: true})
 	return run(ctx, r, "reply", c.CallSID, r.cfg.TurnTimeout, r.cfg.AttemptTimeout, req,
 		func(resp ChatResponse) (Reply, error) {
-			text := Speakable(resp.Text, r.cfg.MaxReplyChars)
+			text := Speakable(resp.Text, cs.maxReplyChars)
 			if resp.EndCall {
 				if text == "" {
-					text = r.cfg.Goodbye
+					text = cs.goodbye
 				}
 				return Reply{Text: text, EndCall: true}, nil
 			}
@@ -151,15 +204,74 @@ func (r *Resilient) Summarize(ctx context.Context, c Conversation) (storage.Summ
 			CreatedAt: time.Now().UTC(),
 		}, nil
 	}
-	req := ChatRequest{
-		System:    SummaryPrompt(r.business),
+	cs := r.settings(c)
+	req := cs.request(ChatRequest{
+		System:    SummaryPrompt(cs.business),
 		Messages:  []Message{{Role: storage.RoleCaller, Text: Transcript(c.Turns)}},
 		JSON:      true,
 		MaxTokens: summaryMaxTokens,
-	}
+	})
 	attempt := r.cfg.SummaryTimeout / 2
 	return run(ctx, r, "summary", c.CallSID, r.cfg.SummaryTimeout, attempt, req,
 		func(resp ChatResponse) (storage.Summary, error) { return ParseSummary(resp.Text) })
+}
+
+// Analyze asks the model to fill the call's assistant's analysis schema
+// in, as structured output where the provider has it, within
+// ASSISTANT_SUMMARY_TIMEOUT. An answer that is not a JSON object valid
+// against the schema is a malformed one: the attempt fails, and the
+// analysis work is retried later by the worker, as a summary is.
+func (r *Resilient) Analyze(ctx context.Context, c Conversation) (json.RawMessage, error) {
+	cs := r.settings(c)
+	schema, err := analysisSchema(cs.schema)
+	if err != nil {
+		return nil, err
+	}
+	req := cs.request(ChatRequest{
+		System:    AnalysisPrompt(cs.business),
+		Messages:  []Message{{Role: storage.RoleCaller, Text: Transcript(c.Turns)}},
+		JSON:      true,
+		Schema:    schema,
+		MaxTokens: summaryMaxTokens,
+	})
+	attempt := r.cfg.SummaryTimeout / 2
+	return run(ctx, r, "analysis", c.CallSID, r.cfg.SummaryTimeout, attempt, req,
+		func(resp ChatResponse) (json.RawMessage, error) { return ParseAnalysis(resp.Text, schema) })
+}
+
+// analysisSchema compiles an assistant's schema; its absence or invalidity
+// is the conversation's fault, not the provider's.
+func analysisSchema(raw json.RawMessage) (*Schema, error) {
+	if !storage.HasSchema(raw) {
+		return nil, &ModelError{Kind: storage.ErrInvalid, Outcome: OutcomeError, Msg: "the assistant has no analysis schema"}
+	}
+	schema, err := CompileSchema(raw)
+	if err != nil {
+		return nil, &ModelError{Kind: storage.ErrInvalid, Outcome: OutcomeError, Msg: "the analysis schema " + storage.Message(err)}
+	}
+	return schema, nil
+}
+
+// ParseAnalysis reads a model's analysis: the JSON object in text (servers
+// without structured output may wrap it in prose or a code fence), valid
+// against schema; anything else is a MalformedError.
+func ParseAnalysis(text string, schema *Schema) (json.RawMessage, error) {
+	start, end := strings.Index(text, "{"), strings.LastIndex(text, "}")
+	if start < 0 || end < start {
+		return nil, &MalformedError{What: "analysis is not a JSON object"}
+	}
+	doc := json.RawMessage(text[start : end+1])
+	if !storage.IsJSONObject(doc) {
+		return nil, &MalformedError{What: "analysis is not a JSON object"}
+	}
+	if err := schema.Validate(doc); err != nil {
+		return nil, &MalformedError{What: "analysis does not match the schema", Err: err}
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, doc); err != nil {
+		return nil, &MalformedError{What: "analysis is not valid JSON", Err: err}
+	}
+	return compact.Bytes(), nil
 }
 
 // run makes attempts until one is accepted, a failure is not worth
@@ -173,6 +285,10 @@ func run[T any](ctx context.Context, r *Resilient, op, callSID string, budget, a
 
 	var zero T
 	var in, out int64
+	model := r.model
+	if req.Model != "" {
+		model = req.Model
+	}
 	for attempt := 1; ; attempt++ {
 		actx, acancel := context.WithTimeout(ctx, attemptBudget)
 		resp, err := r.p.Chat(actx, req)
@@ -181,13 +297,13 @@ func run[T any](ctx context.Context, r *Resilient, op, callSID string, budget, a
 			in, out = in+resp.TokensIn, out+resp.TokensOut
 			v, aerr := accept(resp)
 			if aerr == nil {
-				r.record(ctx, op, callSID, OutcomeOK, start, attempt, in, out, nil)
+				r.record(ctx, model, op, callSID, OutcomeOK, start, attempt, in, out, nil)
 				return v, nil
 			}
 			err = aerr
 		}
 		if ctx.Err() != nil {
-			return zero, r.expired(ctx, op, callSID, start, deadline, attempt, in, out, err)
+			return zero, r.expired(ctx, model, op, callSID, start, deadline, attempt, in, out, err)
 		}
 		v := classify(err, attemptBudget)
 		if v.retry {
@@ -199,41 +315,41 @@ func run[T any](ctx context.Context, r *Resilient, op, callSID string, budget, a
 				if sleep(ctx, wait) {
 					continue
 				}
-				return zero, r.expired(ctx, op, callSID, start, deadline, attempt, in, out, err)
+				return zero, r.expired(ctx, model, op, callSID, start, deadline, attempt, in, out, err)
 			}
 		}
 		msg := v.msg
 		if attempt > 1 {
 			msg = fmt.Sprintf("%s after %d attempts", msg, attempt)
 		}
-		return zero, r.failed(ctx, op, callSID, v.outcome, msg, start, attempt, in, out, err)
+		return zero, r.failed(ctx, model, op, callSID, v.outcome, msg, start, attempt, in, out, err)
 	}
 }
 
 // expired reports a turn whose own deadline passed (or whose caller gave up).
-func (r *Resilient) expired(ctx context.Context, op, callSID string, start, deadline time.Time, attempts int, in, out int64, cause error) error {
+func (r *Resilient) expired(ctx context.Context, model, op, callSID string, start, deadline time.Time, attempts int, in, out int64, cause error) error {
 	if errors.Is(context.Cause(ctx), context.Canceled) {
-		return r.failed(ctx, op, callSID, OutcomeError, "assistant request canceled", start, attempts, in, out, cause)
+		return r.failed(ctx, model, op, callSID, OutcomeError, "assistant request canceled", start, attempts, in, out, cause)
 	}
 	budget := deadline.Sub(start).Round(100 * time.Millisecond)
-	return r.failed(ctx, op, callSID, OutcomeTimeout, fmt.Sprintf("assistant timed out after %s", budget), start, attempts, in, out, cause)
+	return r.failed(ctx, model, op, callSID, OutcomeTimeout, fmt.Sprintf("assistant timed out after %s", budget), start, attempts, in, out, cause)
 }
 
 // failed records a failure and builds the error returned to the handler.
-func (r *Resilient) failed(ctx context.Context, op, callSID, outcome, msg string, start time.Time, attempts int, in, out int64, cause error) error {
-	r.record(ctx, op, callSID, outcome, start, attempts, in, out, cause)
+func (r *Resilient) failed(ctx context.Context, model, op, callSID, outcome, msg string, start time.Time, attempts int, in, out int64, cause error) error {
+	r.record(ctx, model, op, callSID, outcome, start, attempts, in, out, cause)
 	return &ModelError{Kind: storage.ErrUnavailable, Outcome: outcome, Msg: msg, Err: cause}
 }
 
 // record emits the metrics and the one log record of a turn or summary.
-func (r *Resilient) record(ctx context.Context, op, callSID, outcome string, start time.Time, attempts int, in, out int64, cause error) {
+func (r *Resilient) record(ctx context.Context, model, op, callSID, outcome string, start time.Time, attempts int, in, out int64, cause error) {
 	latency := time.Since(start)
-	r.metrics.observe(r.provider, r.model, op, outcome, latency, attempts, in, out)
+	r.metrics.observe(r.provider, model, op, outcome, latency, attempts, in, out)
 	attrs := []slog.Attr{
 		slog.String("call_sid", callSID),
 		slog.String("op", op),
 		slog.String("provider", r.provider),
-		slog.String("model", r.model),
+		slog.String("model", model),
 		slog.String("outcome", outcome),
 		slog.Int64("latency_ms", latency.Milliseconds()),
 		slog.Int("attempts", attempts),

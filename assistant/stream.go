@@ -79,13 +79,18 @@ func (r *Resilient) Stream(ctx context.Context, c Conversation, sink Sink) (Stre
 		return StreamReply{}, &ModelError{Kind: storage.ErrInvalid, Outcome: OutcomeError,
 			Msg: "the conversation does not end with the caller's words"}
 	}
-	req := ChatRequest{System: SystemPrompt(r.business, c.Language), Messages: msgs, EndCall: true}
+	cs := r.settings(c)
+	req := cs.request(ChatRequest{System: SystemPrompt(cs.business, c.Language), Messages: msgs, EndCall: true})
+	model := r.model
+	if req.Model != "" {
+		model = req.Model
+	}
 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.TurnTimeout)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
-	shaper := NewSpeechStream(r.cfg.MaxReplyChars, sink.Text)
+	shaper := NewSpeechStream(cs.maxReplyChars, sink.Text)
 	var in, out int64
 	for attempt := 1; ; attempt++ {
 		actx, acancel := context.WithCancel(ctx)
@@ -116,15 +121,15 @@ func (r *Resilient) Stream(ctx context.Context, c Conversation, sink Sink) (Stre
 		if err == nil {
 			reply := StreamReply{Text: shaper.Said(), EndCall: resp.EndCall}
 			if resp.EndCall {
-				reply.Farewell = Speakable(resp.Farewell, r.cfg.MaxReplyChars)
+				reply.Farewell = Speakable(resp.Farewell, cs.maxReplyChars)
 				if reply.Farewell == "" {
-					reply.Farewell = r.cfg.Goodbye
+					reply.Farewell = cs.goodbye
 				}
 			} else if reply.Text == "" {
 				err = &MalformedError{What: "reply has no speakable text"}
 			}
 			if err == nil {
-				r.record(ctx, "stream", c.CallSID, OutcomeOK, start, attempt, in, out, nil)
+				r.record(ctx, model, "stream", c.CallSID, OutcomeOK, start, attempt, in, out, nil)
 				return reply, nil
 			}
 		}
@@ -135,17 +140,17 @@ func (r *Resilient) Stream(ctx context.Context, c Conversation, sink Sink) (Stre
 			// The caller heard part of it (or stopped listening): no retry.
 			reply := StreamReply{Text: shaper.Said()}
 			if sinkStopped(err) {
-				r.record(ctx, "stream", c.CallSID, OutcomeOK, start, attempt, in, out, nil)
+				r.record(ctx, model, "stream", c.CallSID, OutcomeOK, start, attempt, in, out, nil)
 				return reply, err
 			}
 			if ctx.Err() != nil {
-				return reply, r.expired(ctx, "stream", c.CallSID, start, deadline, attempt, in, out, err)
+				return reply, r.expired(ctx, model, "stream", c.CallSID, start, deadline, attempt, in, out, err)
 			}
 			v := classify(err, r.cfg.AttemptTimeout)
-			return reply, r.failed(ctx, "stream", c.CallSID, v.outcome, v.msg+" mid-reply", start, attempt, in, out, err)
+			return reply, r.failed(ctx, model, "stream", c.CallSID, v.outcome, v.msg+" mid-reply", start, attempt, in, out, err)
 		}
 		if ctx.Err() != nil {
-			return StreamReply{}, r.expired(ctx, "stream", c.CallSID, start, deadline, attempt, in, out, err)
+			return StreamReply{}, r.expired(ctx, model, "stream", c.CallSID, start, deadline, attempt, in, out, err)
 		}
 		v := classify(err, r.cfg.AttemptTimeout)
 		if v.retry {
@@ -161,7 +166,7 @@ func (r *Resilient) Stream(ctx context.Context, c Conversation, sink Sink) (Stre
 		if attempt > 1 {
 			msg += " after " + itoa(attempt) + " attempts"
 		}
-		return StreamReply{}, r.failed(ctx, "stream", c.CallSID, v.outcome, msg, start, attempt, in, out, err)
+		return StreamReply{}, r.failed(ctx, model, "stream", c.CallSID, v.outcome, msg, start, attempt, in, out, err)
 	}
 }
 

@@ -72,11 +72,11 @@ func (s *severable) CompleteRecording(ctx context.Context, w storage.Work, b sto
 	return s.Store.CompleteRecording(ctx, w, b, del)
 }
 
-func (s *severable) CompleteSummary(ctx context.Context, w storage.Work, sum storage.Summary) error {
+func (s *severable) CompleteSummary(ctx context.Context, w storage.Work, sum storage.Summary, analyze bool) error {
 	if s.cut.Load() {
 		return errKilled
 	}
-	return s.Store.CompleteSummary(ctx, w, sum)
+	return s.Store.CompleteSummary(ctx, w, sum, analyze)
 }
 
 func (s *severable) CompleteWork(ctx context.Context, w storage.Work) error {

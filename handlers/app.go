@@ -1,6 +1,6 @@
 // Package handlers is switchboard's Fiber app: the Twilio webhooks that run a
-// call, the calls API for the people who review calls, health endpoints and
-// metrics. Every route is registered in (*Server).routes; errors of the
+// call, the calls API for the people who review calls, the assistants and
+// numbers API, its OpenAPI document, health endpoints and metrics. Every route is registered in (*Server).routes; errors of the
 // storage kinds become HTTP statuses in exactly one place, errorHandler.
 //
 // The handlers keep nothing about a call in process memory between requests:
@@ -73,8 +73,13 @@ type Config struct {
 	// SecureCookies marks the console's cookies Secure and sends HSTS:
 	// every deployment but a development one on plain HTTP.
 	SecureCookies bool
-	// CallMode is ModeGather or ModeRelay: how calls run ("" is gather).
+	// CallMode is ModeGather or ModeRelay: how the default assistant's
+	// calls run ("" is gather). Other assistants say so in their call_mode.
 	CallMode string
+	// Streaming: this instance serves ConversationRelay sockets, so calls
+	// whose assistant's call mode is relay are streamed. Off under Lambda,
+	// which cannot hold a socket: such calls then run with <Gather>.
+	Streaming bool
 	// Relay shapes streamed calls (ModeRelay).
 	Relay RelayConfig
 	// ReplicaBucket (S3_REPLICA_BUCKET), when set, makes deleting a call
@@ -91,7 +96,14 @@ type Deps struct {
 	Writes    storage.CallWriter
 	Blobs     storage.BlobStore
 	Assistant assistant.Assistant
-	Log       *slog.Logger
+	// Assistants, Numbers and Analyses serve the assistants API; Versions
+	// resolves the assistant version each call runs with (its default is
+	// the deployment's own assistant).
+	Assistants storage.Assistants
+	Numbers    storage.Numbers
+	Analyses   storage.Analyses
+	Versions   *assistant.Versions
+	Log        *slog.Logger
 	// Registry receives the handlers' metrics and is served at /metrics.
 	Registry *prometheus.Registry
 	// WorkReady, when set, is called after a request enqueued background
@@ -121,6 +133,10 @@ type Server struct {
 	writes     storage.CallWriter
 	blobs      storage.BlobStore
 	ai         assistant.Assistant
+	assistants storage.Assistants
+	numbers    storage.Numbers
+	analyses   storage.Analyses
+	versions   *assistant.Versions
 	log        *slog.Logger
 	registry   *prometheus.Registry
 	metrics    *metrics
@@ -170,6 +186,10 @@ func New(cfg Config, d Deps) *Server {
 		writes:     d.Writes,
 		blobs:      d.Blobs,
 		ai:         d.Assistant,
+		assistants: d.Assistants,
+		numbers:    d.Numbers,
+		analyses:   d.Analyses,
+		versions:   d.Versions,
 		log:        d.Log,
 		registry:   d.Registry,
 		metrics:    newMetrics(d.Registry),
@@ -229,10 +249,24 @@ func (s *Server) routes(app *fiber.App) {
 	tw.Get("/relay/:sid", s.relayHandshake, s.relaySocket())
 
 	api := app.Group("/api/v1", s.requireToken)
+	api.Get("/openapi.json", s.openAPI)
 	api.Get("/calls", s.listCalls)
 	api.Get("/calls/:sid", s.getCall)
 	api.Delete("/calls/:sid", s.deleteCall)
 	api.Get("/calls/:sid/recordings/:rsid/audio", s.recordingAudio)
+	api.Get("/assistants", s.listAssistants)
+	api.Post("/assistants", s.createAssistant)
+	api.Get("/assistants/:id", s.getAssistant)
+	api.Put("/assistants/:id", s.putAssistant)
+	api.Patch("/assistants/:id", s.patchAssistant)
+	api.Delete("/assistants/:id", s.deleteAssistant)
+	api.Get("/assistants/:id/versions/:version", s.getAssistantVersion)
+	api.Post("/assistants/:id/reanalyze", s.reanalyze)
+	api.Get("/analysis-runs/:run", s.getAnalysisRun)
+	api.Get("/numbers", s.listNumbers)
+	api.Post("/numbers", s.addNumber)
+	api.Get("/numbers/:number", s.getNumber)
+	api.Delete("/numbers/:number", s.deleteNumber)
 
 	// The console: its pages are the console's and answer errors as
 	// pages; every page but sign-in needs a signed-in person, and every

@@ -43,11 +43,11 @@ func (w *workWatch) FailWork(ctx context.Context, wk storage.Work, f storage.Fai
 	return w.Store.FailWork(ctx, wk, f)
 }
 
-func (w *workWatch) CompleteSummary(ctx context.Context, wk storage.Work, s storage.Summary) error {
+func (w *workWatch) CompleteSummary(ctx context.Context, wk storage.Work, s storage.Summary, analyze bool) error {
 	w.mu.Lock()
 	w.completed = append(w.completed, attempt{Attempts: wk.Attempts})
 	w.mu.Unlock()
-	return w.Store.CompleteSummary(ctx, wk, s)
+	return w.Store.CompleteSummary(ctx, wk, s, analyze)
 }
 
 func (w *workWatch) reports() (failures, completed []attempt) {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 	"time"
@@ -12,14 +13,16 @@ import (
 
 // callListItem is a call in a listing: the call without its parts.
 type callListItem struct {
-	SID       string             `json:"sid"`
-	Status    storage.CallStatus `json:"status"`
-	From      string             `json:"from"`
-	To        string             `json:"to"`
-	Direction string             `json:"direction"`
-	CreatedAt time.Time          `json:"created_at"`
-	EndedAt   *time.Time         `json:"ended_at"`
-	Duration  int                `json:"duration"`
+	SID       string               `json:"sid"`
+	Status    storage.CallStatus   `json:"status"`
+	From      string               `json:"from"`
+	To        string               `json:"to"`
+	Direction string               `json:"direction"`
+	CreatedAt time.Time            `json:"created_at"`
+	EndedAt   *time.Time           `json:"ended_at"`
+	Duration  int                  `json:"duration"`
+	Assistant storage.AssistantRef `json:"assistant"`
+	Analysis  *storage.Analysis    `json:"analysis"`
 }
 
 type callList struct {
@@ -29,7 +32,9 @@ type callList struct {
 
 // listCalls answers GET /api/v1/calls: newest first, filtered by status,
 // from, to, number (from or to: a full E.164 number or its last 4 digits
-// or more) and a since/until time range (RFC 3339), paginated by cursor.
+// or more), assistant, a since/until time range (RFC 3339) and any number
+// (up to storage.MaxAnalysisMatches) of analysis.<field>=<value> exact
+// matches, paginated by cursor.
 func (s *Server) listCalls(c *fiber.Ctx) error {
 	var f storage.CallFilter
 	var err error
@@ -57,6 +62,10 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 		return err
 	}
 	f.Cursor = c.Query("cursor")
+	f.Assistant = strings.Clone(c.Query("assistant"))
+	if f.Analysis, err = analysisFilters(c); err != nil {
+		return err
+	}
 
 	ctx, cancel := s.storeContext(c)
 	defer cancel()
@@ -69,9 +78,31 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 		out.Calls = append(out.Calls, callListItem{
 			SID: call.SID, Status: call.Status, From: call.From, To: call.To, Direction: call.Direction,
 			CreatedAt: call.CreatedAt, EndedAt: call.EndedAt, Duration: call.Duration,
+			Assistant: call.Assistant, Analysis: call.Analysis,
 		})
 	}
 	return c.JSON(out)
+}
+
+// analysisFilters reads the analysis.<field>=<value> query parameters.
+// The strings are copied: the request buffer they point into is reused.
+func analysisFilters(c *fiber.Ctx) ([]storage.AnalysisMatch, error) {
+	var out []storage.AnalysisMatch
+	var err error
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		if err != nil || !bytes.HasPrefix(k, []byte("analysis.")) {
+			return
+		}
+		if len(out) == storage.MaxAnalysisMatches {
+			err = storage.Errorf(storage.ErrInvalid, "at most %d analysis filters", storage.MaxAnalysisMatches)
+			return
+		}
+		var m storage.AnalysisMatch
+		if m, err = storage.ParseAnalysisMatch(string(k), string(v)); err == nil {
+			out = append(out, m)
+		}
+	})
+	return out, err
 }
 
 // phoneQuery reads an E.164 filter. A "+" typed unencoded in a query string

@@ -23,6 +23,8 @@ type errorBody struct {
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Fields names each bad field of an invalid input.
+	Fields []storage.FieldError `json:"fields,omitempty"`
 }
 
 // kindStatus maps each error kind to its HTTP status and code.
@@ -39,6 +41,8 @@ var kindStatus = []struct {
 	// Webhooks acknowledge writes about deleted calls themselves; this is
 	// for any other request that meets one.
 	{storage.ErrGone, http.StatusGone, "gone"},
+	// An If-Match that names a version the resource has moved on from.
+	{storage.ErrStale, http.StatusPreconditionFailed, "precondition_failed"},
 }
 
 // httpError is an error that carries its own status, for conditions that
@@ -93,7 +97,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if status == http.StatusUnauthorized {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchboard"`)
 	}
-	return c.Status(status).JSON(errorBody{Error: errorDetail{Code: code, Message: msg}})
+	detail := errorDetail{Code: code, Message: msg}
+	if status == http.StatusBadRequest {
+		detail.Fields = storage.FieldsOf(err)
+	}
+	return c.Status(status).JSON(errorBody{Error: detail})
 }
 
 func codeForStatus(status int) string {
@@ -106,6 +114,8 @@ func codeForStatus(status int) string {
 		return "too_large"
 	case http.StatusRequestTimeout:
 		return "timeout"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
 	}

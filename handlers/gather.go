@@ -49,28 +49,36 @@ func (s *Server) gather(c *fiber.Ctx) error {
 	// unanswered or to another deployment (it is still real), the caller's
 	// words are stored, and what the turn needs comes back.
 	ctx, cancel := s.storeContext(c)
+	defer cancel()
 	st, err := s.writes.BeginTurn(ctx, nc, storage.Turn{Number: n, Text: speech, Confidence: confidence})
-	cancel()
 	if errors.Is(err, storage.ErrGone) {
 		return s.hangUpDeletedCall(c)
 	}
 	if err != nil {
 		return err
 	}
+	// The call's assistant version: read once per instance and version,
+	// and kept (versions never change), so the steady state adds no round
+	// trip.
+	a, err := s.versions.Get(ctx, st.Call.Assistant)
+	if err != nil {
+		return err
+	}
+	sp := speechOf(a)
 	if st.Answer != nil {
 		s.metrics.turns.WithLabelValues("duplicate").Inc()
-		return sendTwiML(c, s.render(*st.Answer))
+		return sendTwiML(c, s.render(sp, *st.Answer))
 	}
 	if err := storage.CheckSequence(st.Turns, n); err != nil {
 		return err
 	}
 	if speech == "" {
 		s.metrics.turns.WithLabelValues("silence").Inc()
-		if silence >= s.cfg.MaxSilence {
+		if silence >= a.Speech.MaxSilence {
 			s.logger(c).Info("ending call after silence", "turn", n, "silence", silence)
-			return sendTwiML(c, s.goodbye(sayNoInput))
+			return sendTwiML(c, s.goodbye(sp, sayNoInput))
 		}
-		return sendTwiML(c, s.ask(sayStillThere, n, max(silence, 1)))
+		return sendTwiML(c, s.ask(sp, sayStillThere, n, max(silence, 1)))
 	}
 	if st.Call.Status.Terminal() {
 		// The caller hung up while speaking: their last words are kept, but
@@ -84,7 +92,7 @@ func (s *Server) gather(c *fiber.Ctx) error {
 	// racing on other instances are settled by the store: the first stored
 	// answer wins and every delivery answers with it.
 	v, err, _ := s.turns.Do(nc.SID+"/"+itoa(n), func() (any, error) {
-		return s.answer(c.UserContext(), st.Call, st.Turns, n)
+		return s.answer(c.UserContext(), st.Call, st.Turns, n, a)
 	})
 	if errors.Is(err, storage.ErrGone) {
 		return s.hangUpDeletedCall(c)
@@ -96,14 +104,14 @@ func (s *Server) gather(c *fiber.Ctx) error {
 	if turn.Error != "" {
 		s.logger(c).Warn("assistant failed; caller hears an apology", "turn", n, "err", turn.Error)
 	}
-	return sendTwiML(c, s.render(turn))
+	return sendTwiML(c, s.render(sp, turn))
 }
 
 // answer asks the assistant to answer caller turn n, the last of turns, and
 // stores its answer, returning the assistant turn that is stored (possibly
 // another delivery's).
-func (s *Server) answer(ctx context.Context, call storage.Call, turns []storage.Turn, n int) (storage.Turn, error) {
-	conv := conversation(call, turns, s.cfg.Language)
+func (s *Server) answer(ctx context.Context, call storage.Call, turns []storage.Turn, n int, a storage.Assistant) (storage.Turn, error) {
+	conv := conversation(call, turns, &a)
 
 	reply := storage.Turn{CallSID: call.SID, Number: n, Role: storage.RoleAssistant}
 	// The assistant gets its turn deadline, cut short if the webhook's
@@ -143,16 +151,17 @@ func (s *Server) answer(ctx context.Context, call storage.Call, turns []storage.
 
 // render turns a stored assistant turn into TwiML: the answer and the next
 // question, or the answer and a hang-up.
-func (s *Server) render(t storage.Turn) []byte {
+func (s *Server) render(sp speech, t storage.Turn) []byte {
 	if t.EndsCall {
-		return s.goodbye(t.Text)
+		return s.goodbye(sp, t.Text)
 	}
-	return s.ask(t.Text, t.Number+1, 0)
+	return s.ask(sp, t.Text, t.Number+1, 0)
 }
 
-// conversation is what the assistant is given: the call and its turns in
-// order (number, caller before assistant within a number).
-func conversation(call storage.Call, turns []storage.Turn, lang string) assistant.Conversation {
+// conversation is what the assistant is given: the call, its turns in
+// order (number, caller before assistant within a number) and the
+// assistant version it runs with.
+func conversation(call storage.Call, turns []storage.Turn, a *storage.Assistant) assistant.Conversation {
 	turns = slices.Clone(turns)
 	slices.SortStableFunc(turns, func(a, b storage.Turn) int {
 		if a.Number != b.Number {
@@ -160,7 +169,7 @@ func conversation(call storage.Call, turns []storage.Turn, lang string) assistan
 		}
 		return cmp.Compare(roleOrder(a.Role), roleOrder(b.Role))
 	})
-	return assistant.Conversation{CallSID: call.SID, From: call.From, To: call.To, Language: lang, Turns: turns}
+	return assistant.Conversation{CallSID: call.SID, From: call.From, To: call.To, Language: a.Language, Turns: turns, Assistant: a}
 }
 
 func roleOrder(r storage.Role) int {

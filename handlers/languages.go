@@ -3,6 +3,8 @@ package handlers
 import (
 	"fmt"
 	"strings"
+
+	"switchboard/storage"
 )
 
 // gatherLanguages are the values Twilio accepts for <Gather language>, from
@@ -62,16 +64,41 @@ func CheckSpeech(language, voice string) (warning string, err error) {
 	if !validGatherLanguage(language) {
 		return "", fmt.Errorf("CALL_LANGUAGE %q is not a language Twilio recognises speech in (use a tag such as en-US, de-DE or es-MX)", language)
 	}
+	if speaks, ok := voiceMismatch(language, voice); ok {
+		return "", fmt.Errorf("CALL_VOICE %q speaks %s, not CALL_LANGUAGE %s", voice, speaks, language)
+	}
+	if _, known := voiceLanguages(voice); !known {
+		return fmt.Sprintf("CALL_VOICE %q is not a voice switchboard knows; make sure it speaks %s", voice, language), nil
+	}
+	return "", nil
+}
+
+// speechFields checks an assistant's language and voice as CheckSpeech
+// checks the deployment's, naming the fields. A voice switchboard does not
+// know is accepted: Twilio adds voices.
+func speechFields(language, voice string) []storage.FieldError {
+	if !validGatherLanguage(language) {
+		return []storage.FieldError{{Field: "language", Message: "is not a language Twilio recognises speech in (use a tag such as en-US, de-DE or es-MX)"}}
+	}
+	if speaks, ok := voiceMismatch(language, voice); ok {
+		return []storage.FieldError{{Field: "voice", Message: fmt.Sprintf("speaks %s, not the assistant's language %s", speaks, language)}}
+	}
+	return nil
+}
+
+// voiceMismatch reports a known voice that does not speak language, and
+// the languages it speaks.
+func voiceMismatch(language, voice string) (string, bool) {
 	speaks, known := voiceLanguages(voice)
 	if !known {
-		return fmt.Sprintf("CALL_VOICE %q is not a voice switchboard knows; make sure it speaks %s", voice, language), nil
+		return "", false
 	}
 	for _, l := range speaks {
 		if sameLanguage(l, language) {
-			return "", nil
+			return "", false
 		}
 	}
-	return "", fmt.Errorf("CALL_VOICE %q speaks %s, not CALL_LANGUAGE %s", voice, strings.Join(speaks, " and "), language)
+	return strings.Join(speaks, " and "), true
 }
 
 func validGatherLanguage(l string) bool {

@@ -102,8 +102,8 @@ const localRelayCall = "relay_call"
 // path names a valid CallSid and X-Twilio-Signature is valid for the socket
 // URL. Anything else is answered with a plain HTTP error and no socket.
 func (s *Server) relayHandshake(c *fiber.Ctx) error {
-	if s.cfg.CallMode != ModeRelay {
-		return storage.Errorf(storage.ErrNotFound, "streamed calls are not enabled (CALL_MODE=%s)", s.cfg.CallMode)
+	if !s.cfg.Streaming {
+		return storage.Errorf(storage.ErrNotFound, "streamed calls are not served by this instance")
 	}
 	if !websocket.IsWebSocketUpgrade(c) {
 		return newHTTPError(http.StatusUpgradeRequired, "upgrade_required", "this endpoint is a WebSocket")

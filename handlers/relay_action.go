@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"switchboard/storage"
 )
 
 // relayAction is the <Connect action> callback: Twilio posts it when the
@@ -34,14 +36,23 @@ func (s *Server) relayAction(c *fiber.Ctx) error {
 		if farewell == "" {
 			return sendTwiML(c, renderTwiML(twimlHangup{}))
 		}
-		return sendTwiML(c, s.goodbye(farewell))
+		return sendTwiML(c, s.goodbye(s.handoffSpeech(h), farewell))
 	case "failed":
 		log.Error("relay session failed", "error_code", truncateLog(f.Get("ErrorCode"), 16),
 			"error", truncateLog(f.Get("ErrorMessage"), 200))
-		return sendTwiML(c, s.goodbye(sayFallback))
+		return sendTwiML(c, s.goodbye(s.defaultSpeech(), sayFallback))
 	default:
 		// completed: the caller hung up; anything else is unknown.
 		log.Info("relay session over")
 		return sendTwiML(c, renderTwiML(twimlHangup{}))
 	}
+}
+
+// handoffSpeech is the speech of the call's assistant as the session
+// handed it off, when it is one <Say> takes; the deployment's otherwise.
+func (s *Server) handoffSpeech(h handoff) speech {
+	if storage.ValidVoice(h.Voice) && len(speechFields(h.Language, h.Voice)) == 0 {
+		return speech{language: h.Language, voice: h.Voice}
+	}
+	return s.defaultSpeech()
 }

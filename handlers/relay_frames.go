@@ -118,6 +118,10 @@ type handoff struct {
 	Reason   string `json:"reason"`
 	Turn     int    `json:"turn"`
 	Farewell string `json:"farewell,omitempty"`
+	// Language and Voice are the call's assistant's, for the farewell the
+	// action callback says with <Say>.
+	Language string `json:"language,omitempty"`
+	Voice    string `json:"voice,omitempty"`
 }
 
 // Handoff reasons.

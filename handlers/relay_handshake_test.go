@@ -85,11 +85,14 @@ func TestRelayHandshakeRefusedBeforeUpgrade(t *testing.T) {
 	})
 }
 
-func TestRelayHandshakeRefusedOutsideRelayModeAndWhileDraining(t *testing.T) {
-	gather := servicetest.Start(t, servicetest.Options{})
+func TestRelayHandshakeRefusedWithoutStreamingAndWhileDraining(t *testing.T) {
+	// Under Lambda no socket can be held: the route answers 404. (An HTTP
+	// instance serves sockets whatever CALL_MODE says, as any assistant
+	// may stream its calls.)
+	lambda := servicetest.Start(t, servicetest.Options{Configure: func(c *service.Config) { c.Serverless = true }})
 	call := twiliotest.NewCall(servicetest.AccountSID)
-	if _, resp, err := dialRelay(t, gather, call.CallSID, relaytest.Sign(servicetest.AuthToken, socketURL(call.CallSID))); err == nil || resp.StatusCode != http.StatusNotFound {
-		t.Errorf("relay socket in gather mode: %v, want 404", resp)
+	if _, resp, err := dialRelay(t, lambda, call.CallSID, relaytest.Sign(servicetest.AuthToken, socketURL(call.CallSID))); err == nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("relay socket without streaming: %v, want 404", resp)
 	}
 
 	in := startRelay(t, nil, nil, func(c *service.Config) {})

@@ -292,6 +292,9 @@ func (rs *relaySession) sendEnd(h handoff) {
 		return
 	}
 	rs.ended = true
+	if a, err := rs.assistant(); err == nil && rs.known {
+		h.Language, h.Voice = a.Language, a.Voice
+	}
 	b, _ := json.Marshal(h)
 	if err := rs.send(relayEnd{Type: "end", HandoffData: string(b)}, "end"); err != nil {
 		rs.log.Warn("relay: sending end failed", "err", err.Error())

@@ -163,8 +163,21 @@ func (rs *relaySession) answer(text string, at time.Time) *closeReason {
 		rs.log.Info("relay: turn after the call ended; not answered", "turn", n)
 		return nil
 	}
-	rs.startReply(n, at)
+	a, err := rs.assistant()
+	if err != nil {
+		rs.log.Error("relay: cannot read the call's assistant version", "err", err.Error())
+		return &closeStore
+	}
+	rs.startReply(n, at, a)
 	return nil
+}
+
+// assistant is the version the call runs with (assistant.Versions keeps
+// it once read).
+func (rs *relaySession) assistant() (storage.Assistant, error) {
+	ctx, cancel := context.WithTimeout(rs.ctx, rs.s.cfg.RequestTimeout)
+	defer cancel()
+	return rs.s.versions.Get(ctx, rs.call.Assistant)
 }
 
 // numberFor applies the idempotency rule above: the latest caller turn for
@@ -254,13 +267,13 @@ func (rs *relaySession) resend(a storage.Turn) {
 }
 
 // startReply streams the assistant's answer to caller turn n.
-func (rs *relaySession) startReply(n int, promptAt time.Time) {
+func (rs *relaySession) startReply(n int, promptAt time.Time, a storage.Assistant) {
 	// The assistant's own deadline (ASSISTANT_TURN_TIMEOUT) ends a stuck
 	// stream first; this bounds one that ignores it.
 	ctx, cancel := context.WithTimeout(rs.ctx, rs.s.cfg.TurnTimeout+5*time.Second)
 	run := &replyRun{number: n, promptAt: promptAt, cancel: cancel, done: make(chan replyResult, 1)}
 	rs.cur = run
-	conv := conversation(rs.call, rs.call.Turns, rs.s.cfg.Language)
+	conv := conversation(rs.call, rs.call.Turns, &a)
 	ai := streamerOf(rs.s.ai)
 	go func() {
 		defer cancel()

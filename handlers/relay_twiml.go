@@ -1,6 +1,13 @@
 package handlers
 
-import "encoding/xml"
+import (
+	"encoding/xml"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"switchboard/storage"
+)
 
 // <Connect action><ConversationRelay …/></Connect>. Attribute names are
 // those of twilio-node's TwiML schema (src/twiml/VoiceResponse.ts,
@@ -27,8 +34,10 @@ type twimlConversationRelay struct {
 }
 
 // relayTwiML starts the recording, then hands the call to
-// ConversationRelay with the stored greeting as its welcome.
-func (s *Server) relayTwiML(recording twimlStart, callSID, greeting string) []byte {
+// ConversationRelay with the stored greeting as its welcome, in the call's
+// assistant's language and voice.
+func (s *Server) relayTwiML(sp speech, recording twimlStart, callSID, greeting string) []byte {
+	provider, voice := s.relayVoice(sp.voice)
 	return renderTwiML(recording, twimlConnect{
 		Action: s.cfg.PublicBaseURL + "/twilio/relay/action",
 		Method: "POST",
@@ -36,11 +45,41 @@ func (s *Server) relayTwiML(recording twimlStart, callSID, greeting string) []by
 			URL:                          s.relayURL(callSID),
 			WelcomeGreeting:              greeting,
 			WelcomeGreetingInterruptible: "any",
-			Language:                     s.cfg.Language,
-			TTSProvider:                  s.relay.cfg.TTSProvider,
-			Voice:                        s.relay.cfg.Voice,
+			Language:                     sp.language,
+			TTSProvider:                  provider,
+			Voice:                        voice,
 			TranscriptionProvider:        s.relay.cfg.TranscriptionProvider,
 			Interruptible:                "any",
 		},
 	})
+}
+
+// relayVoice maps a <Say> voice to ConversationRelay's provider and voice:
+// "Polly.Joanna-Neural" is Amazon's "Joanna-Neural", "Google.en-US-Neural2-A"
+// Google's "en-US-Neural2-A". Any other voice, and the deployment's own
+// (CALL_VOICE), leave RELAY_TTS_PROVIDER and RELAY_VOICE in charge.
+func (s *Server) relayVoice(sayVoice string) (provider, voice string) {
+	if sayVoice != s.cfg.Voice {
+		if v, ok := strings.CutPrefix(sayVoice, "Polly."); ok {
+			return "Amazon", v
+		}
+		if v, ok := strings.CutPrefix(sayVoice, "Google."); ok {
+			return "Google", v
+		}
+	}
+	return s.relay.cfg.TTSProvider, s.relay.cfg.Voice
+}
+
+// relayFor reports whether call runs streamed: its assistant's call mode
+// is relay and this instance serves sockets.
+func (s *Server) relayFor(c *fiber.Ctx, a storage.Assistant) bool {
+	if a.CallMode != storage.CallModeRelay {
+		return false
+	}
+	if !s.cfg.Streaming {
+		s.logger(c).Warn("the call's assistant streams calls, which this instance cannot serve: running it with <Gather>",
+			"assistant", a.ID, "version", a.Version)
+		return false
+	}
+	return true
 }

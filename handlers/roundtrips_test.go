@@ -9,6 +9,7 @@ import (
 	"switchboard/handlers/twiliotest"
 	"switchboard/runtime/service"
 	"switchboard/runtime/service/servicetest"
+	"switchboard/storage"
 	"switchboard/storage/postgres"
 	"switchboard/storage/postgres/pgtest"
 )
@@ -61,20 +62,42 @@ func TestRoundTripsPerWebhook(t *testing.T) {
 			t.Fatalf("%s: %d %s", st.name, r.Status, r.Body)
 		}
 	}
-	// Warm up: every statement prepared on the one connection.
-	warm := twiliotest.NewCall(servicetest.AccountSID)
-	for _, st := range steps {
-		send(warm, st)
+	// Calls to a number routed to a stored assistant cost what calls to the
+	// default assistant do: the number is resolved in the statement that
+	// records the call, and the version's settings are read once per
+	// instance (the warm-up) and kept.
+	a := createAssistant(t, in, `{"name": "Routed", "prompt": "You answer for the routed number.", "greeting": "Routed hello."}`)
+	wantStatus(t, "POST /numbers", in.Send(http.MethodPost, "/api/v1/numbers", `{"number": "+18005550177", "assistant_id": "`+a.ID+`"}`), http.StatusCreated)
+	for _, routed := range []bool{false, true} {
+		newCall := func() twiliotest.Call {
+			c := twiliotest.NewCall(servicetest.AccountSID)
+			if routed {
+				c.To = "+18005550177"
+			}
+			return c
+		}
+		// Warm up: every statement prepared on the one connection.
+		warm := newCall()
+		for _, st := range steps {
+			send(warm, st)
+		}
+		call := newCall()
+		for _, st := range steps {
+			before := rt.Count()
+			send(call, st)
+			got := rt.Count() - before
+			t.Logf("%s (routed %t): %d round trips", st.name, routed, got)
+			if got != st.budget {
+				t.Errorf("%s (routed %t) took %d round trips, want %d", st.name, routed, got, st.budget)
+			}
+		}
+		if want := (storage.AssistantRef{ID: a.ID, Version: 1}); routed && in.GetCall(call.CallSID).Assistant != want {
+			t.Errorf("the routed call ran with %+v, want %+v", in.GetCall(call.CallSID).Assistant, want)
+		}
 	}
 	call := twiliotest.NewCall(servicetest.AccountSID)
-	for _, st := range steps {
-		before := rt.Count()
+	for _, st := range steps[:1] {
 		send(call, st)
-		got := rt.Count() - before
-		t.Logf("%s: %d round trips", st.name, got)
-		if got != st.budget {
-			t.Errorf("%s took %d round trips, want %d", st.name, got, st.budget)
-		}
 	}
 	t.Run("CallbacksOfUnknownCalls", func(t *testing.T) {
 		// The status or recording callback of a call no other webhook told

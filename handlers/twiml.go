@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"encoding/xml"
+
+	"switchboard/storage"
 )
 
 // TwiML is rendered with encoding/xml rather than twilio-go's twiml package:
@@ -67,35 +69,48 @@ func renderTwiML(verbs ...any) []byte {
 	return append([]byte(xmlHeader), out...)
 }
 
-func (s *Server) say(text string) twimlSay {
-	return twimlSay{Voice: s.cfg.Voice, Language: s.cfg.Language, Text: text}
+// speech is how a call is spoken to and heard: the language and voice of
+// the assistant it runs with.
+type speech struct {
+	language, voice string
+}
+
+// speechOf is the speech of an assistant version.
+func speechOf(a storage.Assistant) speech { return speech{language: a.Language, voice: a.Voice} }
+
+// defaultSpeech is the deployment's (CALL_LANGUAGE, CALL_VOICE), for what
+// is said outside any call's assistant.
+func (s *Server) defaultSpeech() speech { return speech{language: s.cfg.Language, voice: s.cfg.Voice} }
+
+func (sp speech) say(text string) twimlSay {
+	return twimlSay{Voice: sp.voice, Language: sp.language, Text: text}
 }
 
 // prompt says text inside a speech <Gather> whose answer is turn, followed
 // by a <Redirect> that Twilio follows when the caller says nothing (the
 // silence-th time).
-func (s *Server) prompt(text string, turn, silence int) []any {
+func (s *Server) prompt(sp speech, text string, turn, silence int) []any {
 	return []any{
 		twimlGather{
 			Input:         "speech",
 			Action:        s.gatherURL(turn, 0),
 			Method:        "POST",
 			SpeechTimeout: "auto",
-			Language:      s.cfg.Language,
-			Say:           s.say(text),
+			Language:      sp.language,
+			Say:           sp.say(text),
 		},
 		twimlRedirect{Method: "POST", URL: s.gatherURL(turn, silence+1)},
 	}
 }
 
 // ask is the document of prompt alone.
-func (s *Server) ask(text string, turn, silence int) []byte {
-	return renderTwiML(s.prompt(text, turn, silence)...)
+func (s *Server) ask(sp speech, text string, turn, silence int) []byte {
+	return renderTwiML(s.prompt(sp, text, turn, silence)...)
 }
 
 // goodbye says text and hangs up.
-func (s *Server) goodbye(text string) []byte {
-	return renderTwiML(s.say(text), twimlHangup{})
+func (s *Server) goodbye(sp speech, text string) []byte {
+	return renderTwiML(sp.say(text), twimlHangup{})
 }
 
 // gatherURL is absolute under PUBLIC_BASE_URL, path included: a relative

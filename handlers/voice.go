@@ -52,8 +52,9 @@ func (s *Server) callFromForm(f url.Values) (storage.NewCall, error) {
 	return nc, nil
 }
 
-// voice answers an incoming call: it records the call and its greeting
-// (turn 0) in one store call — idempotent on CallSid, so a retried
+// voice answers an incoming call: it records the call, the assistant
+// version its number routes to, and that version's greeting (turn 0) in
+// one store call — idempotent on CallSid, so a retried
 // incoming-call webhook says the greeting it said the first time — starts
 // a whole-call recording and greets the caller inside a speech <Gather>
 // whose answer is turn 1. The greeting is made before the store is asked
@@ -74,25 +75,44 @@ func (s *Server) voice(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.logger(c).Info("incoming call", "from", maskPhone(call.From), "to", maskPhone(call.To))
+	// The version's speech settings: read once per instance and version
+	// (assistant.Versions), so the steady state adds no round trip. When
+	// it cannot be read the greeting, stored already, is said in the
+	// deployment's voice rather than failing the call.
+	a, err := s.versions.Get(ctx, call.Assistant)
+	if err != nil {
+		a = s.versions.Default()
+		a.CallMode = storage.CallModeGather
+	}
+	sp := speechOf(a)
+	if err != nil {
+		s.logger(c).Warn("assistant version unreadable; greeting in the default voice", "assistant", call.Assistant.ID,
+			"version", call.Assistant.Version, "err", err.Error())
+	}
+	s.logger(c).Info("incoming call", "from", maskPhone(call.From), "to", maskPhone(call.To),
+		"assistant", call.Assistant.ID, "version", call.Assistant.Version)
 	recording := twimlStart{Recording: twimlRecording{
 		Callback: s.cfg.PublicBaseURL + "/twilio/recording",
 		Method:   "POST",
 		Events:   recordingEvents,
 		Channels: recordingChannel,
 	}}
-	if s.cfg.CallMode == ModeRelay {
-		return sendTwiML(c, s.relayTwiML(recording, call.SID, stored.Text))
+	if s.relayFor(c, a) {
+		return sendTwiML(c, s.relayTwiML(sp, recording, call.SID, stored.Text))
 	}
-	return sendTwiML(c, renderTwiML(append([]any{recording}, s.prompt(stored.Text, 1, 0)...)...))
+	return sendTwiML(c, renderTwiML(append([]any{recording}, s.prompt(sp, stored.Text, 1, 0)...)...))
 }
 
-// greet asks the assistant for the greeting of a new call, falling back to
-// the configured one (with the error kept on the turn) when it fails.
+// greet asks the assistant for the default assistant's greeting of a new
+// call, falling back to the configured one (with the error kept on the
+// turn) when it fails. A call whose number routes to an assistant is
+// greeted with that assistant's greeting instead, chosen by the store in
+// the statement that records the call.
 func (s *Server) greet(ctx context.Context, nc storage.NewCall) storage.Turn {
 	call := storage.Call{SID: nc.SID, From: nc.From, To: nc.To}
 	actx, cancel := context.WithTimeout(ctx, s.cfg.TurnTimeout)
-	reply, err := s.ai.Greet(actx, conversation(call, nil, s.cfg.Language))
+	def := s.versions.Default()
+	reply, err := s.ai.Greet(actx, conversation(call, nil, &def))
 	cancel()
 	turn := storage.Turn{Text: reply.Text}
 	if err != nil || strings.TrimSpace(reply.Text) == "" {
@@ -111,5 +131,5 @@ func (s *Server) fallback(c *fiber.Ctx) error {
 	f := formOf(c)
 	s.logger(c).Error("twilio fallback: a webhook failed",
 		"error_code", truncateLog(f.Get("ErrorCode"), 16), "error_url", truncateLog(f.Get("ErrorUrl"), 200))
-	return sendTwiML(c, s.goodbye(sayFallback))
+	return sendTwiML(c, s.goodbye(s.defaultSpeech(), sayFallback))
 }

@@ -74,6 +74,12 @@ type Call struct {
 	EndedAt *time.Time `json:"ended_at"`
 	// Duration is the call's length in seconds as Twilio reported it.
 	Duration int `json:"duration"`
+	// Assistant is the assistant version the call ran with: its To
+	// number's assistant when the call arrived, else the default.
+	Assistant AssistantRef `json:"assistant"`
+	// Analysis is what the model filled in from the assistant's analysis
+	// schema after the call; nil until then, or without a schema.
+	Analysis *Analysis `json:"analysis"`
 
 	// The parts below are filled by GetCall, not by ListCalls.
 	Timeline   []StatusEvent `json:"timeline"`
@@ -117,6 +123,10 @@ type CallFilter struct {
 	Number string
 	// Active keeps only calls that have not ended (no terminal status).
 	Active bool
+	// Assistant selects the calls of one assistant (any version).
+	Assistant string
+	// Analysis selects calls whose analysis matches every one of these.
+	Analysis []AnalysisMatch
 	// Cursor continues a previous page (CallPage.NextCursor); "" starts at the newest.
 	Cursor string
 	// Limit is the page size; 0 means DefaultPageSize, and it is capped at MaxPageSize.

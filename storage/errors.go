@@ -24,9 +24,12 @@ var (
 	// so a write about it stored nothing. Unlike ErrNotFound it is final: the
 	// write must not be retried, and the caller must not create the call.
 	ErrGone = errors.New("gone")
+	// ErrStale: a write named the version it was made against and the
+	// resource has moved on since (optimistic concurrency); nothing changed.
+	ErrStale = errors.New("stale")
 )
 
-var kinds = []error{ErrNotFound, ErrInvalid, ErrConflict, ErrUnauthorized, ErrUnavailable, ErrGone}
+var kinds = []error{ErrNotFound, ErrInvalid, ErrConflict, ErrUnauthorized, ErrUnavailable, ErrGone, ErrStale}
 
 // Error is an error of a known kind with a message that is safe to show to
 // clients. Err, when set, carries the underlying cause for logs only.
@@ -34,6 +37,42 @@ type Error struct {
 	Kind error  // one of the Err* kinds above
 	Msg  string // safe for clients: never contains secrets or driver detail
 	Err  error  // the cause, for logs
+	// Fields names each bad field of an ErrInvalid input, so a client can
+	// fix them all at once.
+	Fields []FieldError
+}
+
+// FieldError is one rule an input field breaks.
+type FieldError struct {
+	// Field is the field's JSON name, dotted for nested ones ("model.name").
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// InvalidFields returns the ErrInvalid error of an input (what: "assistant")
+// whose fields break rules: its message names every field, and Fields
+// lists them. It returns nil when fields is empty.
+func InvalidFields(what string, fields []FieldError) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	msg := "invalid " + what + ":"
+	for i, f := range fields {
+		if i > 0 {
+			msg += ";"
+		}
+		msg += " " + f.Field + ": " + f.Message
+	}
+	return &Error{Kind: ErrInvalid, Msg: msg, Fields: fields}
+}
+
+// FieldsOf returns the field errors err carries, if any.
+func FieldsOf(err error) []FieldError {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
 }
 
 func (e *Error) Error() string {

@@ -53,11 +53,14 @@ type CallStore interface {
 // for malformed input.
 type CallWriter interface {
 	// StartCall creates the call, or fills in the fields an existing one
-	// lacked, and stores greeting as its turn 0 unless the call has a turn 0
-	// already (a repeated incoming-call webhook). It returns the call as
-	// stored (without its parts) and the stored turn 0: greeting, the
-	// earlier one, or a zero Turn when there is none and greeting.Text is
-	// empty (nothing is stored then).
+	// lacked, and stores the greeting as its turn 0 unless the call has a
+	// turn 0 already (a repeated incoming-call webhook). A new call is
+	// answered by the current version of the assistant its To number routes
+	// to (Numbers), else by the default assistant; the greeting is that
+	// version's, or greeting for the default. It returns the call as stored
+	// (without its parts; Assistant names the version it runs with) and the
+	// stored turn 0: the greeting, the earlier one, or a zero Turn when
+	// there is none and the greeting is empty (nothing is stored then).
 	StartCall(ctx context.Context, c NewCall, greeting Turn) (Call, Turn, error)
 
 	// BeginTurn handles the caller's turn t.Number of call c, creating the
@@ -78,7 +81,8 @@ type CallWriter interface {
 	AddTurn(ctx context.Context, t Turn) (Turn, bool, error)
 
 	// ApplyStatus records ev in the timeline of call c (once per status),
-	// creating the call with ev's status when it is missing, and moves the
+	// creating the call with ev's status when it is missing (answered by
+	// its number's assistant, as StartCall's), and moves the
 	// call's status forward only (see Advances). When the call reaches a
 	// terminal status, summary work is enqueued in the same transaction.
 	// Returns the call as now stored (without its parts). ErrInvalid for an
@@ -127,9 +131,10 @@ type WorkQueue interface {
 	CompleteRecording(ctx context.Context, w Work, blob StoredBlob, deleteMedia bool) error
 
 	// CompleteSummary stores the call's summary and completes w in one
-	// transaction. ErrConflict when w's lease is no longer held (the call
-	// deleted included).
-	CompleteSummary(ctx context.Context, w Work, s Summary) error
+	// transaction; with analyze, it enqueues the call's WorkAnalyzeCall in
+	// the same transaction. ErrConflict when w's lease is no longer held
+	// (the call deleted included).
+	CompleteSummary(ctx context.Context, w Work, s Summary, analyze bool) error
 
 	// CompleteWork completes w (work with no result to store).
 	// ErrConflict when w's lease is no longer held.
@@ -148,12 +153,16 @@ type WorkQueue interface {
 }
 
 // Store is a whole call store: the records, what the webhooks write, the
-// work queue and the replica erasures.
+// work queue, the replica erasures, and the assistants and numbers that
+// answer the calls.
 type Store interface {
 	CallStore
 	CallWriter
 	WorkQueue
 	ErasureQueue
+	Assistants
+	Numbers
+	Analyses
 }
 
 // CallReader reads one call or recording: what the worker needs of the

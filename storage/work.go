@@ -13,6 +13,9 @@ const (
 	WorkSummarizeCall WorkKind = "summarize_call"
 	// WorkDeleteTwilioMedia deletes an archived recording at Twilio.
 	WorkDeleteTwilioMedia WorkKind = "delete_twilio_media"
+	// WorkAnalyzeCall fills the call's analysis from its assistant's
+	// schema: after the summary, or for an AnalysisRun.
+	WorkAnalyzeCall WorkKind = "analyze_call"
 )
 
 // Work is one item of durable background work, as claimed by a worker.
@@ -23,6 +26,9 @@ type Work struct {
 	Kind         WorkKind
 	CallSID      string
 	RecordingSID string // for recording work, "" otherwise
+	// RunID is the AnalysisRun an analysis belongs to; 0 for the analysis
+	// that follows a call's summary, which uses the call's own version.
+	RunID int64
 	// Attempts counts claims so far, including this one.
 	Attempts  int
 	LastError string

@@ -127,6 +127,10 @@ type provider struct {
 	client ConverseAPI
 }
 
+// analysisTool is the tool whose input schema is an assistant's analysis
+// schema (see input).
+const analysisTool = "record_analysis"
+
 // callConnected opens the history when it starts with the greeting:
 // Converse requires the first message to be the user's. It is a fixed
 // marker, not caller text.
@@ -161,14 +165,34 @@ func (p *provider) input(req assistant.ChatRequest) *bedrockruntime.ConverseInpu
 	if req.MaxTokens > 0 {
 		maxTokens = req.MaxTokens
 	}
+	model, temperature := p.cfg.ModelID, p.cfg.Temperature
+	if req.Model != "" {
+		model = req.Model
+	}
+	if req.Temperature != nil {
+		// Assistants allow OpenAI's 0–2; Bedrock's models take 0–1.
+		temperature = min(*req.Temperature, 1)
+	}
 	in := &bedrockruntime.ConverseInput{
-		ModelId:  aws.String(p.cfg.ModelID),
+		ModelId:  aws.String(model),
 		System:   []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: req.System}},
 		Messages: msgs,
 		InferenceConfig: &types.InferenceConfiguration{
 			MaxTokens:   aws.Int32(int32(maxTokens)),
-			Temperature: aws.Float32(float32(p.cfg.Temperature)),
+			Temperature: aws.Float32(float32(temperature)),
 		},
+	}
+	if req.Schema != nil {
+		// Converse has no response format: the schema is the input schema
+		// of a tool the model must call, whose input is the analysis.
+		in.ToolConfig = &types.ToolConfiguration{
+			Tools: []types.Tool{&types.ToolMemberToolSpec{Value: types.ToolSpecification{
+				Name:        aws.String(analysisTool),
+				Description: aws.String("Record the analysis of the call."),
+				InputSchema: &types.ToolInputSchemaMemberJson{Value: document.NewLazyDocument(req.Schema.Map())},
+			}}},
+			ToolChoice: &types.ToolChoiceMemberTool{Value: types.SpecificToolChoice{Name: aws.String(analysisTool)}},
+		}
 	}
 	if req.EndCall {
 		in.ToolConfig = &types.ToolConfiguration{Tools: []types.Tool{&types.ToolMemberToolSpec{Value: types.ToolSpecification{
@@ -201,9 +225,18 @@ func decode(out *bedrockruntime.ConverseOutput) (assistant.ChatResponse, error) 
 		case *types.ContentBlockMemberText:
 			text = append(text, b.Value)
 		case *types.ContentBlockMemberToolUse:
-			if aws.ToString(b.Value.Name) == assistant.EndCallTool {
+			switch aws.ToString(b.Value.Name) {
+			case assistant.EndCallTool:
 				res.EndCall = true
 				res.Text = farewell(b.Value.Input)
+			case analysisTool:
+				// The analysis is the tool's input, as JSON.
+				if b.Value.Input != nil {
+					if doc, err := b.Value.Input.MarshalSmithyDocument(); err == nil {
+						return assistant.ChatResponse{Text: string(doc), TokensIn: res.TokensIn, TokensOut: res.TokensOut}, nil
+					}
+				}
+				return assistant.ChatResponse{}, &assistant.MalformedError{What: "analysis tool input is unreadable"}
 			}
 		}
 	}

@@ -35,7 +35,8 @@ type Config struct {
 	Temperature float64 `env:"OPENAI_TEMPERATURE" envDefault:"0.3"`
 	// MaxTokens bounds a reply, and with it the model's time to produce it.
 	MaxTokens int `env:"OPENAI_MAX_TOKENS" envDefault:"150"`
-	// StructuredOutput asks for summaries with response_format json_schema;
+	// StructuredOutput asks for summaries and analyses with response_format
+	// json_schema;
 	// turn it off for servers that reject it (the JSON is parsed either way).
 	StructuredOutput bool `env:"OPENAI_STRUCTURED_OUTPUT" envDefault:"true"`
 }
@@ -148,10 +149,17 @@ func (p *provider) params(req assistant.ChatRequest) sdk.ChatCompletionNewParams
 	if req.MaxTokens > 0 {
 		maxTokens = req.MaxTokens
 	}
+	model, temperature := p.cfg.Model, p.cfg.Temperature
+	if req.Model != "" {
+		model = req.Model
+	}
+	if req.Temperature != nil {
+		temperature = *req.Temperature
+	}
 	params := sdk.ChatCompletionNewParams{
-		Model:       p.cfg.Model,
+		Model:       model,
 		Messages:    msgs,
-		Temperature: sdk.Float(p.cfg.Temperature),
+		Temperature: sdk.Float(temperature),
 		// max_tokens rather than max_completion_tokens: every compatible
 		// server understands it.
 		MaxTokens: sdk.Int(int64(maxTokens)),
@@ -164,14 +172,24 @@ func (p *provider) params(req assistant.ChatRequest) sdk.ChatCompletionNewParams
 		})}
 	}
 	if req.JSON && p.cfg.StructuredOutput {
+		format := shared.ResponseFormatJSONSchemaJSONSchemaParam{
+			Name:   "call_summary",
+			Strict: sdk.Bool(true),
+			Schema: assistant.SummarySchema(),
+		}
+		if req.Schema != nil {
+			// The assistant's own schema, as its author wrote it (key
+			// order included). Strict mode only takes schemas that list
+			// every property as required and forbid others; any other is
+			// sent as guidance, and the answer is validated either way.
+			format = shared.ResponseFormatJSONSchemaJSONSchemaParam{
+				Name:   "call_analysis",
+				Strict: sdk.Bool(req.Schema.Strict()),
+				Schema: req.Schema.Raw(),
+			}
+		}
 		params.ResponseFormat = sdk.ChatCompletionNewParamsResponseFormatUnion{
-			OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{
-				JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{
-					Name:   "call_summary",
-					Strict: sdk.Bool(true),
-					Schema: assistant.SummarySchema(),
-				},
-			},
+			OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{JSONSchema: format},
 		}
 	}
 	return params

@@ -12,16 +12,22 @@
 \set turn :i % 10 + 1
 \set n (:space << 40) | (:client_id << 24) | :call
 \startpipeline
-INSERT INTO calls AS c (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at)
+INSERT INTO calls AS c (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at,
+	assistant_id, assistant_version)
 SELECT 'CA' || lpad(to_hex(:n::bigint), 32, '0'), :account, '+14155550100', '+18005550100', 'inbound', 'in-progress',
-	:in_progress_rank::smallint, now(), now()
+	:in_progress_rank::smallint, now(), now(), COALESCE(route.id, 'default'), COALESCE(route.version, 0)
+FROM (VALUES (1)) AS one (x) LEFT JOIN (SELECT a.id, a.version FROM numbers n JOIN assistants a ON a.id = n.assistant_id
+	WHERE n.number = '+18005550100') AS route ON true
 WHERE NOT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = 'CA' || lpad(to_hex(:n::bigint), 32, '0'))
 ON CONFLICT (sid) DO UPDATE SET
+	assistant_id      = CASE WHEN c.to_number = '' THEN excluded.assistant_id ELSE c.assistant_id END,
+	assistant_version = CASE WHEN c.to_number = '' THEN excluded.assistant_version ELSE c.assistant_version END,
 	account_sid = CASE WHEN c.account_sid = '' THEN excluded.account_sid ELSE c.account_sid END,
 	from_number = CASE WHEN c.from_number = '' THEN excluded.from_number ELSE c.from_number END,
 	to_number   = CASE WHEN c.to_number   = '' THEN excluded.to_number   ELSE c.to_number   END,
 	direction   = CASE WHEN c.direction   = '' THEN excluded.direction   ELSE c.direction   END
-RETURNING sid, account_sid, from_number, to_number, direction, status, created_at, updated_at, ended_at, duration;
+RETURNING sid, account_sid, from_number, to_number, direction, status, created_at, updated_at, ended_at, duration,
+	assistant_id, assistant_version, analysis, analysis_version, analyzed_at;
 INSERT INTO turns (call_sid, number, role, text, confidence, ends_call, error, created_at)
 SELECT 'CA' || lpad(to_hex(:n::bigint), 32, '0'), :turn::integer, 'caller', 'Where are you located?', 0.91, false, '', now()
 WHERE 'Where are you located?' <> ''

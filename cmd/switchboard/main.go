@@ -89,6 +89,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdout, 
 		return nil
 	}
 	lambda := environ["AWS_LAMBDA_RUNTIME_API"] != ""
+	cfg.Serverless = lambda
 	if lambda && cfg.CallMode == handlers.ModeRelay {
 		return errors.New("CALL_MODE=relay cannot run under AWS Lambda: a ConversationRelay call holds one WebSocket for its whole length, which a Lambda function cannot serve; run the HTTP server (EC2) for relay calls or set CALL_MODE=gather")
 	}

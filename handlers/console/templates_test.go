@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"switchboard/handlers/console"
 	"switchboard/storage"
 )
@@ -123,7 +125,7 @@ func TestParseFilter(t *testing.T) {
 	}
 	for _, tc := range ok {
 		f, form := console.ParseFilter(tc.q)
-		if len(form.Errors) != 0 || f != tc.want {
+		if len(form.Errors) != 0 || !cmp.Equal(f, tc.want) {
 			t.Errorf("ParseFilter(%v) = %+v, %v; want %+v", tc.q, f, form.Errors, tc.want)
 		}
 	}

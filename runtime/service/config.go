@@ -50,6 +50,10 @@ type Config struct {
 	// CallMode is how calls run: gather (a webhook per caller turn) or
 	// relay (a streamed ConversationRelay WebSocket; HTTP runtime only).
 	CallMode string `env:"CALL_MODE" envDefault:"gather"`
+	// Serverless: the service runs under AWS Lambda, which cannot hold a
+	// ConversationRelay socket; calls whose assistant streams run with
+	// <Gather> there. Set by cmd/switchboard, not the environment.
+	Serverless bool `env:"-"`
 	// LogFormat is text (readable lines), json, or auto: text on a
 	// terminal, JSON otherwise.
 	LogFormat string `env:"LOG_FORMAT" envDefault:"auto"`

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,11 +32,14 @@ import (
 // end-to-end tests, the benchmark and the replay tool build it the same way,
 // so every one of them runs the production wiring.
 type Service struct {
-	Config   Config
-	Log      *slog.Logger
-	Calls    storage.Store
-	Blobs    storage.BlobStore
-	AI       assistant.Assistant
+	Config Config
+	Log    *slog.Logger
+	Calls  storage.Store
+	Blobs  storage.BlobStore
+	AI     assistant.Assistant
+	// Versions resolves the assistant version each call runs with; its
+	// default is the configuration's own assistant.
+	Versions *assistant.Versions
 	Handlers *handlers.Server
 	App      *fiber.App
 	Server   *runtime.Server // nil until Listen
@@ -96,8 +100,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		m.Warnings = append(m.Warnings, "CONSOLE_SESSION_KEY is not set: console sessions are signed with a key made for this process and end when it stops (development only)")
 	}
 
+	def, err := DefaultAssistant(cfg)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	m.Versions = assistant.NewVersions(m.Calls, def)
+
 	tw := worker.NewTwilio(cfg.TwilioAPIBaseURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken)
-	deps := worker.Deps{Calls: m.Calls, Work: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Twilio: tw, Log: log, Registry: m.Registry}
+	deps := worker.Deps{Calls: m.Calls, Work: m.Calls, Analyses: m.Calls, Versions: m.Versions,
+		Blobs: m.Blobs, Assistant: m.AI, Twilio: tw, Log: log, Registry: m.Registry}
 	replicaBucket := ""
 	if m.Replica != nil {
 		replicaBucket = cfg.S3.ReplicaBucket
@@ -127,10 +139,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		Console:          cfg.Console,
 		SecureCookies:    cfg.Production(),
 		CallMode:         cfg.CallMode,
+		Streaming:        !cfg.Serverless,
 		Relay:            cfg.Relay,
 		ReplicaBucket:    replicaBucket,
 	}, handlers.Deps{
 		Calls: m.Calls, Writes: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
+		Assistants: m.Calls, Numbers: m.Calls, Analyses: m.Calls, Versions: m.Versions,
 		Registry: m.Registry, WorkReady: m.Workers.Notify,
 		Capture: capture, CaptureRefused: o.CaptureRefused,
 		RequestID: lambda.RequestID, AltTargets: lambda.AltTargets,
@@ -230,6 +244,43 @@ func (m *Service) openAssistant(ctx context.Context) error {
 		m.AI = s
 	}
 	return nil
+}
+
+// DefaultAssistant is the assistant of cfg's environment: it answers every
+// number without an assistant of its own, so an empty environment (make
+// run) answers calls with no assistant stored.
+func DefaultAssistant(cfg Config) (storage.Assistant, error) {
+	prompt, err := assistant.LoadPrompt(cfg.Model)
+	if err != nil {
+		return storage.Assistant{}, err
+	}
+	var model storage.ModelSettings
+	switch cfg.Assistant {
+	case "openai":
+		t := cfg.OpenAI.Temperature
+		model = storage.ModelSettings{Name: cfg.OpenAI.Model, Temperature: &t, MaxTokens: cfg.OpenAI.MaxTokens}
+	case "bedrock":
+		t := cfg.Bedrock.Temperature
+		model = storage.ModelSettings{Name: cfg.Bedrock.ModelID, Temperature: &t, MaxTokens: cfg.Bedrock.MaxTokens}
+	}
+	started := time.Now().UTC().Truncate(time.Microsecond)
+	return storage.Assistant{
+		ID:      storage.DefaultAssistantID,
+		Version: 0,
+		AssistantSettings: storage.AssistantSettings{
+			Name:     "Default (the deployment's environment)",
+			Prompt:   prompt,
+			Greeting: cfg.Model.Greeting,
+			Goodbye:  cfg.Model.Goodbye,
+			Language: cfg.Language,
+			Voice:    cfg.Voice,
+			CallMode: storage.CallMode(cfg.CallMode),
+			Model:    model,
+			Speech:   storage.SpeechLimits{MaxReplyChars: cfg.Model.MaxReplyChars, MaxSilence: cfg.MaxSilence},
+		},
+		CreatedAt: started,
+		UpdatedAt: started,
+	}, nil
 }
 
 // Addr is the HTTP server's bound address.

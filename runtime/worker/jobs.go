@@ -106,9 +106,16 @@ func (p *Pool) summarize(ctx context.Context, w Work) error {
 	if err != nil {
 		return err
 	}
+	// The summary follows the assistant version the call ran with; when
+	// that version has an analysis schema, its analysis is queued with the
+	// summary.
+	a, err := p.versions.Get(ctx, call.Assistant)
+	if err != nil {
+		return fmt.Errorf("reading the call's assistant %s version %d: %w", call.Assistant.ID, call.Assistant.Version, err)
+	}
 	sctx, cancel := context.WithTimeout(ctx, p.cfg.SummaryTimeout)
 	defer cancel()
-	s, err := p.ai.Summarize(sctx, assistant.Conversation{CallSID: call.SID, From: call.From, To: call.To, Turns: call.Turns})
+	s, err := p.ai.Summarize(sctx, conversation(call, &a))
 	if err != nil {
 		return fmt.Errorf("summarizing: %w", err)
 	}
@@ -116,7 +123,50 @@ func (p *Pool) summarize(ctx context.Context, w Work) error {
 		s.CreatedAt = p.now().UTC()
 	}
 	s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Microsecond)
-	return p.work.CompleteSummary(ctx, w, s)
+	return p.work.CompleteSummary(ctx, w, s, storage.HasSchema(a.AnalysisSchema))
+}
+
+func conversation(call storage.Call, a *storage.Assistant) assistant.Conversation {
+	return assistant.Conversation{CallSID: call.SID, From: call.From, To: call.To, Language: a.Language, Turns: call.Turns, Assistant: a}
+}
+
+// analyze fills the call's analysis: with the schema of the version the
+// call ran with after its summary, or of the version a run names.
+func (p *Pool) analyze(ctx context.Context, w Work, log *slog.Logger) error {
+	call, err := p.calls.GetCall(ctx, w.CallSID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return p.completeGone(ctx, w)
+	}
+	if err != nil {
+		return err
+	}
+	ref := call.Assistant
+	if w.RunID != 0 {
+		run, err := p.analyses.GetAnalysisRun(ctx, w.RunID)
+		if err != nil {
+			return fmt.Errorf("reading analysis run %d: %w", w.RunID, err)
+		}
+		ref = storage.AssistantRef{ID: run.AssistantID, Version: run.Version}
+	}
+	a, err := p.versions.Get(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("reading assistant %s version %d: %w", ref.ID, ref.Version, err)
+	}
+	if !storage.HasSchema(a.AnalysisSchema) {
+		// The schema was removed before the analysis ran: nothing to fill.
+		return p.work.CompleteWork(ctx, w)
+	}
+	actx, cancel := context.WithTimeout(ctx, p.cfg.SummaryTimeout)
+	defer cancel()
+	fields, err := p.ai.Analyze(actx, conversation(call, &a))
+	if err != nil {
+		return fmt.Errorf("analyzing: %w", err)
+	}
+	err = p.analyses.CompleteAnalysis(ctx, w, storage.Analysis{Fields: fields, AssistantVersion: ref.Version, CreatedAt: p.now().UTC()})
+	if err == nil {
+		log.Info("call analyzed", "assistant", ref.ID, "version", ref.Version, "run", w.RunID)
+	}
+	return err
 }
 
 func (p *Pool) deleteMedia(ctx context.Context, w Work) error {

@@ -1,9 +1,10 @@
 // Package worker runs switchboard's durable background work: archiving
-// recordings from Twilio into the blob store, writing post-call summaries,
-// deleting archived media at Twilio and erasing deleted calls' audio in the
-// replica bucket. Work lives in the call store, claimed with a lease, so any
-// instance may run it and an instance that dies loses nothing: the lease
-// expires and another instance finishes the work.
+// recordings from Twilio into the blob store, writing post-call summaries
+// and analyses (and re-analyses), deleting archived media at Twilio and
+// erasing deleted calls' audio in the replica bucket. Work lives in the
+// call store, claimed with a lease, so any instance may run it and an
+// instance that dies loses nothing: the lease expires and another instance
+// finishes the work.
 package worker
 
 import (
@@ -105,7 +106,11 @@ type Deps struct {
 	// Calls reads the call or recording a work item is about.
 	Calls storage.CallReader
 	// Work is the durable work queue the call store keeps.
-	Work      storage.WorkQueue
+	Work storage.WorkQueue
+	// Analyses stores analyses and reads the runs that redo them; Versions
+	// resolves the assistant version a call ran with (or a run uses).
+	Analyses  storage.Analyses
+	Versions  *assistant.Versions
 	Blobs     storage.BlobStore
 	Assistant assistant.Assistant
 	Twilio    *Twilio
@@ -123,14 +128,16 @@ type Deps struct {
 
 // Pool runs Config.Size workers until stopped.
 type Pool struct {
-	cfg     Config
-	calls   storage.CallReader
-	work    storage.WorkQueue
-	blobs   storage.BlobStore
-	ai      assistant.Assistant
-	twilio  *Twilio
-	log     *slog.Logger
-	metrics *metrics
+	cfg      Config
+	calls    storage.CallReader
+	work     storage.WorkQueue
+	analyses storage.Analyses
+	versions *assistant.Versions
+	blobs    storage.BlobStore
+	ai       assistant.Assistant
+	twilio   *Twilio
+	log      *slog.Logger
+	metrics  *metrics
 	// erasures and buckets are both set or both nil (see Deps).
 	erasures storage.ErasureQueue
 	buckets  map[string]storage.BlobStore
@@ -152,7 +159,8 @@ func New(cfg Config, d Deps) *Pool {
 		d.Erasures, d.Buckets = nil, nil
 	}
 	return &Pool{
-		cfg: cfg, calls: d.Calls, work: d.Work, blobs: d.Blobs, ai: d.Assistant, twilio: d.Twilio, log: d.Log,
+		cfg: cfg, calls: d.Calls, work: d.Work, analyses: d.Analyses, versions: d.Versions,
+		blobs: d.Blobs, ai: d.Assistant, twilio: d.Twilio, log: d.Log,
 		erasures: d.Erasures, buckets: d.Buckets,
 		metrics: newMetrics(d.Registry),
 		wake:    make(chan struct{}, 1),
@@ -355,6 +363,8 @@ func (p *Pool) run(ctx context.Context, w Work, log *slog.Logger) error {
 		return p.summarize(ctx, w)
 	case storage.WorkDeleteTwilioMedia:
 		return p.deleteMedia(ctx, w)
+	case storage.WorkAnalyzeCall:
+		return p.analyze(ctx, w, log)
 	default:
 		return permanent{errors.New("unknown work kind " + string(w.Kind))}
 	}

@@ -26,6 +26,11 @@ func (s *Store) StartCall(ctx context.Context, nc storage.NewCall, greeting stor
 		return storage.Call{}, storage.Turn{}, err
 	}
 	key := turnKey{0, storage.RoleAssistant}
+	if a, ok := s.version(r.call.Assistant); ok {
+		// The call's assistant greets, not the default.
+		greeting.Text, greeting.Error = a.Greeting, ""
+		greeting.CallSID, greeting.Number, greeting.Role = nc.SID, 0, storage.RoleAssistant
+	}
 	if old, ok := r.turns[key]; ok || greeting.Text == "" {
 		return r.bare(), old, nil
 	}
@@ -44,6 +49,11 @@ func (s *Store) upsert(nc storage.NewCall) (*callRecord, error) {
 		return nil, storage.CallGone(nc.SID)
 	}
 	if r, ok := s.calls[nc.SID]; ok {
+		if r.call.To == "" && nc.To != "" {
+			// Created without its number (a recording callback): its
+			// number's assistant answers it, as for a new call.
+			r.call.Assistant = s.route(nc.To)
+		}
 		fill(&r.call.AccountSID, nc.AccountSID)
 		fill(&r.call.From, nc.From)
 		fill(&r.call.To, nc.To)
@@ -61,6 +71,7 @@ func (s *Store) upsert(nc storage.NewCall) (*callRecord, error) {
 			Status:     nc.Status,
 			CreatedAt:  at,
 			UpdatedAt:  at,
+			Assistant:  s.route(nc.To),
 		},
 		turns: make(map[turnKey]storage.Turn),
 	}
@@ -100,6 +111,11 @@ func (s *Store) GetCall(ctx context.Context, sid string) (storage.Call, error) {
 func (r *callRecord) bare() storage.Call {
 	c := r.call
 	c.EndedAt = normPtr(c.EndedAt)
+	if c.Analysis != nil {
+		a := *c.Analysis
+		a.Fields = slices.Clone(a.Fields)
+		c.Analysis = &a
+	}
 	return c
 }
 
@@ -160,6 +176,8 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 			f.To != "" && c.To != f.To,
 			!f.Since.IsZero() && c.CreatedAt.Before(f.Since),
 			!f.Until.IsZero() && !c.CreatedAt.Before(f.Until),
+			f.Assistant != "" && c.Assistant.ID != f.Assistant,
+			!analysisMatches(c.Analysis, f.Analysis),
 			f.Cursor != "" && newestFirst(c.CreatedAt, c.SID, afterAt, afterSID) <= 0:
 			continue
 		}
@@ -178,6 +196,16 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 		page.Calls = []storage.Call{}
 	}
 	return page, nil
+}
+
+// analysisMatches reports whether an analysis meets every match.
+func analysisMatches(a *storage.Analysis, ms []storage.AnalysisMatch) bool {
+	for _, m := range ms {
+		if a == nil || !m.Matches(a.Fields) {
+			return false
+		}
+	}
+	return true
 }
 
 // newestFirst orders calls by CreatedAt, then SID, both descending: it is

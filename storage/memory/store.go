@@ -29,6 +29,13 @@ type Store struct {
 	// erasures are the pending replica erasures, oldest deletion first; a
 	// call has at most one, since its tombstone outlives it.
 	erasures []*erasureItem
+
+	// assistants by ID, deleted ones included (their versions stay
+	// readable); numbers by number; analysis runs by ID.
+	assistants map[string]*assistantRecord
+	numbers    map[string]storage.Number
+	runs       map[int64]*storage.AnalysisRun
+	nextRunID  int64
 }
 
 // callRecord is a call and the parts it owns. The parts are kept apart from
@@ -52,6 +59,9 @@ func New() *Store {
 		calls:      make(map[string]*callRecord),
 		recordings: make(map[string]*storage.Recording),
 		tombstones: make(map[string]time.Time),
+		assistants: make(map[string]*assistantRecord),
+		numbers:    make(map[string]storage.Number),
+		runs:       make(map[int64]*storage.AnalysisRun),
 	}
 }
 

@@ -116,8 +116,9 @@ func (s *Store) CompleteRecording(ctx context.Context, w storage.Work, blob stor
 	})
 }
 
-// CompleteSummary stores the summary and finishes the summary work.
-func (s *Store) CompleteSummary(ctx context.Context, w storage.Work, sum storage.Summary) error {
+// CompleteSummary stores the summary, finishes the summary work and, with
+// analyze, enqueues the call's analysis.
+func (s *Store) CompleteSummary(ctx context.Context, w storage.Work, sum storage.Summary, analyze bool) error {
 	return s.finish(w, func(it *workItem) error {
 		if it.w.Kind != storage.WorkSummarizeCall {
 			return storage.Errorf(storage.ErrInvalid, "work is not a call to summarize")
@@ -128,8 +129,26 @@ func (s *Store) CompleteSummary(ctx context.Context, w storage.Work, sum storage
 		}
 		sum.CreatedAt = orNow(sum.CreatedAt)
 		c.summary = &sum
+		if analyze {
+			s.enqueueOnce(storage.WorkAnalyzeCall, it.w.CallSID, "", 0)
+		}
 		return nil
 	})
+}
+
+// enqueueOnce adds work unless work of the same kind for the same call and
+// recording exists (the unique key of the PostgreSQL store's work table),
+// and returns the item. The caller holds s.mu.
+func (s *Store) enqueueOnce(kind storage.WorkKind, callSID, recordingSID string, run int64) *workItem {
+	for _, it := range s.work {
+		if it.w.Kind == kind && it.w.CallSID == callSID && it.w.RecordingSID == recordingSID {
+			return it
+		}
+	}
+	s.enqueue(kind, callSID, recordingSID)
+	it := s.work[len(s.work)-1]
+	it.w.RunID = run
+	return it
 }
 
 // CompleteWork finishes work that has no result to store.
@@ -151,6 +170,12 @@ func (s *Store) FailWork(ctx context.Context, w storage.Work, f storage.Failure)
 	if rec != nil {
 		rec.LastError = f.Err
 		rec.Attempts = it.w.Attempts
+	}
+	if run, ok := s.runs[it.w.RunID]; ok {
+		run.LastError = f.Err
+		if f.Final {
+			run.Failed++
+		}
 	}
 	if f.Final {
 		if rec != nil {

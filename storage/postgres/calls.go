@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -12,15 +13,56 @@ import (
 	"switchboard/storage"
 )
 
-const callCols = `sid, account_sid, from_number, to_number, direction, status, created_at, updated_at, ended_at, duration`
+const callCols = `sid, account_sid, from_number, to_number, direction, status, created_at, updated_at, ended_at, duration,
+	assistant_id, assistant_version, analysis, analysis_version, analyzed_at`
+
+// callColsOf is callCols qualified by a table or CTE name.
+func callColsOf(t string) string {
+	cols := strings.Split(callCols, ",")
+	for i, c := range cols {
+		cols[i] = t + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// callScan receives the callCols of one row.
+type callScan struct {
+	c               storage.Call
+	analysis        []byte
+	analysisVersion int
+	analyzedAt      *time.Time
+}
+
+// dest is the Scan destinations of callCols, in order.
+func (cs *callScan) dest() []any {
+	c := &cs.c
+	return []any{&c.SID, &c.AccountSID, &c.From, &c.To, &c.Direction, &c.Status,
+		&c.CreatedAt, &c.UpdatedAt, &c.EndedAt, &c.Duration,
+		&c.Assistant.ID, &c.Assistant.Version, &cs.analysis, &cs.analysisVersion, &cs.analyzedAt}
+}
+
+// call returns the scanned call, times in UTC.
+func (cs *callScan) call() storage.Call {
+	c := cs.c
+	c.CreatedAt, c.UpdatedAt, c.EndedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), utcPtr(c.EndedAt)
+	if cs.analysis != nil && cs.analyzedAt != nil {
+		c.Analysis = &storage.Analysis{Fields: cs.analysis, AssistantVersion: cs.analysisVersion, CreatedAt: cs.analyzedAt.UTC()}
+	}
+	return c
+}
 
 func scanCall(row pgx.Row) (storage.Call, error) {
-	var c storage.Call
-	err := row.Scan(&c.SID, &c.AccountSID, &c.From, &c.To, &c.Direction, &c.Status,
-		&c.CreatedAt, &c.UpdatedAt, &c.EndedAt, &c.Duration)
-	c.CreatedAt, c.UpdatedAt, c.EndedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), utcPtr(c.EndedAt)
-	return c, err
+	var cs callScan
+	err := row.Scan(cs.dest()...)
+	return cs.call(), err
 }
+
+// routeOf is the assistant (ID and current version) that answers calls to
+// the number $4, as a row source with no row when the number has none:
+// a call's assistant is resolved in the statement that records the call,
+// so the incoming-call webhook stays one round trip and a change to a
+// number or an assistant is in effect for the very next call.
+const routeOf = `(SELECT a.id, a.version FROM numbers n JOIN assistants a ON a.id = n.assistant_id WHERE n.number = $4)`
 
 // upsertCall inserts the call ($1 sid, $2 account, $3 from, $4 to, $5
 // direction, $6 status, $7 its rank, $8 now), or fills in the fields an
@@ -28,11 +70,20 @@ func scanCall(row pgx.Row) (storage.Call, error) {
 // deliveries of the same call cannot create it twice. It inserts nothing
 // under a tombstone; the calls_refuse_tombstoned trigger covers a delete
 // that commits while the statement waits on the call's row.
+//
+// A new call is answered by its number's assistant (routeOf). A call
+// created by a webhook that did not know its To number (a recording
+// callback) takes its number's assistant when the number is filled in.
 const upsertCall = `
-	INSERT INTO calls AS c (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at)
-	SELECT $1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $8::timestamptz
+	INSERT INTO calls AS c (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at,
+		assistant_id, assistant_version)
+	SELECT $1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $8::timestamptz,
+		COALESCE(route.id, 'default'), COALESCE(route.version, 0)
+	FROM (VALUES (1)) AS one (x) LEFT JOIN ` + routeOf + ` AS route ON true
 	WHERE NOT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $1)
 	ON CONFLICT (sid) DO UPDATE SET
+		assistant_id      = CASE WHEN c.to_number = '' THEN excluded.assistant_id ELSE c.assistant_id END,
+		assistant_version = CASE WHEN c.to_number = '' THEN excluded.assistant_version ELSE c.assistant_version END,
 		account_sid = CASE WHEN c.account_sid = '' THEN excluded.account_sid ELSE c.account_sid END,
 		from_number = CASE WHEN c.from_number = '' THEN excluded.from_number ELSE c.from_number END,
 		to_number   = CASE WHEN c.to_number   = '' THEN excluded.to_number   ELSE c.to_number   END,
@@ -43,10 +94,11 @@ func upsertArgs(nc storage.NewCall) []any {
 	return []any{nc.SID, nc.AccountSID, nc.From, nc.To, nc.Direction, nc.Status, nc.Status.Rank(), orNow(nc.At)}
 }
 
-// StartCall upserts the call and keeps the greeting as turn 0 unless one
-// exists, in one statement. The stored turn 0 is the greeting just
-// inserted or the one read from the statement's snapshot; only when a
-// concurrent delivery inserted it meanwhile is it read again.
+// StartCall upserts the call, with its number's assistant, and keeps the
+// greeting of that assistant's version as turn 0 unless one exists, in one
+// statement. The stored turn 0 is the greeting just inserted or the one
+// read from the statement's snapshot; only when a concurrent delivery
+// inserted it meanwhile is it read again.
 func (s *Store) StartCall(ctx context.Context, nc storage.NewCall, greeting storage.Turn) (storage.Call, storage.Turn, error) {
 	nc, err := nc.Check()
 	if err != nil {
@@ -63,13 +115,21 @@ func (s *Store) StartCall(ctx context.Context, nc storage.NewCall, greeting stor
 	args := append(upsertArgs(nc), greeting.Text, greeting.Confidence, greeting.EndsCall, greeting.Error, orNow(greeting.CreatedAt))
 	var c storage.Call
 	var t storage.Turn
-	var has bool
+	var has, greets bool
 	var tnum *int
+	// The greeting is the call's assistant version's, or $9 (the default
+	// assistant's, with its error $12) when the call runs with the default.
+	var cs callScan
 	err = s.pool.QueryRow(ctx, `
 		WITH call AS (`+upsertCall+`
+		), said AS (
+			SELECT call.sid, COALESCE(v.settings->>'greeting', $9) AS text,
+				CASE WHEN v.settings IS NULL THEN $12 ELSE '' END AS error
+			FROM call LEFT JOIN assistant_versions v
+				ON v.assistant_id = call.assistant_id AND v.version = call.assistant_version
 		), greeting AS (
 			INSERT INTO turns (`+turnCols+`)
-			SELECT sid, 0, 'assistant', $9, $10, $11, $12, $13 FROM call WHERE $9 <> ''
+			SELECT sid, 0, 'assistant', text, $10, $11, error, $13 FROM said WHERE text <> ''
 			ON CONFLICT (call_sid, number, role) DO NOTHING
 			RETURNING `+turnCols+`
 		), turn0 AS (
@@ -77,26 +137,24 @@ func (s *Store) StartCall(ctx context.Context, nc storage.NewCall, greeting stor
 			UNION ALL
 			SELECT `+turnCols+` FROM turns WHERE call_sid = $1 AND number = 0 AND role = 'assistant'
 		)
-		SELECT call.sid, call.account_sid, call.from_number, call.to_number, call.direction, call.status,
-			call.created_at, call.updated_at, call.ended_at, call.duration,
+		SELECT `+callColsOf("call")+`,
 			turn0.number, COALESCE(turn0.text, ''), COALESCE(turn0.confidence, 0), COALESCE(turn0.ends_call, false),
-			COALESCE(turn0.error, ''), COALESCE(turn0.created_at, call.created_at)
-		FROM call LEFT JOIN turn0 ON true`, args...).Scan(
-		&c.SID, &c.AccountSID, &c.From, &c.To, &c.Direction, &c.Status, &c.CreatedAt, &c.UpdatedAt, &c.EndedAt, &c.Duration,
-		&tnum, &t.Text, &t.Confidence, &t.EndsCall, &t.Error, &t.CreatedAt)
+			COALESCE(turn0.error, ''), COALESCE(turn0.created_at, call.created_at), (SELECT text <> '' FROM said)
+		FROM call LEFT JOIN turn0 ON true`, args...).Scan(append(cs.dest(),
+		&tnum, &t.Text, &t.Confidence, &t.EndsCall, &t.Error, &t.CreatedAt, &greets)...)
 	if errors.Is(err, pgx.ErrNoRows) || isTombstoned(err) {
 		return storage.Call{}, storage.Turn{}, storage.CallGone(nc.SID)
 	}
 	if err != nil {
 		return storage.Call{}, storage.Turn{}, translate(err, "start call")
 	}
-	c.CreatedAt, c.UpdatedAt, c.EndedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), utcPtr(c.EndedAt)
+	c = cs.call()
 	has = tnum != nil
 	if has {
 		t.CallSID, t.Number, t.Role, t.CreatedAt = nc.SID, 0, storage.RoleAssistant, t.CreatedAt.UTC()
 		return c, t, nil
 	}
-	if greeting.Text == "" {
+	if !greets {
 		return c, storage.Turn{}, nil
 	}
 	// A concurrent delivery stored its greeting after this statement's
@@ -221,7 +279,8 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 
 // listQuery builds the page query; only the filters in use appear, so the
 // planner sees plain equality and range predicates it can match to an
-// index. It returns "" for a malformed cursor.
+// index. It returns "" for a malformed cursor (or an analysis value that
+// does not encode, which ParseAnalysisMatch never makes).
 //
 // A number search (from or to) is the union of two branches, one per
 // column, each an ordered range scan of that column's index limited to a
@@ -249,6 +308,18 @@ func listQuery(f storage.CallFilter, limit int) (string, []any) {
 	}
 	if f.To != "" {
 		where = append(where, "to_number = "+arg(f.To))
+	}
+	if f.Assistant != "" {
+		where = append(where, "assistant_id = "+arg(f.Assistant))
+	}
+	for _, m := range f.Analysis {
+		// Containment of a scalar at a path is equality there, and it is
+		// what calls_analysis_idx (jsonb_path_ops) answers.
+		doc, err := json.Marshal(m.Containment())
+		if err != nil {
+			return "", nil
+		}
+		where = append(where, "analysis @> "+arg(string(doc))+"::jsonb")
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "created_at >= "+arg(norm(f.Since)))
@@ -313,18 +384,21 @@ func numberCond(column, number string, arg func(any) string) string {
 // reads its rank as it is once locked, so concurrent callbacks of one call
 // apply one after another; the call is inserted with the reported status
 // when it does not exist; otherwise the status moves forward only (a
-// terminal status is never replaced); the event enters the timeline once
-// per status; and only the statement that made the call terminal (or
+// terminal status is never replaced); a call created here, or learning its
+// To number here, is answered by its number's assistant; the event enters
+// the timeline once per status; and only the statement that made the call terminal (or
 // created it terminal) enqueues its summary. Arguments: $1–$8 as for
 // upsertCall with the reported status, $9 the event time, $10 terminal,
 // $11 the duration, $12 the sequence number.
-const applyStatus = `
+var applyStatus = `
 	WITH old AS (
 		SELECT sid, status_rank FROM calls WHERE sid = $1 FOR NO KEY UPDATE
-	), ins AS (
-		INSERT INTO calls (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at, ended_at, duration)
+	), route AS ` + routeOf + `, ins AS (
+		INSERT INTO calls (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at, ended_at, duration,
+			assistant_id, assistant_version)
 		SELECT $1, $2, $3, $4, $5, $6, $7, $8::timestamptz, GREATEST($8::timestamptz, $9::timestamptz),
-			CASE WHEN $10 THEN $9::timestamptz END, CASE WHEN $10 THEN $11::integer ELSE 0 END
+			CASE WHEN $10 THEN $9::timestamptz END, CASE WHEN $10 THEN $11::integer ELSE 0 END,
+			COALESCE((SELECT id FROM route), 'default'), COALESCE((SELECT version FROM route), 0)
 		WHERE NOT EXISTS (SELECT 1 FROM old) AND NOT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $1)
 		ON CONFLICT (sid) DO NOTHING
 		RETURNING ` + callCols + `
@@ -340,10 +414,13 @@ const applyStatus = `
 			account_sid = CASE WHEN c.account_sid = '' THEN $2 ELSE c.account_sid END,
 			from_number = CASE WHEN c.from_number = '' THEN $3 ELSE c.from_number END,
 			to_number   = CASE WHEN c.to_number   = '' THEN $4 ELSE c.to_number   END,
-			direction   = CASE WHEN c.direction   = '' THEN $5 ELSE c.direction   END
+			direction   = CASE WHEN c.direction   = '' THEN $5 ELSE c.direction   END,
+			assistant_id = CASE WHEN c.to_number = '' AND $4 <> ''
+				THEN COALESCE((SELECT id FROM route), 'default') ELSE c.assistant_id END,
+			assistant_version = CASE WHEN c.to_number = '' AND $4 <> ''
+				THEN COALESCE((SELECT version FROM route), 0) ELSE c.assistant_version END
 		FROM old WHERE c.sid = old.sid
-		RETURNING c.sid, c.account_sid, c.from_number, c.to_number, c.direction, c.status,
-			c.created_at, c.updated_at, c.ended_at, c.duration, old.status_rank AS old_rank
+		RETURNING ` + callColsOf("c") + `, old.status_rank AS old_rank
 	), ev AS (
 		INSERT INTO call_status_events (call_sid, status, at, sequence, duration)
 		SELECT $1, $6, $9, $12, $11 WHERE EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM upd)

@@ -164,7 +164,7 @@ func TestDeleteRacesWork(t *testing.T) {
 			if w.Kind == storage.WorkArchiveRecording {
 				err = b.CompleteRecording(t.Context(), w, storage.StoredBlob{Key: "recordings/" + w.RecordingSID + ".wav"}, true)
 			} else {
-				err = b.CompleteSummary(t.Context(), w, storage.Summary{Text: "done"})
+				err = b.CompleteSummary(t.Context(), w, storage.Summary{Text: "done"}, false)
 			}
 			acceptable("completing "+string(w.Kind), err)
 		})

@@ -23,7 +23,7 @@ func enqueue(ctx context.Context, tx pgx.Tx, kind storage.WorkKind, callSID, rec
 const mirrorAttempts = `UPDATE recordings r SET attempts = w.attempts FROM w
 	WHERE w.kind = 'archive_recording' AND r.sid = w.recording_sid`
 
-const workCols = `id, kind, call_sid, recording_sid, attempts, last_error, lease, lease_until`
+const workCols = `id, kind, call_sid, recording_sid, attempts, last_error, lease, lease_until, run_id`
 
 // ClaimWork leases the oldest due item. SKIP LOCKED lets concurrent
 // claimers pass over a row another one is taking instead of queueing
@@ -39,6 +39,7 @@ func (s *Store) ClaimWork(ctx context.Context, now time.Time, lease time.Duratio
 	var w storage.Work
 	var token *string
 	var until *time.Time
+	var run *int64
 	err := s.pool.QueryRow(ctx, `
 		WITH w AS (
 			UPDATE work SET attempts = attempts + 1, lease = $2, lease_until = $3
@@ -54,14 +55,14 @@ func (s *Store) ClaimWork(ctx context.Context, now time.Time, lease time.Duratio
 		), mirrored AS (`+mirrorAttempts+`)
 		SELECT `+workCols+` FROM w`,
 		now, newLease(), norm(now.Add(lease))).
-		Scan(&w.ID, &w.Kind, &w.CallSID, &w.RecordingSID, &w.Attempts, &w.LastError, &token, &until)
+		Scan(&w.ID, &w.Kind, &w.CallSID, &w.RecordingSID, &w.Attempts, &w.LastError, &token, &until, &run)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storage.Work{}, false, nil
 	}
 	if err != nil {
 		return storage.Work{}, false, translate(err, "claim work")
 	}
-	w.Lease, w.LeaseUntil = *token, until.UTC()
+	w.Lease, w.LeaseUntil, w.RunID = *token, until.UTC(), deref(run)
 	return w, true, nil
 }
 
@@ -126,8 +127,9 @@ func (s *Store) CompleteRecording(ctx context.Context, w storage.Work, blob stor
 	})
 }
 
-// CompleteSummary stores the summary and finishes the work in one transaction.
-func (s *Store) CompleteSummary(ctx context.Context, w storage.Work, sum storage.Summary) error {
+// CompleteSummary stores the summary, finishes the work and, with analyze,
+// enqueues the call's analysis, in one transaction.
+func (s *Store) CompleteSummary(ctx context.Context, w storage.Work, sum storage.Summary, analyze bool) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return s.inTx(ctx, "complete summary", func(tx pgx.Tx) error {
@@ -144,7 +146,10 @@ func (s *Store) CompleteSummary(ctx context.Context, w storage.Work, sum storage
 			ON CONFLICT (call_sid) DO UPDATE SET text = excluded.text, reason = excluded.reason,
 				outcome = excluded.outcome, follow_up = excluded.follow_up, created_at = excluded.created_at`,
 			callSID, sum.Text, sum.Reason, sum.Outcome, sum.FollowUp, orNow(sum.CreatedAt))
-		return err
+		if err != nil || !analyze {
+			return err
+		}
+		return enqueue(ctx, tx, storage.WorkAnalyzeCall, callSID, "")
 	})
 }
 
@@ -158,8 +163,9 @@ func (s *Store) CompleteWork(ctx context.Context, w storage.Work) error {
 	})
 }
 
-// FailWork keeps the error on the work and on its recording (where the API
-// shows it) and either schedules the retry or gives up, in one statement.
+// FailWork keeps the error on the work and on its recording or analysis
+// run (where the API shows it) and either schedules the retry or gives up,
+// in one statement.
 func (s *Store) FailWork(ctx context.Context, w storage.Work, f storage.Failure) error {
 	if w.Lease == "" {
 		return errLostLease
@@ -170,11 +176,13 @@ func (s *Store) FailWork(ctx context.Context, w storage.Work, f storage.Failure)
 		retryAt = &t
 	}
 	change := `UPDATE work SET last_error = $3, lease = NULL, lease_until = NULL, run_at = $4
-		WHERE id = $1 AND lease = $2 RETURNING kind, recording_sid, attempts`
+		WHERE id = $1 AND lease = $2 RETURNING kind, recording_sid, attempts, run_id`
 	state := "state"
+	runs := "failed"
 	if f.Final {
-		change = `DELETE FROM work WHERE id = $1 AND lease = $2 RETURNING kind, recording_sid, attempts`
+		change = `DELETE FROM work WHERE id = $1 AND lease = $2 RETURNING kind, recording_sid, attempts, run_id`
 		state = "'failed'"
+		runs = "failed + 1"
 	}
 	args := []any{w.ID, w.Lease, f.Err}
 	if !f.Final {
@@ -187,6 +195,8 @@ func (s *Store) FailWork(ctx context.Context, w storage.Work, f storage.Failure)
 		WITH w AS (`+change+`), rec AS (
 			UPDATE recordings r SET last_error = $3, attempts = w.attempts, state = `+state+` FROM w
 			WHERE w.kind = 'archive_recording' AND r.sid = w.recording_sid
+		), run AS (
+			UPDATE analysis_runs r SET failed = `+runs+`, last_error = $3 FROM w WHERE r.id = w.run_id
 		)
 		SELECT count(*) FROM w`, args...).Scan(&n)
 	if err != nil {

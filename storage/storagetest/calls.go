@@ -47,6 +47,7 @@ func TestCallStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Tombstones", func(t *testing.T) { testTombstones(t, newStore) })
 	t.Run("Erasures", func(t *testing.T) { testErasures(t, newStore) })
 	t.Run("Copies", func(t *testing.T) { testCopies(t, newStore) })
+	t.Run("Assistants", func(t *testing.T) { TestAssistants(t, newStore) })
 	t.Run("Ping", func(t *testing.T) {
 		t.Run("OK", func(t *testing.T) {
 			if err := newStore(t).Ping(t.Context()); err != nil {
@@ -113,6 +114,7 @@ func createdCall(nc storage.NewCall) storage.Call {
 		Direction:  nc.Direction,
 		Status:     nc.Status,
 		CreatedAt:  nc.At,
+		Assistant:  storage.DefaultRef,
 	}
 }
 
@@ -410,7 +412,7 @@ func testGetCall(t *testing.T, newStore newStoreFunc) {
 			case w.Kind == storage.WorkArchiveRecording:
 				err = s.ReleaseWork(t.Context(), w)
 			case w.Kind == storage.WorkSummarizeCall:
-				err = s.CompleteSummary(t.Context(), w, summary)
+				err = s.CompleteSummary(t.Context(), w, summary, false)
 			default:
 				t.Fatalf("unexpected work %+v", w)
 			}
@@ -966,7 +968,7 @@ func testListCalls(t *testing.T, newStore newStoreFunc) {
 		mustAddRecording(t, s, newRecording(1, 3))
 		for _, w := range drain(t, s, claimAt) {
 			if w.Kind == storage.WorkSummarizeCall {
-				if err := s.CompleteSummary(t.Context(), w, storage.Summary{Text: "Greeted.", CreatedAt: t0.Add(2 * time.Hour)}); err != nil {
+				if err := s.CompleteSummary(t.Context(), w, storage.Summary{Text: "Greeted.", CreatedAt: t0.Add(2 * time.Hour)}, false); err != nil {
 					t.Fatalf("CompleteSummary: %v", err)
 				}
 			}
@@ -1448,7 +1450,7 @@ func testCompleteSummary(t *testing.T, newStore newStoreFunc) {
 		mustApply(t, s, nc.SID, storage.StatusEvent{Status: storage.StatusNoAnswer, At: t0.Add(30 * time.Second), Sequence: 1})
 		w := mustClaim(t, s, claimAt)
 		want := storage.Summary{Text: "Nobody answered.", Reason: "unknown", Outcome: "no answer", CreatedAt: t0.Add(time.Hour)}
-		if err := s.CompleteSummary(t.Context(), w, want); err != nil {
+		if err := s.CompleteSummary(t.Context(), w, want, false); err != nil {
 			t.Fatalf("CompleteSummary: %v", err)
 		}
 		if diff := cmp.Diff(&want, mustGetCall(t, s, nc.SID).Summary); diff != "" {
@@ -1476,7 +1478,7 @@ func testStaleLease(t *testing.T, newStore newStoreFunc) {
 		mustUpsert(t, s, nc)
 		mustApply(t, s, nc.SID, storage.StatusEvent{Status: storage.StatusCompleted, At: t0.Add(time.Minute), Sequence: 2, Duration: 60})
 		stale, fresh := reclaim(t, s)
-		wantKind(t, "CompleteSummary", s.CompleteSummary(t.Context(), stale, storage.Summary{Text: "stale", CreatedAt: t0}), storage.ErrConflict)
+		wantKind(t, "CompleteSummary", s.CompleteSummary(t.Context(), stale, storage.Summary{Text: "stale", CreatedAt: t0}, false), storage.ErrConflict)
 		wantKind(t, "CompleteWork", s.CompleteWork(t.Context(), stale), storage.ErrConflict)
 		wantKind(t, "FailWork", s.FailWork(t.Context(), stale, storage.Failure{Err: "stale", Final: true}), storage.ErrConflict)
 		wantKind(t, "ReleaseWork", s.ReleaseWork(t.Context(), stale), storage.ErrConflict)
@@ -1484,13 +1486,13 @@ func testStaleLease(t *testing.T, newStore newStoreFunc) {
 			t.Errorf("stale CompleteSummary stored %+v", sum)
 		}
 		want := storage.Summary{Text: "fresh", CreatedAt: t0.Add(time.Hour)}
-		if err := s.CompleteSummary(t.Context(), fresh, want); err != nil {
+		if err := s.CompleteSummary(t.Context(), fresh, want, false); err != nil {
 			t.Fatalf("CompleteSummary with the current lease: %v", err)
 		}
 		if diff := cmp.Diff(&want, mustGetCall(t, s, nc.SID).Summary); diff != "" {
 			t.Errorf("Summary (-want +got):\n%s", diff)
 		}
-		wantKind(t, "second CompleteSummary", s.CompleteSummary(t.Context(), fresh, want), storage.ErrConflict)
+		wantKind(t, "second CompleteSummary", s.CompleteSummary(t.Context(), fresh, want, false), storage.ErrConflict)
 	})
 
 	t.Run("ErrConflictForRecordingWork", func(t *testing.T) {
@@ -1610,7 +1612,7 @@ func testCopies(t *testing.T, newStore newStoreFunc) {
 		mustApply(t, s, nc.SID, storage.StatusEvent{Status: storage.StatusCompleted, At: t0.Add(time.Minute), Sequence: 2, Duration: 60})
 		for _, w := range drain(t, s, claimAt) {
 			if w.Kind == storage.WorkSummarizeCall {
-				if err := s.CompleteSummary(t.Context(), w, storage.Summary{Text: "Greeted.", CreatedAt: t0.Add(time.Hour)}); err != nil {
+				if err := s.CompleteSummary(t.Context(), w, storage.Summary{Text: "Greeted.", CreatedAt: t0.Add(time.Hour)}, false); err != nil {
 					t.Fatalf("CompleteSummary: %v", err)
 				}
 			}

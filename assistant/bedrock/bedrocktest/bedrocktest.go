@@ -60,12 +60,25 @@ type ConverseRequest struct {
 				} `json:"inputSchema"`
 			} `json:"toolSpec"`
 		} `json:"tools"`
+		ToolChoice *struct {
+			Tool *struct {
+				Name string `json:"name"`
+			} `json:"tool"`
+		} `json:"toolChoice"`
 	} `json:"toolConfig"`
 }
 
 // Summary reports whether the request asks for a post-call summary rather
-// than a spoken reply: only replies offer the end_call tool.
+// than a spoken reply: only replies offer the end_call tool, and analyses
+// their own.
 func (c ConverseRequest) Summary() bool { return c.ToolConfig == nil }
+
+// Analysis reports whether the request asks for a call's analysis: the
+// model is made to call the one tool whose input schema is the analysis
+// schema.
+func (c ConverseRequest) Analysis() bool {
+	return c.ToolConfig != nil && c.ToolConfig.ToolChoice != nil && c.ToolConfig.ToolChoice.Tool != nil
+}
 
 // Request is one correctly signed request as the server saw it.
 type Request struct {

@@ -36,14 +36,22 @@ type ChatRequest struct {
 	ResponseFormat *struct {
 		Type       string `json:"type"`
 		JSONSchema struct {
-			Name string `json:"name"`
+			Name   string          `json:"name"`
+			Strict bool            `json:"strict"`
+			Schema json.RawMessage `json:"schema"`
 		} `json:"json_schema"`
 	} `json:"response_format"`
 }
 
-// Summary reports whether the request asks for a structured summary rather
-// than a spoken reply: only summaries ask for a response format.
+// Summary reports whether the request asks for a structured summary or
+// analysis rather than a spoken reply: only those ask for a response format.
 func (c ChatRequest) Summary() bool { return c.ResponseFormat != nil }
+
+// Analysis reports whether the request asks for a call's analysis (with
+// the assistant's schema), not its summary.
+func (c ChatRequest) Analysis() bool {
+	return c.ResponseFormat != nil && c.ResponseFormat.JSONSchema.Name == "call_analysis"
+}
 
 // Request is one request as the server saw it.
 type Request struct {

@@ -186,6 +186,28 @@ func (in *Instance) API(method, path string) Response {
 	return in.Do(req)
 }
 
+// Send performs an authenticated API request with a JSON body (none when
+// body is ""); header holds extra header names and values, in pairs.
+func (in *Instance) Send(method, path, body string, header ...string) Response {
+	in.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, in.URL+path, r)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+APIToken)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return in.Do(req)
+}
+
 // Do sends req and reads the whole response.
 func (in *Instance) Do(req *http.Request) Response {
 	in.t.Helper()
