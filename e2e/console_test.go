@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -154,6 +155,7 @@ func testConsoleInBrowser(t *testing.T, in *servicetest.Instance, s3 *s3test.Ser
 	}
 
 	testConsoleForms(t, b, in, r)
+	testConsoleAssistantForm(t, b, in)
 
 	// Sign out: the console asks to sign in again.
 	b.load("sign out", chromedp.Click(chromedp.CSS("form.signout button")))
@@ -238,6 +240,41 @@ func testConsoleForms(t *testing.T, b browser, in *servicetest.Instance, r revie
 	b.do("the live view refreshes", chromedp.WaitVisible(chromedp.CSS("#live p.empty")))
 	if here, err := chromedp.Run(b.timeout(), chromedp.Evaluate[bool](`window.stillHere === true`)); err != nil || !here {
 		t.Errorf("the live view reloaded the page instead of refreshing the list (%v)", err)
+	}
+}
+
+// testConsoleAssistantForm: an assistant form with broken rules says so
+// next to each field and keeps what was typed; fixed, it is saved.
+func testConsoleAssistantForm(t *testing.T, b browser, in *servicetest.Instance) {
+	t.Helper()
+	b.load("a new assistant", chromedp.Navigate(in.URL+"/console/assistants/new"))
+	b.accessible("the assistant form")
+	b.do("fill it in with two mistakes",
+		chromedp.SetValue(chromedp.ID("prompt"), "You answer the telephone of Smile Dental."),
+		chromedp.SetValue(chromedp.ID("greeting"), "Smile Dental, hello!"),
+		chromedp.SetValue(chromedp.ID("model-temperature"), "warm"))
+	resp := b.load("save it", chromedp.Click(chromedp.CSS("form.assistant button[type=submit]")))
+	if resp.Status != http.StatusBadRequest {
+		t.Errorf("a form breaking rules: %d, want 400", resp.Status)
+	}
+	for id, want := range map[string]string{"name-error": "Must not be empty.", "model-temperature-error": "Must be a number."} {
+		if got := b.text("#" + id); got != want {
+			t.Errorf("#%s says %q, want %q", id, got, want)
+		}
+	}
+	invalid, err := chromedp.Run(b.timeout(), chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("[aria-invalid=true]")].map(el => el.id + ":" + el.getAttribute("aria-describedby"))`))
+	if err != nil || !slices.Equal(invalid, []string{"name:name-error", "model-temperature:model-temperature-hint model-temperature-error"}) {
+		t.Errorf("fields marked invalid: %v (%v)", invalid, err)
+	}
+	if got, err := chromedp.Run(b.timeout(), chromedp.Value(chromedp.ID("greeting"))); err != nil || got != "Smile Dental, hello!" {
+		t.Errorf("the form lost what was typed: greeting %q", got)
+	}
+	b.screenshots("assistant")
+	b.do("fix them", chromedp.SetValue(chromedp.ID("name"), "Dental"), chromedp.SetValue(chromedp.ID("model-temperature"), "0.3"))
+	b.load("save again", chromedp.Click(chromedp.CSS("form.assistant button[type=submit]")))
+	if url, notice := b.location(), b.text("p.notice"); !strings.Contains(url, "/console/assistants/as_") || notice != "Saved." {
+		t.Errorf("after saving: %s, %q", url, notice)
 	}
 }
 

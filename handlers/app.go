@@ -284,6 +284,17 @@ func (s *Server) routes(app *fiber.App) {
 	con.Get("/calls/:sid/recordings/:rsid/audio", s.consoleAuth, s.consoleAudio)
 	con.Get("/live", s.consoleAuth, s.consoleLive)
 	con.Get("/live/rows", s.consoleAuth, s.consoleLiveRows)
+	con.Get("/assistants", s.consoleAuth, s.consoleAssistants)
+	con.Get("/assistants/new", s.consoleAuth, s.consoleNewAssistant)
+	con.Post("/assistants/new", s.consoleAuth, s.consoleCSRF, s.consoleCreateAssistant)
+	con.Get("/assistants/:id", s.consoleAuth, s.consoleAssistant)
+	con.Post("/assistants/:id", s.consoleAuth, s.consoleCSRF, s.consoleUpdateAssistant)
+	con.Get("/assistants/:id/delete", s.consoleAuth, s.consoleDeleteAssistantForm)
+	con.Post("/assistants/:id/delete", s.consoleAuth, s.consoleCSRF, s.consoleDeleteAssistant)
+	con.Get("/numbers", s.consoleAuth, s.consoleNumbers)
+	con.Post("/numbers", s.consoleAuth, s.consoleCSRF, s.consoleAddNumber)
+	con.Get("/numbers/:number/delete", s.consoleAuth, s.consoleRemoveNumberForm)
+	con.Post("/numbers/:number/delete", s.consoleAuth, s.consoleCSRF, s.consoleRemoveNumber)
 
 	app.Use(s.notFound)
 }

@@ -25,7 +25,11 @@ const liveWindow = 24 * time.Hour
 // message next to the field, and no calls.
 func (s *Server) consoleCalls(c *fiber.Ctx) error {
 	f, form := console.ParseFilter(queryValues(c))
-	body := console.Calls{Filter: form, Statuses: console.Statuses}
+	choices, err := s.assistantChoices(c)
+	if err != nil {
+		return err
+	}
+	body := console.Calls{Filter: form, Statuses: console.Statuses, Assistants: choices}
 	status := http.StatusOK
 	if len(form.Errors) == 0 {
 		f.Limit = consolePageSize
@@ -69,8 +73,12 @@ func (s *Server) consoleCall(c *fiber.Ctx) error {
 	audio := func(rsid string) string {
 		return s.console.pages.Path("/console/calls/" + call.SID + "/recordings/" + rsid + "/audio")
 	}
+	view := console.NewCall(call, audio)
+	if call.Analysis != nil {
+		view.Analysis = console.AnalysisFields(call.Analysis.Fields, s.console.pages.Path("/console/calls"))
+	}
 	return s.renderPage(c, http.StatusOK, "call", console.Page{
-		Title: "Call from " + call.From, Nav: "calls", Body: console.NewCall(call, audio),
+		Title: "Call from " + call.From, Nav: "calls", Body: view,
 	})
 }
 

@@ -52,7 +52,7 @@ func TestSession(t *testing.T) {
 		"ErrNoSession":         {"", t0, ErrNoSession},
 		"ErrExpired":           {cookie, t0.Add(time.Hour), ErrExpiredSession},
 		"ErrOtherKey":          {NewKeys([]byte("another key, also long enough....")).Seal(sess), t0, ErrBadSession},
-		"ErrChangedPayload":    {reseal(t, cookie, `"exp":`+itoa(t0.Add(time.Hour).Unix()), `"exp":`+itoa(t0.Add(1000*time.Hour).Unix())), t0, ErrBadSession},
+		"ErrChangedPayload":    {reseal(t, cookie, `"exp":`+strconv.FormatInt(t0.Add(time.Hour).Unix(), 10), `"exp":`+strconv.FormatInt(t0.Add(1000*time.Hour).Unix(), 10)), t0, ErrBadSession},
 		"ErrNoSignature":       {cookie[:strings.LastIndexByte(cookie, '.')], t0, ErrBadSession},
 		"ErrEmptySignature":    {cookie[:strings.LastIndexByte(cookie, '.')+1], t0, ErrBadSession},
 		"ErrOtherVersion":      {"v2" + cookie[2:], t0, ErrBadSession},
@@ -124,4 +124,3 @@ func reseal(t *testing.T, cookie, old, new string) string {
 
 func signed(k *Keys, payload string) string { return payload + "." + k.sign(payload) }
 
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

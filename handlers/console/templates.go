@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -60,11 +61,13 @@ func NewRenderer(base string) (*Renderer, error) {
 		r.named[name] = hashed
 	}
 	funcs := template.FuncMap{
-		"path":  r.Path,
-		"asset": r.assetPath,
-		"when":  formatTime,
-		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"secs":  formatSeconds,
+		"path":    r.Path,
+		"asset":   r.assetPath,
+		"when":    formatTime,
+		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"secs":    formatSeconds,
+		"field":   field,
+		"urlpath": url.PathEscape,
 	}
 	pages, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {

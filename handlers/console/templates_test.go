@@ -73,6 +73,19 @@ func TestRender(t *testing.T) {
 		"live":       {Title: "Live", Nav: "live", CSRF: "c", Who: "API token 1", Script: true, Body: console.Live{Rows: console.Rows([]storage.Call{call}), At: at}},
 		"problem":    {Title: "Not found", Body: console.Problem{Status: 404, Message: hostile}},
 		"signed-out": {Title: "Signed out"},
+		"assistants": {Title: "Assistants", Nav: "assistants", CSRF: "c", Who: "API token 1", Body: console.Assistants{List: []storage.Assistant{
+			{ID: "as_" + strings.Repeat("c", 24), Version: 3, AssistantSettings: storage.AssistantSettings{Name: hostile, Language: "en-US", CallMode: storage.CallModeGather}}}}},
+		"assistant": {Title: "Assistant", Nav: "assistants", CSRF: "c", Who: "API token 1", Body: func() console.AssistantForm {
+			f := console.NewAssistantForm(storage.Assistant{ID: "as_" + strings.Repeat("c", 24), Version: 3,
+				AssistantSettings: storage.AssistantSettings{Name: hostile, Prompt: hostile, AnalysisSchema: []byte(`{"type":"object"}`)}})
+			f.SetErrors([]storage.FieldError{{Field: "model.temperature", Message: "has the wrong type"}, {Field: "name", Message: hostile}})
+			return f
+		}()},
+		"numbers": {Title: "Numbers", Nav: "numbers", CSRF: "c", Who: "API token 1", Body: console.Numbers{
+			List:   []storage.Number{{Number: "+14155550100", AssistantID: "as_" + strings.Repeat("c", 24), CreatedAt: at}},
+			Number: hostile, Errors: map[string]string{"number": hostile}}},
+		"confirm": {Title: "Confirm", CSRF: "c", Who: "API token 1", Body: console.Confirm{Question: hostile, Detail: hostile,
+			Action: "/prod/console/numbers/x/delete", Button: "Remove", Back: "/prod/console/numbers"}},
 	}
 	hrefs := regexp.MustCompile(`(?:href|src|action)="([^"]*)"`)
 	for name, page := range pages {
@@ -100,6 +113,13 @@ func TestRender(t *testing.T) {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("the call page lacks %q", want)
 			}
+		}
+	})
+	t.Run("AssistantErrorsNextToTheirFields", func(t *testing.T) {
+		b, _ := r.Render("assistant", "", pages["assistant"])
+		if !strings.Contains(string(b), `<p class="error" id="model-temperature-error">Must be a number.</p>`) ||
+			!regexp.MustCompile(`id="model-temperature"[^>]*aria-describedby="model-temperature-hint model-temperature-error" aria-invalid="true"`).Match(b) {
+			t.Errorf("the temperature's error is not tied to its field:\n%s", b)
 		}
 	})
 	t.Run("FilterErrorsNextToTheirFields", func(t *testing.T) {

@@ -3,6 +3,8 @@ package console
 import (
 	"fmt"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,9 +37,15 @@ var Statuses = []storage.CallStatus{
 // Filter is the call list's filter form as typed, with a message next to
 // each field that could not be used.
 type Filter struct {
-	Status, Number, Since, Until string
-	Errors                       map[string]string
+	Status, Number, Since, Until, Assistant string
+	// Analysis are the analysis matches, as field (dotted for a nested
+	// one) and value; the form shows the first to edit and keeps the rest.
+	Analysis []AnalysisPair
+	Errors   map[string]string
 }
+
+// AnalysisPair is one analysis match as typed.
+type AnalysisPair struct{ Field, Value string }
 
 // ParseFilter reads the call list's query parameters into a store filter
 // and the form to show again. Every problem is reported against its
@@ -81,6 +89,46 @@ func ParseFilter(q url.Values) (storage.CallFilter, Filter) {
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
 		form.Errors["until"] = "The last day cannot come before the first."
 	}
+	if form.Assistant = strings.TrimSpace(q.Get("assistant")); form.Assistant != "" {
+		if !storage.ValidAssistantID(form.Assistant) {
+			form.Errors["assistant"] = "Choose an assistant from the list."
+		}
+		f.Assistant = form.Assistant
+	}
+	// Analysis matches: analysis.<field>=<value> (the links of a call's
+	// fields), and the form's field and value.
+	var pairs []AnalysisPair
+	if field := strings.TrimSpace(q.Get("analysis_field")); field != "" || q.Get("analysis_value") != "" {
+		pairs = append(pairs, AnalysisPair{Field: field, Value: q.Get("analysis_value")})
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		if strings.HasPrefix(k, "analysis.") {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range q[k] {
+			pairs = append(pairs, AnalysisPair{Field: strings.TrimPrefix(k, "analysis."), Value: v})
+		}
+	}
+	for _, p := range pairs {
+		if len(f.Analysis) == storage.MaxAnalysisMatches {
+			form.Errors["analysis"] = "At most " + strconv.Itoa(storage.MaxAnalysisMatches) + " analysis filters."
+			break
+		}
+		m, err := storage.ParseAnalysisMatch("analysis."+p.Field, p.Value)
+		if err != nil {
+			form.Errors["analysis"] = "Type a field of the analysis (letters, digits, _ and -; a.b for a nested one) and one value."
+			continue
+		}
+		f.Analysis = append(f.Analysis, m)
+		form.Analysis = append(form.Analysis, p)
+	}
+	if form.Errors["analysis"] != "" && len(form.Analysis) == 0 && len(pairs) > 0 {
+		form.Analysis = pairs[:1] // show what was typed again
+	}
 	if c := q.Get("cursor"); c != "" {
 		if _, _, err := storage.DecodeCursor(c); err != nil {
 			form.Errors["cursor"] = "This page link is broken; start again from the newest calls."
@@ -93,18 +141,39 @@ func ParseFilter(q url.Values) (storage.CallFilter, Filter) {
 // Query is the filter as query parameters, for the page links.
 func (f Filter) Query() url.Values {
 	q := url.Values{}
-	for k, v := range map[string]string{"status": f.Status, "number": f.Number, "since": f.Since, "until": f.Until} {
+	for k, v := range map[string]string{"status": f.Status, "number": f.Number, "since": f.Since, "until": f.Until, "assistant": f.Assistant} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
+	for _, p := range f.Analysis {
+		q.Add("analysis."+p.Field, p.Value)
+	}
 	return q
+}
+
+// FirstAnalysis is the analysis match the form shows to edit.
+func (f Filter) FirstAnalysis() AnalysisPair {
+	if len(f.Analysis) == 0 {
+		return AnalysisPair{}
+	}
+	return f.Analysis[0]
+}
+
+// MoreAnalysis are the analysis matches the form keeps as they are.
+func (f Filter) MoreAnalysis() []AnalysisPair {
+	if len(f.Analysis) < 2 {
+		return nil
+	}
+	return f.Analysis[1:]
 }
 
 // Calls is the call list page.
 type Calls struct {
 	Filter   Filter
 	Statuses []storage.CallStatus
+	// Assistants are the choices of the assistant filter.
+	Assistants []storage.Assistant
 	Rows     []CallRow
 	// Next continues the list ("" on the last page); First goes back to
 	// the newest calls ("" on the first page).
@@ -132,7 +201,11 @@ func Rows(calls []storage.Call) []CallRow {
 
 // Call is the page of one call.
 type Call struct {
-	Row        CallRow
+	Row CallRow
+	// Assistant is the assistant version the call ran with; Analysis its
+	// analysis's fields, in the schema's order.
+	Assistant storage.AssistantRef
+	Analysis  []Field
 	Timeline   []storage.StatusEvent
 	Turns      []Turn
 	Failures   int
@@ -180,7 +253,7 @@ type Recording struct {
 // NewCall builds the call page. audio returns the console's URL of a
 // stored recording's audio.
 func NewCall(c storage.Call, audio func(recordingSID string) string) Call {
-	page := Call{Row: Rows([]storage.Call{c})[0], Timeline: c.Timeline, Summary: c.Summary}
+	page := Call{Row: Rows([]storage.Call{c})[0], Timeline: c.Timeline, Summary: c.Summary, Assistant: c.Assistant}
 	asked := map[int]time.Time{}
 	for _, t := range c.Turns {
 		v := Turn{Number: t.Number, Caller: t.Role == storage.RoleCaller, Text: t.Text, At: t.CreatedAt,
