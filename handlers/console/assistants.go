@@ -23,9 +23,9 @@ type AssistantForm struct {
 	ReadOnly bool
 
 	Name, Prompt, Greeting, Goodbye, Language, Voice, CallMode string
-	ModelName, Temperature, MaxTokens                            string
-	MaxReplyChars, MaxSilence                                    string
-	AnalysisSchema                                               string
+	ModelName, Temperature, MaxTokens                          string
+	MaxReplyChars, MaxSilence                                  string
+	AnalysisSchema                                             string
 
 	// Errors maps a field's name (the API's: "model.temperature") to
 	// what is wrong with it.

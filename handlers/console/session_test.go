@@ -123,4 +123,3 @@ func reseal(t *testing.T, cookie, old, new string) string {
 }
 
 func signed(k *Keys, payload string) string { return payload + "." + k.sign(payload) }
-

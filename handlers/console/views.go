@@ -174,7 +174,7 @@ type Calls struct {
 	Statuses []storage.CallStatus
 	// Assistants are the choices of the assistant filter.
 	Assistants []storage.Assistant
-	Rows     []CallRow
+	Rows       []CallRow
 	// Next continues the list ("" on the last page); First goes back to
 	// the newest calls ("" on the first page).
 	Next, First string
@@ -204,8 +204,8 @@ type Call struct {
 	Row CallRow
 	// Assistant is the assistant version the call ran with; Analysis its
 	// analysis's fields, in the schema's order.
-	Assistant storage.AssistantRef
-	Analysis  []Field
+	Assistant  storage.AssistantRef
+	Analysis   []Field
 	Timeline   []storage.StatusEvent
 	Turns      []Turn
 	Failures   int
