@@ -26,7 +26,8 @@ const consoleBenchCalls = 100_000
 
 // BenchmarkConsoleCallList renders the console's call list from a
 // PostgreSQL database of 100,000 calls over 90 days (2,000 callers, three
-// business numbers, 2% busy or unanswered, a few calls in progress), for
+// business numbers, 2% busy or unanswered, a few calls in progress, each
+// with an analysis of five reasons and a follow-up flag), for
 // each kind of filter and a page deep in the history, and the live view,
 // signed in, over loopback HTTP. Reported, beside ns/op (the whole request as the client
 // sees it):
@@ -63,6 +64,8 @@ func BenchmarkConsoleCallList(b *testing.B) {
 		{"Days", "since=2026-02-01&until=2026-02-07"},
 		{"DeepCursor", "cursor=" + deep.NextCursor},
 		{"NumberStatusDays", "number=0123&status=completed&since=2026-01-15&until=2026-03-15"},
+		{"Analysis", "analysis.reason=complaint"},
+		{"AnalysisAndNumber", "analysis.follow_up=true&number=0123"},
 		{"Live", ""},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -110,13 +113,15 @@ func seedBenchCalls(b *testing.B, dbURL string) {
 	}
 	defer conn.Close(context.Background())
 	_, err = conn.Exec(ctx, `
-		INSERT INTO calls (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at, ended_at, duration)
+		INSERT INTO calls (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at, ended_at, duration, analysis)
 		SELECT 'CA' || lpad(to_hex(i), 32, '0'), 'AC0123456789abcdef0123456789abcdef',
 			'+447700' || lpad((900000 + (i * 7919) % 2000)::text, 6, '0'),
 			'+1800555' || lpad((100 + i % 3)::text, 4, '0'), 'inbound',
 			CASE WHEN i > $1 - 5 THEN 'in-progress' WHEN i % 50 = 0 THEN 'busy' WHEN i % 50 = 1 THEN 'no-answer' ELSE 'completed' END,
 			CASE WHEN i > $1 - 5 THEN 4 ELSE 5 END,
-			t, t, t + interval '3 minutes', 180
+			t, t, t + interval '3 minutes', 180,
+			jsonb_build_object('reason', (ARRAY['hours', 'booking', 'billing', 'directions', 'complaint'])[1 + i % 5],
+				'follow_up', i % 7 = 0)
 		FROM generate_series(1, $1) AS i,
 			LATERAL (SELECT timestamptz '2026-01-01' + i * (interval '90 days' / $1) AS t) AS at`, consoleBenchCalls)
 	if err != nil {
