@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"switchboard/assistant"
+	"switchboard/handlers/console"
 	"switchboard/handlers/twiliosig"
 	"switchboard/runtime/outbound"
 	"switchboard/storage"
@@ -67,6 +68,12 @@ type Config struct {
 	// MaxBody bounds a webhook body, also under runtimes that do not enforce
 	// Fiber's BodyLimit.
 	MaxBody int
+	// Console configures the web console; an empty session key is
+	// replaced by a random one (development).
+	Console console.Config
+	// SecureCookies marks the console's cookies Secure and sends HSTS:
+	// every deployment but a development one on plain HTTP.
+	SecureCookies bool
 	// CallMode is ModeGather or ModeRelay: how the default assistant's
 	// calls run ("" is gather). Other assistants say so in their call_mode.
 	CallMode string
@@ -153,6 +160,7 @@ type Server struct {
 
 	turns    singleflight.Group // one assistant request per (call, turn) per process
 	draining atomic.Bool
+	console  *consoleState
 	relay    *relayState
 }
 
@@ -176,6 +184,7 @@ func New(cfg Config, d Deps) *Server {
 	return &Server{
 		transfers:  transfers,
 		outbound:   d.Outbound,
+		console:    newConsole(cfg, basePath),
 		origin:     origin,
 		basePath:   basePath,
 		signatures: twiliosig.NewChecker(cfg.AuthToken, cfg.NextAuthToken),
@@ -269,6 +278,34 @@ func (s *Server) routes(app *fiber.App) {
 	api.Post("/numbers", s.addNumber)
 	api.Get("/numbers/:number", s.getNumber)
 	api.Delete("/numbers/:number", s.deleteNumber)
+
+	// The console: its pages are the console's and answer errors as
+	// pages; every page but sign-in needs a signed-in person, and every
+	// form that changes something a CSRF token.
+	con := app.Group("/console", s.consoleRequest)
+	con.Get("/", s.consoleHome)
+	con.Get("/assets/:name", s.consoleAsset)
+	con.Get("/sign-in", s.consoleSignInForm)
+	con.Post("/sign-in", s.consoleSignIn)
+	con.Post("/sign-out", s.consoleAuth, s.consoleCSRF, s.consoleSignOut)
+	con.Get("/calls", s.consoleAuth, s.consoleCalls)
+	con.Get("/calls/:sid", s.consoleAuth, s.consoleCall)
+	con.Get("/calls/:sid/delete", s.consoleAuth, s.consoleDeleteForm)
+	con.Post("/calls/:sid/delete", s.consoleAuth, s.consoleCSRF, s.consoleDelete)
+	con.Get("/calls/:sid/recordings/:rsid/audio", s.consoleAuth, s.consoleAudio)
+	con.Get("/live", s.consoleAuth, s.consoleLive)
+	con.Get("/live/rows", s.consoleAuth, s.consoleLiveRows)
+	con.Get("/assistants", s.consoleAuth, s.consoleAssistants)
+	con.Get("/assistants/new", s.consoleAuth, s.consoleNewAssistant)
+	con.Post("/assistants/new", s.consoleAuth, s.consoleCSRF, s.consoleCreateAssistant)
+	con.Get("/assistants/:id", s.consoleAuth, s.consoleAssistant)
+	con.Post("/assistants/:id", s.consoleAuth, s.consoleCSRF, s.consoleUpdateAssistant)
+	con.Get("/assistants/:id/delete", s.consoleAuth, s.consoleDeleteAssistantForm)
+	con.Post("/assistants/:id/delete", s.consoleAuth, s.consoleCSRF, s.consoleDeleteAssistant)
+	con.Get("/numbers", s.consoleAuth, s.consoleNumbers)
+	con.Post("/numbers", s.consoleAuth, s.consoleCSRF, s.consoleAddNumber)
+	con.Get("/numbers/:number/delete", s.consoleAuth, s.consoleRemoveNumberForm)
+	con.Post("/numbers/:number/delete", s.consoleAuth, s.consoleCSRF, s.consoleRemoveNumber)
 
 	app.Use(s.notFound)
 }

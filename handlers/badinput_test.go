@@ -134,6 +134,8 @@ func TestBadAPIRequests(t *testing.T) {
 		{"CursorTimeTooLate", "GET", "/api/v1/calls?cursor=" + storageCursor("9223372036854775807"), 400},
 		{"CursorTimeTooEarly", "GET", "/api/v1/calls?cursor=" + storageCursor("-9223372036854775808"), 400},
 		{"BadCursor", "GET", "/api/v1/calls?cursor=not-a-cursor", 400},
+		{"NumberTooShort", "GET", "/api/v1/calls?number=123", 400},
+		{"NumberNotDigits", "GET", "/api/v1/calls?number=555-CALL", 400},
 		{"BadRecordingSid", "GET", "/api/v1/calls/" + call.CallSID + "/recordings/RE..%2Fx/audio", 400},
 		{"UnknownRecording", "GET", "/api/v1/calls/" + call.CallSID + "/recordings/RE" + strings.Repeat("0", 32) + "/audio", 404},
 		{"DeleteUnknown", "DELETE", "/api/v1/calls/CA" + strings.Repeat("0", 32), 404},
@@ -147,6 +149,17 @@ func TestBadAPIRequests(t *testing.T) {
 			}
 		})
 	}
+	t.Run("OKNumber", func(t *testing.T) {
+		for _, q := range []string{"+" + call.From[1:], "%2B" + call.From[1:], call.From[len(call.From)-4:]} {
+			r := in.API("GET", "/api/v1/calls?number="+q)
+			if r.Status != http.StatusOK || !strings.Contains(r.Body, call.CallSID) {
+				t.Errorf("number=%s: %d %s", q, r.Status, r.Body)
+			}
+		}
+		if r := in.API("GET", "/api/v1/calls?number=00000"); r.Status != http.StatusOK || strings.Contains(r.Body, call.CallSID) {
+			t.Errorf("number=00000: %d %s", r.Status, r.Body)
+		}
+	})
 	t.Run("OKLimitMax", func(t *testing.T) {
 		if r := in.API("GET", "/api/v1/calls?limit=200"); r.Status != http.StatusOK {
 			t.Fatalf("got %d %s", r.Status, r.Body)

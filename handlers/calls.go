@@ -31,7 +31,8 @@ type callList struct {
 }
 
 // listCalls answers GET /api/v1/calls: newest first, filtered by status,
-// from, to, assistant, a since/until time range (RFC 3339) and any number
+// from, to, number (from or to: a full E.164 number or its last 4 digits
+// or more), assistant, a since/until time range (RFC 3339) and any number
 // (up to storage.MaxAnalysisMatches) of analysis.<field>=<value> exact
 // matches, paginated by cursor.
 func (s *Server) listCalls(c *fiber.Ctx) error {
@@ -45,6 +46,11 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 	f.From, f.To = phoneQuery(c.Query("from")), phoneQuery(c.Query("to"))
 	if len(f.From) > 64 || len(f.To) > 64 {
 		return storage.Errorf(storage.ErrInvalid, "from and to are at most 64 characters")
+	}
+	if v := c.Query("number"); v != "" {
+		if f.Number, err = storage.NormalizeNumber(phoneQuery(v)); err != nil {
+			return err
+		}
 	}
 	if f.Since, err = queryTime(c, "since"); err != nil {
 		return err
@@ -175,6 +181,15 @@ func (s *Server) deleteCall(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.removeCall(c, sid); err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+// removeCall deletes an ended call and its audio (see deleteCall): the
+// API's DELETE and the console's delete both come here.
+func (s *Server) removeCall(c *fiber.Ctx, sid string) error {
 	ctx, cancel := s.storeContext(c)
 	call, err := s.calls.GetCall(ctx, sid)
 	cancel()
@@ -200,7 +215,7 @@ func (s *Server) deleteCall(c *fiber.Ctx) error {
 		return err
 	}
 	s.logger(c).Info("call deleted", "call_sid", sid, "recordings", len(recs))
-	return c.SendStatus(http.StatusNoContent)
+	return nil
 }
 
 // deleteAudio deletes every object a recording may have (storage.BlobKeys):

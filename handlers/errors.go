@@ -91,6 +91,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if status == http.StatusServiceUnavailable {
 		c.Set(fiber.HeaderRetryAfter, "1")
 	}
+	if isConsole, _ := c.Locals(localConsole).(bool); isConsole {
+		return s.consoleProblem(c, status, msg)
+	}
 	if status == http.StatusUnauthorized {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="switchboard"`)
 	}

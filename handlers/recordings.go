@@ -111,6 +111,12 @@ func (s *Server) mediaURL(raw, accountSID, recSID string) (string, error) {
 // a 302 to a short-lived presigned link when the blob store can make one
 // (S3), else the audio itself, with Range support.
 func (s *Server) recordingAudio(c *fiber.Ctx) error {
+	return s.serveRecording(c)
+}
+
+// serveRecording answers with the audio of the recording the route's sid
+// and rsid name: the API's audio route and the console's share it.
+func (s *Server) serveRecording(c *fiber.Ctx) error {
 	sid, err := callSIDParam(c)
 	if err != nil {
 		return err

@@ -119,6 +119,13 @@ type CallFilter struct {
 	To     string
 	Since  time.Time // created at or after
 	Until  time.Time // created before
+	// Number matches calls from or to a number: a full E.164 number
+	// ("+14155550100") matches exactly, 4 to 15 digits match the end of
+	// the number ("0100"). NormalizeNumber turns what a person types into
+	// this form.
+	Number string
+	// Active keeps only calls that have not ended (no terminal status).
+	Active bool
 	// Assistant selects the calls of one assistant (any version).
 	Assistant string
 	// Analysis selects calls whose analysis matches every one of these.

@@ -84,13 +84,19 @@ func (r Recording) CheckNew() (Recording, error) {
 	return r, nil
 }
 
-// PageLimit checks the filter's status and returns its page size: 0 means
-// DefaultPageSize, and larger sizes are capped at MaxPageSize. ErrInvalid
-// for a negative limit, an unknown status, a malformed assistant ID or too
-// many analysis filters.
+// PageLimit checks the filter's status, number, assistant and analysis
+// matches and returns its page size: 0 means DefaultPageSize, and larger
+// sizes are capped at MaxPageSize. ErrInvalid for a negative limit, an
+// unknown status, a number that is neither a full E.164 number nor 4 to
+// 15 digits, a malformed assistant ID or too many analysis filters.
 func (f CallFilter) PageLimit() (int, error) {
 	if f.Status != "" && !f.Status.Valid() {
 		return 0, Errorf(ErrInvalid, "unknown call status")
+	}
+	if f.Number != "" {
+		if _, err := NormalizeNumber(f.Number); err != nil {
+			return 0, err
+		}
 	}
 	if f.Assistant != "" && !ValidAssistantID(f.Assistant) {
 		return 0, Errorf(ErrInvalid, "assistant must be an assistant ID")

@@ -18,6 +18,7 @@ import (
 	"switchboard/assistant/bedrock"
 	"switchboard/assistant/openai"
 	"switchboard/handlers"
+	"switchboard/handlers/console"
 	"switchboard/runtime"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
@@ -80,6 +81,8 @@ type Config struct {
 	Postgres postgres.Config
 	OpenAI   openai.Config
 	Bedrock  bedrock.Config
+	// Console configures the web console's sign-in.
+	Console console.Config
 	// Relay shapes streamed calls (CALL_MODE=relay).
 	Relay handlers.RelayConfig
 }
@@ -222,7 +225,7 @@ func (c Config) Validate() error {
 	if c.RequestTimeout <= 0 || c.RequestTimeout > 10*time.Second {
 		add("REQUEST_TIMEOUT must be > 0 and ≤ 10s, got %s", c.RequestTimeout)
 	}
-	subs := []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate()}
+	subs := []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate(), c.Console.Validate(c.Production())}
 	switch c.CallMode {
 	case handlers.ModeGather:
 	case handlers.ModeRelay:

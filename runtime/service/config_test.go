@@ -58,7 +58,16 @@ func TestLoadConfig(t *testing.T) {
 		{"ErrReplicaRecheckTooShort", map[string]string{"S3_REPLICA_RECHECK": "0s"}, []string{"S3_REPLICA_RECHECK"}},
 		{"ErrProductionOutboundPrivate", production(map[string]string{"OUTBOUND_ALLOW_PRIVATE": "true"}), []string{"OUTBOUND_ALLOW_PRIVATE"}},
 		{"ErrProductionMissing", map[string]string{"SWITCHBOARD_ENV": "production"},
-			[]string{"TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "API_TOKENS", "DATABASE_URL", "S3_BUCKET"}},
+			[]string{"TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "API_TOKENS", "DATABASE_URL", "S3_BUCKET", "CONSOLE_SESSION_KEY"}},
+		{"ErrShortSessionKey", map[string]string{"CONSOLE_SESSION_KEY": "short"}, []string{"CONSOLE_SESSION_KEY"}},
+		{"ErrSessionTTL", map[string]string{"CONSOLE_SESSION_TTL": "1s"}, []string{"CONSOLE_SESSION_TTL"}},
+		{"ErrConsoleAuth", map[string]string{"CONSOLE_AUTH": "password"}, []string{"CONSOLE_AUTH"}},
+		{"ErrOIDCWithoutALBOrAllowList", map[string]string{"CONSOLE_AUTH": "oidc"},
+			[]string{"CONSOLE_OIDC_ALB_ARN", "CONSOLE_OIDC_ALLOWED_DOMAINS"}},
+		{"ErrOIDCNetworkLoadBalancer", oidc(map[string]string{"CONSOLE_OIDC_ALB_ARN": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/nlb/50dc6c495c0c9188"}),
+			[]string{"CONSOLE_OIDC_ALB_ARN"}},
+		{"ErrOIDCDomainIsAnAddress", oidc(map[string]string{"CONSOLE_OIDC_ALLOWED_DOMAINS": "ops@example.com"}), []string{"CONSOLE_OIDC_ALLOWED_DOMAINS"}},
+		{"ErrOIDCPlainLogout", oidc(map[string]string{"CONSOLE_OIDC_LOGOUT_URL": "http://idp.example.com/logout"}), []string{"CONSOLE_OIDC_LOGOUT_URL"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,6 +90,21 @@ func production(extra map[string]string) map[string]string {
 		"SWITCHBOARD_ENV": "production", "TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
 		"PUBLIC_BASE_URL": "https://voice.example.com", "API_TOKENS": "token-aaaaaaaaaaaaaaaa",
 		"S3_BUCKET": "recordings", "DATABASE_URL": "postgres://switchboard@db.example.com/switchboard",
+		"CONSOLE_SESSION_KEY": "console-session-key-0123456789abcdef",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+// oidc returns a console signed in through the load balancer, with extra
+// applied.
+func oidc(extra map[string]string) map[string]string {
+	env := map[string]string{
+		"CONSOLE_AUTH":                 "oidc",
+		"CONSOLE_OIDC_ALB_ARN":         "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/switchboard/50dc6c495c0c9188",
+		"CONSOLE_OIDC_ALLOWED_DOMAINS": "example.com",
 	}
 	for k, v := range extra {
 		env[k] = v
@@ -98,6 +122,9 @@ func TestLoadConfigAccepts(t *testing.T) {
 		"OKGoogleVoice":            {"CALL_LANGUAGE": "es-MX", "CALL_VOICE": "Google.es-US-Neural2-A"},
 		"OKUnknownVoiceIsAWarning": {"CALL_LANGUAGE": "en-US", "CALL_VOICE": "ElevenLabs.Someone"},
 		"OKMandarin":               {"CALL_LANGUAGE": "cmn-Hans-CN", "CALL_VOICE": "Polly.Zhiyu-Neural"},
+		"OKConsoleOIDC":            oidc(nil),
+		"OKConsoleOIDCGroupsOnly":  oidc(map[string]string{"CONSOLE_OIDC_ALLOWED_DOMAINS": "", "CONSOLE_OIDC_ALLOWED_GROUPS": "call-review"}),
+		"OKConsoleOIDCProduction":  production(oidc(map[string]string{"CONSOLE_OIDC_LOGOUT_URL": "https://idp.example.com/logout"})),
 		// What Terraform writes into each region's settings.
 		"OKReplica": production(map[string]string{"S3_REGION": "eu-west-1", "S3_KMS_KEY_ID": "arn:aws:kms:eu-west-1:111122223333:key/a",
 			"S3_REPLICA_BUCKET": "recordings-dr", "S3_REPLICA_REGION": "eu-central-1"}),
@@ -114,6 +141,7 @@ func TestLoadConfigAccepts(t *testing.T) {
 func TestConfigPrintMasksSecrets(t *testing.T) {
 	c, err := LoadConfig(map[string]string{
 		"TWILIO_AUTH_TOKEN": "supersecrettwiliotoken", "API_TOKENS": "token-aaaaaaaaaaaaaaaa,token-bbbbbbbbbbbbbbbb",
+		"CONSOLE_SESSION_KEY": "supersecretconsolesessionkey0123456789",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,12 +149,13 @@ func TestConfigPrintMasksSecrets(t *testing.T) {
 	var b bytes.Buffer
 	c.Print(&b)
 	out := b.String()
-	for _, secret := range []string{"supersecrettwiliotoken", "token-aaaaaaaaaaaaaaaa"} {
+	for _, secret := range []string{"supersecrettwiliotoken", "token-aaaaaaaaaaaaaaaa", "supersecretconsolesessionkey"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("printed configuration shows a secret:\n%s", out)
 		}
 	}
-	if !strings.Contains(out, "TWILIO_AUTH_TOKEN=(set)") || !strings.Contains(out, "API_TOKENS=(2 set)") {
+	if !strings.Contains(out, "TWILIO_AUTH_TOKEN=(set)") || !strings.Contains(out, "API_TOKENS=(2 set)") ||
+		!strings.Contains(out, "CONSOLE_SESSION_KEY=(set)") {
 		t.Errorf("printed configuration:\n%s", out)
 	}
 }

@@ -96,7 +96,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		m.Warnings = append(m.Warnings, w)
 	}
 	if len(cfg.APITokens) == 0 {
-		m.Warnings = append(m.Warnings, "API_TOKENS is not set: the calls API is open to anyone who can reach it (development only)")
+		m.Warnings = append(m.Warnings, "API_TOKENS is not set: the calls API and the console are open to anyone who can reach them (development only)")
+	}
+	if cfg.Console.SessionKey == "" {
+		m.Warnings = append(m.Warnings, "CONSOLE_SESSION_KEY is not set: console sessions are signed with a key made for this process and end when it stops (development only)")
 	}
 
 	def, err := DefaultAssistant(cfg)
@@ -135,6 +138,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		TwilioAPIBaseURL: cfg.TwilioAPIBaseURL,
 		RecordingURLTTL:  cfg.S3.URLTTL,
 		MaxBody:          cfg.HTTP.BodyLimit,
+		Console:          cfg.Console,
+		SecureCookies:    cfg.Production(),
 		CallMode:         cfg.CallMode,
 		Streaming:        !cfg.Serverless,
 		Relay:            cfg.Relay,

@@ -159,6 +159,11 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 		}
 	}
 
+	var number string
+	if f.Number != "" {
+		number, _ = storage.NormalizeNumber(f.Number) // PageLimit checked it
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var calls []storage.Call
@@ -166,6 +171,8 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 		c := r.call
 		switch {
 		case f.Status != "" && c.Status != f.Status,
+			f.Active && c.Status.Terminal(),
+			number != "" && !storage.MatchNumber(c.From, number) && !storage.MatchNumber(c.To, number),
 			f.From != "" && c.From != f.From,
 			f.To != "" && c.To != f.To,
 			!f.Since.IsZero() && c.CreatedAt.Before(f.Since),

@@ -258,7 +258,13 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, _ := s.pool.Query(ctx, q, args...)
+	// An unnamed statement, planned for these values every time. A cached
+	// prepared statement turns to a generic plan after five runs, and a
+	// generic plan cannot know that the number's index finds a handful of
+	// calls where the status's finds most of them: measured on 100,000
+	// calls, a number search with a status and days took 64 ms generic,
+	// 5 ms planned for its values (BenchmarkConsoleCallList).
+	rows, _ := s.pool.Query(ctx, q, append([]any{pgx.QueryExecModeExec}, args...)...)
 	calls, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Call, error) { return scanCall(r) })
 	if err != nil {
 		return storage.CallPage{}, translate(err, "list calls")
@@ -276,6 +282,13 @@ func (s *Store) ListCalls(ctx context.Context, f storage.CallFilter) (storage.Ca
 // planner sees plain equality and range predicates it can match to an
 // index. It returns "" for a malformed cursor (or an analysis value that
 // does not encode, which ParseAnalysisMatch never makes).
+//
+// A number search (from or to) is the union of two branches, one per
+// column, each an ordered range scan of that column's index limited to a
+// page; the second leaves out what the first found, so the union has no
+// duplicates and the planner merges the two scans in order (Merge Append)
+// instead of sorting. (Without the limit in each branch the planner
+// bitmap-scans and sorts every call of a busy number.)
 func listQuery(f storage.CallFilter, limit int) (string, []any) {
 	var where []string
 	var args []any
@@ -285,6 +298,11 @@ func listQuery(f storage.CallFilter, limit int) (string, []any) {
 	}
 	if f.Status != "" {
 		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if f.Active {
+		// A literal, not a parameter, so the planner can match it to the
+		// partial index calls_active_created_idx in every plan.
+		where = append(where, "status_rank < "+strconv.Itoa(storage.StatusCompleted.Rank()))
 	}
 	if f.From != "" {
 		where = append(where, "from_number = "+arg(f.From))
@@ -323,12 +341,44 @@ func listQuery(f storage.CallFilter, limit int) (string, []any) {
 		ta, sa := arg(at), arg(sid)
 		where = append(where, "(created_at, sid) < ("+ta+", "+sa+")")
 	}
-	q := "SELECT " + callCols + " FROM calls"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	const order = " ORDER BY created_at DESC, sid DESC LIMIT "
+	if f.Number == "" {
+		return "SELECT " + callCols + " FROM calls" + whereClause(where) + order + arg(limit+1), args
 	}
-	q += " ORDER BY created_at DESC, sid DESC LIMIT " + arg(limit+1)
+	number, err := storage.NormalizeNumber(f.Number)
+	if err != nil {
+		return "", nil
+	}
+	from, to := numberCond("from_number", number, arg), numberCond("to_number", number, arg)
+	n := arg(limit + 1)
+	q := "SELECT " + callCols + " FROM (" +
+		"(SELECT " + callCols + " FROM calls" + whereClause(append([]string{from}, where...)) + order + n + ")" +
+		" UNION ALL " +
+		"(SELECT " + callCols + " FROM calls" + whereClause(append([]string{to, "NOT (" + from + ")"}, where...)) + order + n + ")" +
+		") AS c" + order + n
 	return q, args
+}
+
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// numberCond matches column against a normalized number search: equality
+// for a full number (the column's calls_*_created_idx), else its last four
+// digits (the calls_*_last4_idx expression index) and, for a longer
+// suffix, the rest as a filter on what that index finds.
+func numberCond(column, number string, arg func(any) string) string {
+	if strings.HasPrefix(number, "+") {
+		return column + " = " + arg(number)
+	}
+	c := "right(" + column + ", 4) = " + arg(number[len(number)-storage.MinNumberSuffix:])
+	if len(number) > storage.MinNumberSuffix {
+		c += " AND right(" + column + ", " + strconv.Itoa(len(number)) + ") = " + arg(number)
+	}
+	return c
 }
 
 // applyStatus is ApplyStatus in one statement. old locks the call's row and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,10 +57,23 @@ func TestListCallsPlan(t *testing.T) {
 			assistant_id, assistant_version)
 		SELECT 'CA' || lpad(to_hex(i), 32, '0'), 'AC0123456789abcdef0123456789abcdef',
 			'+1415555' || lpad((i % 20)::text, 4, '0'), '+1628555' || lpad((i % 10)::text, 4, '0'), 'inbound',
-			CASE i % 50 WHEN 0 THEN 'busy' WHEN 1 THEN 'failed' WHEN 2 THEN 'no-answer' ELSE 'completed' END, 4,
+			CASE WHEN i % 2000 = 3 THEN 'in-progress' ELSE
+				CASE i % 50 WHEN 0 THEN 'busy' WHEN 1 THEN 'failed' WHEN 2 THEN 'no-answer' ELSE 'completed' END END,
+			CASE WHEN i % 2000 = 3 THEN 4 ELSE 5 END,
 			timestamptz '2026-01-01' + i * interval '10 minutes', timestamptz '2026-01-01' + i * interval '10 minutes',
 			'as_' || lpad(to_hex(i % 40), 24, '0'), 1 + i % 3
 		FROM generate_series(1, $1) AS i`, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One caller among the many, as a number search usually looks for:
+	// thirty calls over the year from +447700900123.
+	_, err = conn.Exec(ctx, `
+		INSERT INTO calls (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at)
+		SELECT 'CA' || lpad(to_hex(i), 32, 'f'), 'AC0123456789abcdef0123456789abcdef',
+			'+447700900123', '+16285550001', 'inbound', CASE WHEN i % 3 = 0 THEN 'busy' ELSE 'completed' END, 5,
+			timestamptz '2026-01-01' + i * interval '12 days', timestamptz '2026-01-01' + i * interval '12 days'
+		FROM generate_series(1, 30) AS i`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,19 +89,30 @@ func TestListCallsPlan(t *testing.T) {
 		name   string
 		filter storage.CallFilter
 		index  []string // any of these is right
+		// union, for a number search, is the index each of its two
+		// branches reads, one per column.
+		union []string
 	}{
-		{"Newest", storage.CallFilter{}, []string{"calls_created_idx"}},
-		{"NewestAfterCursor", storage.CallFilter{Cursor: cursor}, []string{"calls_created_idx"}},
-		{"SinceUntil", storage.CallFilter{Since: since, Until: until}, []string{"calls_created_idx"}},
-		{"Status", storage.CallFilter{Status: storage.StatusBusy}, []string{"calls_status_created_idx"}},
-		{"StatusAfterCursor", storage.CallFilter{Status: storage.StatusBusy, Cursor: cursor}, []string{"calls_status_created_idx"}},
-		{"From", storage.CallFilter{From: "+14155550012"}, []string{"calls_from_created_idx"}},
-		{"FromAfterCursor", storage.CallFilter{From: "+14155550012", Cursor: cursor}, []string{"calls_from_created_idx"}},
-		{"To", storage.CallFilter{To: "+16285550007"}, []string{"calls_to_created_idx"}},
-		{"ToSince", storage.CallFilter{To: "+16285550007", Since: since}, []string{"calls_to_created_idx"}},
-		{"FromAndTo", storage.CallFilter{From: "+14155550012", To: "+16285550002"}, []string{"calls_from_created_idx", "calls_to_created_idx"}},
-		{"Assistant", storage.CallFilter{Assistant: assistant}, []string{"calls_assistant_created_idx"}},
-		{"AssistantAfterCursor", storage.CallFilter{Assistant: assistant, Cursor: cursor}, []string{"calls_assistant_created_idx"}},
+		{"Newest", storage.CallFilter{}, []string{"calls_created_idx"}, nil},
+		{"NewestAfterCursor", storage.CallFilter{Cursor: cursor}, []string{"calls_created_idx"}, nil},
+		{"SinceUntil", storage.CallFilter{Since: since, Until: until}, []string{"calls_created_idx"}, nil},
+		{"Status", storage.CallFilter{Status: storage.StatusBusy}, []string{"calls_status_created_idx"}, nil},
+		{"StatusAfterCursor", storage.CallFilter{Status: storage.StatusBusy, Cursor: cursor}, []string{"calls_status_created_idx"}, nil},
+		{"From", storage.CallFilter{From: "+14155550012"}, []string{"calls_from_created_idx"}, nil},
+		{"FromAfterCursor", storage.CallFilter{From: "+14155550012", Cursor: cursor}, []string{"calls_from_created_idx"}, nil},
+		{"To", storage.CallFilter{To: "+16285550007"}, []string{"calls_to_created_idx"}, nil},
+		{"ToSince", storage.CallFilter{To: "+16285550007", Since: since}, []string{"calls_to_created_idx"}, nil},
+		{"FromAndTo", storage.CallFilter{From: "+14155550012", To: "+16285550002"}, []string{"calls_from_created_idx", "calls_to_created_idx"}, nil},
+		{"Active", storage.CallFilter{Active: true}, []string{"calls_active_created_idx"}, nil},
+		{"ActiveSince", storage.CallFilter{Active: true, Since: since}, []string{"calls_active_created_idx"}, nil},
+		{"NumberFull", storage.CallFilter{Number: "+447700900123"}, nil, []string{"calls_from_created_idx", "calls_to_created_idx"}},
+		{"NumberFullAfterCursor", storage.CallFilter{Number: "+447700900123", Cursor: cursor}, nil, []string{"calls_from_created_idx", "calls_to_created_idx"}},
+		{"NumberLastFour", storage.CallFilter{Number: "0123"}, nil, []string{"calls_from_last4_idx", "calls_to_last4_idx"}},
+		{"NumberLastSix", storage.CallFilter{Number: "900123"}, nil, []string{"calls_from_last4_idx", "calls_to_last4_idx"}},
+		{"NumberLastFourAfterCursor", storage.CallFilter{Number: "0123", Cursor: cursor}, nil, []string{"calls_from_last4_idx", "calls_to_last4_idx"}},
+		{"NumberStatusSince", storage.CallFilter{Number: "0123", Status: storage.StatusBusy, Since: since}, nil, []string{"calls_from_last4_idx", "calls_to_last4_idx"}},
+		{"Assistant", storage.CallFilter{Assistant: assistant}, []string{"calls_assistant_created_idx"}, nil},
+		{"AssistantAfterCursor", storage.CallFilter{Assistant: assistant, Cursor: cursor}, []string{"calls_assistant_created_idx"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,9 +128,16 @@ func TestListCallsPlan(t *testing.T) {
 			var used []string
 			plans[0].Plan.walk(func(n planNode) {
 				switch n.NodeType {
-				case "Seq Scan", "Sort", "Incremental Sort", "Bitmap Heap Scan":
+				case "Seq Scan":
 					t.Errorf("plan has a %s node:\n%s", n.NodeType, out)
-				case "Index Scan", "Index Only Scan":
+				case "Sort", "Incremental Sort", "Bitmap Heap Scan":
+					// A number search may gather a number's few calls
+					// from its index and sort them: the sort is bounded
+					// by the calls that match, not by the table.
+					if tt.union == nil {
+						t.Errorf("plan has a %s node:\n%s", n.NodeType, out)
+					}
+				case "Index Scan", "Index Only Scan", "Bitmap Index Scan":
 					used = append(used, n.IndexName)
 					// The cursor must bound the scan, not filter its rows.
 					if tt.filter.Cursor != "" && !strings.Contains(n.IndexCond, "ROW(created_at, sid) <") {
@@ -113,6 +145,13 @@ func TestListCallsPlan(t *testing.T) {
 					}
 				}
 			})
+			if tt.union != nil {
+				slices.Sort(used)
+				if !slices.Equal(used, tt.union) {
+					t.Errorf("plan scans indexes %v, want %v:\n%s", used, tt.union, out)
+				}
+				return
+			}
 			if len(used) != 1 || !contains(tt.index, used[0]) {
 				t.Errorf("plan scans indexes %v, want one of %v:\n%s", used, tt.index, out)
 			}

@@ -1022,6 +1022,17 @@ func testListCalls(t *testing.T, newStore newStoreFunc) {
 			{"SinceAndUntil", storage.CallFilter{Since: t0.Add(time.Hour), Until: t0.Add(3 * time.Hour)}, []int{3, 2}},
 			{"Everything", storage.CallFilter{Status: storage.StatusCompleted, From: "+15550001", To: "+15559001", Since: t0.Add(3 * time.Hour), Until: t0.Add(4 * time.Hour)}, []int{5}},
 			{"NoMatch", storage.CallFilter{From: "+15550009"}, []int{}},
+			{"NumberFullFromOrTo", storage.CallFilter{Number: "+15550001"}, []int{5, 3, 1}},
+			{"NumberFullTo", storage.CallFilter{Number: "+15559002"}, []int{4, 3}},
+			{"NumberFullIsNotASuffix", storage.CallFilter{Number: "+5550001"}, []int{}},
+			{"NumberLastFourFromOrTo", storage.CallFilter{Number: "9001"}, []int{5, 2, 1}},
+			{"NumberLongerSuffix", storage.CallFilter{Number: "50001"}, []int{5, 3, 1}},
+			{"NumberAsTyped", storage.CallFilter{Number: " 555-0002 "}, []int{4, 2}},
+			{"NumberAndStatus", storage.CallFilter{Number: "0001", Status: storage.StatusCompleted}, []int{5, 3}},
+			{"NumberAndSince", storage.CallFilter{Number: "0001", Since: t0.Add(2 * time.Hour)}, []int{5, 3}},
+			{"NumberNoMatch", storage.CallFilter{Number: "7777"}, []int{}},
+			{"Active", storage.CallFilter{Active: true}, []int{4, 2, 1}},
+			{"ActiveAndNumber", storage.CallFilter{Active: true, Number: "9001"}, []int{2, 1}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				want := []string{}
@@ -1051,7 +1062,13 @@ func testListCalls(t *testing.T, newStore newStoreFunc) {
 			// Ten calls share each instant, and SIDs do not follow creation
 			// order, so the SID tie-break decides within each instant.
 			k := key{t0.Add(time.Duration(i/10) * time.Minute), callSID((i * 7919) % 1009)}
-			mustUpsert(t, s, storage.NewCall{SID: k.sid, AccountSID: accountSID, From: caller, To: callee, Direction: "inbound", At: k.at})
+			// Every other call the other way round, so a number search
+			// pages through both of its branches (from and to) at once.
+			from, to := caller, callee
+			if i%2 == 1 {
+				from, to = callee, caller
+			}
+			mustUpsert(t, s, storage.NewCall{SID: k.sid, AccountSID: accountSID, From: from, To: to, Direction: "inbound", At: k.at})
 			all = append(all, k)
 			if i%3 == 0 {
 				mustApply(t, s, k.sid, storage.StatusEvent{Status: storage.StatusInProgress, At: k.at.Add(time.Second), Sequence: 1})
@@ -1085,6 +1102,20 @@ func testListCalls(t *testing.T, newStore newStoreFunc) {
 			got := listAll(t, s, storage.CallFilter{Status: storage.StatusRinging, Limit: 7}, total)
 			if diff := cmp.Diff(order(ringing), got); diff != "" {
 				t.Errorf("ringing calls over all pages (-want +got):\n%s", diff)
+			}
+		})
+		for _, number := range []string{caller, caller[len(caller)-4:], caller[len(caller)-7:]} {
+			t.Run("Number"+number+"Limit7", func(t *testing.T) {
+				got := listAll(t, s, storage.CallFilter{Number: number, Limit: 7}, total)
+				if diff := cmp.Diff(order(all), got); diff != "" {
+					t.Errorf("calls from or to %s over all pages (-want +got):\n%s", number, diff)
+				}
+			})
+		}
+		t.Run("ActiveLimit7", func(t *testing.T) {
+			got := listAll(t, s, storage.CallFilter{Active: true, Limit: 7}, total)
+			if diff := cmp.Diff(order(all), got); diff != "" {
+				t.Errorf("active calls over all pages (-want +got):\n%s", diff)
 			}
 		})
 		t.Run("CursorIsSharedEncoding", func(t *testing.T) {
@@ -1131,6 +1162,12 @@ func testListCalls(t *testing.T, newStore newStoreFunc) {
 			"CursorBadTime":      {Cursor: base64.RawURLEncoding.EncodeToString([]byte("yesterday|" + callSID(1)))},
 			"CursorTooLong":      {Cursor: strings.Repeat("A", 200)},
 			"UnknownStatus":      {Status: "bogus"},
+			"NumberTooShort":     {Number: "123"},
+			"NumberPlusTooShort": {Number: "+12"},
+			"NumberTooLong":      {Number: "+1234567890123456"},
+			"NumberLetters":      {Number: "555-CALL"},
+			"NumberWildcard":     {Number: "12%4"},
+			"NumberPlusInside":   {Number: "1+2345"},
 		} {
 			_, err := s.ListCalls(t.Context(), f)
 			wantKind(t, "ListCalls with "+name, err, storage.ErrInvalid)

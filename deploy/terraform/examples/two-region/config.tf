@@ -1,5 +1,6 @@
 # The non-secret settings under CONFIG_SSM_PATH, in both regions. Secrets
-# (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, API_TOKENS, OPENAI_API_KEY) are put
+# (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, API_TOKENS, OPENAI_API_KEY,
+# CONSOLE_SESSION_KEY) are put
 # as SecureStrings by an operator (docs/runbooks/rotating-secrets.md) so they
 # never enter Terraform state. Empty settings (S3_PREFIX by default) are left
 # out: SSM rejects empty values and the service's default applies.
@@ -13,7 +14,28 @@
 # which deleting a call must delete every version too.
 
 locals {
-  common_settings = merge(var.s3_prefix == "" ? {} : { S3_PREFIX = var.s3_prefix }, {
+  # The load balancer's part of the console's OIDC sign-in.
+  console_oidc_lb = var.console_oidc == null ? null : {
+    issuer                 = var.console_oidc.issuer
+    authorization_endpoint = var.console_oidc.authorization_endpoint
+    token_endpoint         = var.console_oidc.token_endpoint
+    user_info_endpoint     = var.console_oidc.user_info_endpoint
+    client_id              = var.console_oidc.client_id
+    scope                  = var.console_oidc.scope
+    session_timeout        = var.console_oidc.session_timeout
+  }
+  # The service's part: trust the assertions of the region's own load
+  # balancer (CONSOLE_OIDC_ALB_ARN is set per region, below), and only the
+  # people on the allow-list. Empty lists are left out (SSM rejects empty
+  # values).
+  console_oidc_settings = var.console_oidc == null ? {} : merge(
+    { CONSOLE_AUTH = "oidc", CONSOLE_OIDC_GROUPS_CLAIM = var.console_oidc.groups_claim },
+    length(var.console_oidc.allowed_domains) == 0 ? {} : { CONSOLE_OIDC_ALLOWED_DOMAINS = join(",", var.console_oidc.allowed_domains) },
+    length(var.console_oidc.allowed_groups) == 0 ? {} : { CONSOLE_OIDC_ALLOWED_GROUPS = join(",", var.console_oidc.allowed_groups) },
+    var.console_oidc.logout_url == "" ? {} : { CONSOLE_OIDC_LOGOUT_URL = var.console_oidc.logout_url },
+  )
+
+  common_settings = merge(var.s3_prefix == "" ? {} : { S3_PREFIX = var.s3_prefix }, local.console_oidc_settings, {
     SWITCHBOARD_ENV     = "production"
     PUBLIC_BASE_URL     = var.public_base_url
     DB_IAM_AUTH         = "true"
@@ -22,7 +44,9 @@ locals {
   })
 
   settings = {
-    primary = merge(local.common_settings, local.region_a_database == null ? {} : {
+    primary = merge(local.common_settings, var.console_oidc == null ? {} : {
+      CONSOLE_OIDC_ALB_ARN = module.load_balancer_primary.arn
+      }, local.region_a_database == null ? {} : {
       DATABASE_URL = "postgres://${var.db_username}@${local.region_a_database.address}:5432/switchboard?sslmode=verify-full"
       }, {
       TRUSTED_PROXIES   = join(",", module.network_primary.public_subnet_cidrs)
@@ -32,7 +56,9 @@ locals {
       S3_REPLICA_BUCKET = module.storage_dr.bucket_name
       S3_REPLICA_REGION = var.dr_region
     })
-    dr = merge(local.common_settings, {
+    dr = merge(local.common_settings, var.console_oidc == null || !var.dr_compute_enabled ? {} : {
+      CONSOLE_OIDC_ALB_ARN = module.load_balancer_dr[0].arn
+      }, {
       DATABASE_URL      = "postgres://${var.db_username}@${module.database_dr.address}:5432/switchboard?sslmode=verify-full"
       TRUSTED_PROXIES   = join(",", module.network_dr.public_subnet_cidrs)
       S3_BUCKET         = module.storage_dr.bucket_name

@@ -84,6 +84,9 @@ module "load_balancer_primary" {
   subnet_ids        = module.network_primary.public_subnet_ids
   security_group_id = module.network_primary.alb_security_group_id
   certificate_arn   = var.certificate_arn
+
+  console_oidc               = local.console_oidc_lb
+  console_oidc_client_secret = var.console_oidc_client_secret
 }
 
 module "compute_primary" {
@@ -118,6 +121,9 @@ module "load_balancer_dr" {
   subnet_ids        = module.network_dr.public_subnet_ids
   security_group_id = module.network_dr.alb_security_group_id
   certificate_arn   = var.dr_certificate_arn
+
+  console_oidc               = local.console_oidc_lb
+  console_oidc_client_secret = var.console_oidc_client_secret
 }
 
 module "compute_dr" {

@@ -136,3 +136,35 @@ variable "tags" {
   default     = {}
   description = "Extra tags for every resource."
 }
+
+variable "console_oidc" {
+  type = object({
+    issuer                 = string
+    authorization_endpoint = string
+    token_endpoint         = string
+    user_info_endpoint     = string
+    client_id              = string
+    scope                  = optional(string, "openid email")
+    session_timeout        = optional(number, 43200)
+    # Who may use the console: e-mail domains, or groups in groups_claim.
+    allowed_domains = optional(list(string), [])
+    allowed_groups  = optional(list(string), [])
+    groups_claim    = optional(string, "groups")
+    # The identity provider's logout page, where Sign out ends.
+    logout_url = optional(string, "")
+  })
+  default     = null
+  description = "Sign people in to the console (/console*) at the load balancer with this OpenID Connect provider, and set CONSOLE_AUTH=oidc in both regions. null keeps the console's own sign-in with an API token."
+
+  validation {
+    condition     = var.console_oidc == null || length(try(var.console_oidc.allowed_domains, [])) + length(try(var.console_oidc.allowed_groups, [])) > 0
+    error_message = "console_oidc needs allowed_domains or allowed_groups: without an allow-list anyone the identity provider knows would be let in."
+  }
+}
+
+variable "console_oidc_client_secret" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "The OIDC client's secret (with console_oidc). The listener rule needs it, so it is kept, marked sensitive, in Terraform's state."
+}

@@ -38,6 +38,10 @@ mock_resource "aws_lb" {
   defaults = { arn = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:loadbalancer/app/switchboard/0123456789abcdef" }
 }
 
+mock_resource "aws_lb_listener" {
+  defaults = { arn = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:listener/app/switchboard/0123456789abcdef/0123456789abcdef" }
+}
+
 mock_resource "aws_lb_target_group" {
   defaults = { arn = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/switchboard/0123456789abcdef" }
 }

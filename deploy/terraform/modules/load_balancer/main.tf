@@ -87,3 +87,50 @@ resource "aws_lb_listener" "http_redirect" {
     }
   }
 }
+
+# The console behind the company's identity provider: requests for
+# /console* are authenticated by the load balancer, which then forwards
+# them with the person's identity signed in x-amzn-oidc-data (the service
+# verifies it: CONSOLE_AUTH=oidc). Only the console's paths: Twilio and API
+# clients cannot sign in through a browser redirect.
+resource "aws_lb_listener_rule" "console_oidc" {
+  count        = var.console_oidc == null ? 0 : 1
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 10
+  tags         = var.tags
+
+  condition {
+    path_pattern {
+      values = ["/console*"]
+    }
+  }
+
+  action {
+    type  = "authenticate-oidc"
+    order = 1
+    authenticate_oidc {
+      issuer                     = var.console_oidc.issuer
+      authorization_endpoint     = var.console_oidc.authorization_endpoint
+      token_endpoint             = var.console_oidc.token_endpoint
+      user_info_endpoint         = var.console_oidc.user_info_endpoint
+      client_id                  = var.console_oidc.client_id
+      client_secret              = var.console_oidc_client_secret
+      scope                      = var.console_oidc.scope
+      session_timeout            = var.console_oidc.session_timeout
+      on_unauthenticated_request = "authenticate"
+    }
+  }
+
+  action {
+    type             = "forward"
+    order            = 2
+    target_group_arn = aws_lb_target_group.app.arn
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.console_oidc_client_secret != null
+      error_message = "console_oidc needs console_oidc_client_secret."
+    }
+  }
+}

@@ -27,3 +27,8 @@ output "access_logs_bucket" {
   value       = var.access_logs_enabled ? local.access_logs_bucket : null
   description = "Where the ALB writes its access logs (under <name>/AWSLogs/)."
 }
+
+output "arn" {
+  value       = aws_lb.this.arn
+  description = "The load balancer's ARN: CONSOLE_OIDC_ALB_ARN, the signer the console trusts."
+}

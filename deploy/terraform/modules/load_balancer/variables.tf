@@ -58,3 +58,24 @@ variable "tags" {
   default     = {}
   description = "Tags for every resource."
 }
+
+variable "console_oidc" {
+  type = object({
+    issuer                 = string
+    authorization_endpoint = string
+    token_endpoint         = string
+    user_info_endpoint     = string
+    client_id              = string
+    scope                  = optional(string, "openid email")
+    session_timeout        = optional(number, 43200)
+  })
+  default     = null
+  description = "When set, the load balancer signs people in to the console (/console*) with this OpenID Connect provider before forwarding; the service then runs with CONSOLE_AUTH=oidc. Twilio's webhooks and the API are never behind it: neither can do OIDC."
+}
+
+variable "console_oidc_client_secret" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "The OIDC client's secret (required with console_oidc). The listener rule needs it, so it is kept, marked sensitive, in Terraform's state."
+}

@@ -85,7 +85,7 @@ run "defaults" {
   assert {
     condition = length(setintersection(
       concat(keys(aws_ssm_parameter.primary), keys(aws_ssm_parameter.dr)),
-      ["TWILIO_AUTH_TOKEN", "TWILIO_NEXT_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "API_TOKENS", "OPENAI_API_KEY"],
+      ["TWILIO_AUTH_TOKEN", "TWILIO_NEXT_AUTH_TOKEN", "TWILIO_ACCOUNT_SID", "API_TOKENS", "OPENAI_API_KEY", "CONSOLE_SESSION_KEY"],
     )) == 0
     error_message = "Secrets must never be written by Terraform (they would land in its state)."
   }
@@ -93,6 +93,68 @@ run "defaults" {
     condition     = length(output.alarm_topic_arns) == 2
     error_message = "Each region has its alarm topic."
   }
+  assert {
+    condition = alltrue([for region, s in output.ssm_settings :
+      !contains(keys(s), "CONSOLE_AUTH") && !contains(keys(s), "CONSOLE_OIDC_ALB_ARN")
+    ])
+    error_message = "Without console_oidc the console keeps its own sign-in."
+  }
+}
+
+# The console behind the company's identity provider: each region's load
+# balancer authenticates /console*, and each region's instances trust
+# their own load balancer's assertions.
+run "console_oidc" {
+  command = apply
+
+  variables {
+    dr_compute_enabled = true
+    dr_ami_id          = "ami-0fedcba9876543210"
+    dr_certificate_arn = "arn:aws:acm:eu-central-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    console_oidc = {
+      issuer                 = "https://idp.example.com"
+      authorization_endpoint = "https://idp.example.com/authorize"
+      token_endpoint         = "https://idp.example.com/token"
+      user_info_endpoint     = "https://idp.example.com/userinfo"
+      client_id              = "switchboard-console"
+      allowed_domains        = ["example.com", "example.org"]
+      logout_url             = "https://idp.example.com/logout"
+    }
+    console_oidc_client_secret = "not-a-real-secret"
+  }
+
+  assert {
+    condition = alltrue([for region, s in output.ssm_settings :
+      s.CONSOLE_AUTH == "oidc" && s.CONSOLE_OIDC_ALLOWED_DOMAINS == "example.com,example.org" &&
+      s.CONSOLE_OIDC_LOGOUT_URL == "https://idp.example.com/logout" && !contains(keys(s), "CONSOLE_OIDC_ALLOWED_GROUPS")
+    ])
+    error_message = "Both regions run the console behind OIDC with the allow-list."
+  }
+  assert {
+    condition = (
+      output.ssm_settings.primary.CONSOLE_OIDC_ALB_ARN == module.load_balancer_primary.arn &&
+      output.ssm_settings.dr.CONSOLE_OIDC_ALB_ARN == module.load_balancer_dr[0].arn &&
+      startswith(output.ssm_settings.dr.CONSOLE_OIDC_ALB_ARN, "arn:aws:elasticloadbalancing:eu-central-1:")
+    )
+    error_message = "Each region trusts the assertions of its own load balancer."
+  }
+}
+
+run "console_oidc_needs_an_allow_list" {
+  command = plan
+
+  variables {
+    console_oidc = {
+      issuer                 = "https://idp.example.com"
+      authorization_endpoint = "https://idp.example.com/authorize"
+      token_endpoint         = "https://idp.example.com/token"
+      user_info_endpoint     = "https://idp.example.com/userinfo"
+      client_id              = "switchboard-console"
+    }
+    console_oidc_client_secret = "not-a-real-secret"
+  }
+
+  expect_failures = [var.console_oidc]
 }
 
 # S3_PREFIX is left out when empty (SSM rejects empty values) and written

@@ -94,3 +94,65 @@ run "logs_off" {
     error_message = "Access logs can be turned off."
   }
 }
+
+run "console_not_behind_oidc_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lb_listener_rule.console_oidc) == 0
+    error_message = "Without console_oidc there is no authentication rule."
+  }
+}
+
+run "console_oidc" {
+  command = apply
+
+  variables {
+    console_oidc = {
+      issuer                 = "https://idp.example.com"
+      authorization_endpoint = "https://idp.example.com/authorize"
+      token_endpoint         = "https://idp.example.com/token"
+      user_info_endpoint     = "https://idp.example.com/userinfo"
+      client_id              = "switchboard-console"
+    }
+    console_oidc_client_secret = "not-a-real-secret"
+  }
+
+  assert {
+    condition     = one(one(aws_lb_listener_rule.console_oidc[0].condition).path_pattern).values == toset(["/console*"])
+    error_message = "The OIDC rule covers the console's paths and nothing else."
+  }
+  assert {
+    condition = (
+      [for a in aws_lb_listener_rule.console_oidc[0].action : a.type] == ["authenticate-oidc", "forward"] &&
+      one(aws_lb_listener_rule.console_oidc[0].action[0].authenticate_oidc).on_unauthenticated_request == "authenticate" &&
+      one(aws_lb_listener_rule.console_oidc[0].action[0].authenticate_oidc).scope == "openid email" &&
+      aws_lb_listener_rule.console_oidc[0].action[1].target_group_arn == aws_lb_target_group.app.arn
+    )
+    error_message = "The console's requests are authenticated, then forwarded to the service."
+  }
+  assert {
+    condition     = one(aws_lb_listener.https.default_action).type == "forward"
+    error_message = "Everything else (Twilio, the API, health checks) is forwarded without authentication."
+  }
+  assert {
+    condition     = output.arn == aws_lb.this.arn
+    error_message = "The module gives the ARN the console trusts as signer."
+  }
+}
+
+run "console_oidc_needs_its_secret" {
+  command = plan
+
+  variables {
+    console_oidc = {
+      issuer                 = "https://idp.example.com"
+      authorization_endpoint = "https://idp.example.com/authorize"
+      token_endpoint         = "https://idp.example.com/token"
+      user_info_endpoint     = "https://idp.example.com/userinfo"
+      client_id              = "switchboard-console"
+    }
+  }
+
+  expect_failures = [aws_lb_listener_rule.console_oidc]
+}
