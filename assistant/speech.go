@@ -78,8 +78,10 @@ func Speakable(text string, maxChars int) string {
 	return truncate(out, maxChars)
 }
 
-// inline removes the markup that can appear inside a sentence.
-func inline(s string) string {
+// stripInlineMarkup removes images, links, URLs, code spans, emphasis and
+// HTML tags, keeping the words they mark up. inline and inlineStream share
+// it, so a streamed reply is cleaned exactly as a whole one.
+func stripInlineMarkup(s string) string {
 	s = imageRe.ReplaceAllString(s, "")
 	s = linkRe.ReplaceAllString(s, "$1")
 	s = refLinkRe.ReplaceAllString(s, "$1")
@@ -91,6 +93,12 @@ func inline(s string) string {
 	s = italicUndRe.ReplaceAllString(s, "$1$2$3")
 	s = strikeRe.ReplaceAllString(s, "$1")
 	s = htmlTagRe.ReplaceAllString(s, "")
+	return s
+}
+
+// inline removes the markup that can appear inside a sentence.
+func inline(s string) string {
+	s = stripInlineMarkup(s)
 	s = strings.Map(func(r rune) rune {
 		if isEmoji(r) {
 			return 0

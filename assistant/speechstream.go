@@ -196,17 +196,7 @@ func (s *SpeechStream) shape(ready string) error {
 // does for a whole reply, keeping the piece's spacing at both ends so
 // consecutive pieces read as one text.
 func inlineStream(s string) string {
-	s = imageRe.ReplaceAllString(s, "")
-	s = linkRe.ReplaceAllString(s, "$1")
-	s = refLinkRe.ReplaceAllString(s, "$1")
-	s = autoLinkRe.ReplaceAllString(s, "")
-	s = urlRe.ReplaceAllString(s, "")
-	s = codeRe.ReplaceAllString(s, "$1")
-	s = boldRe.ReplaceAllString(s, "$1$2")
-	s = italicStarRe.ReplaceAllString(s, "$1")
-	s = italicUndRe.ReplaceAllString(s, "$1$2$3")
-	s = strikeRe.ReplaceAllString(s, "$1")
-	s = htmlTagRe.ReplaceAllString(s, "")
+	s = stripInlineMarkup(s)
 	s = strings.Map(func(r rune) rune {
 		if isEmoji(r) || r == '*' || r == '`' || r == '~' || r == '#' {
 			return -1

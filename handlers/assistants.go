@@ -315,15 +315,20 @@ func (s *Server) addNumber(c *fiber.Ctx) error {
 	return c.Status(http.StatusCreated).JSON(n)
 }
 
-// getNumber answers GET /api/v1/numbers/{number}.
-func (s *Server) getNumber(c *fiber.Ctx) error {
+// numberOf reads the number named by the route's {number}.
+func (s *Server) numberOf(c *fiber.Ctx) (storage.Number, error) {
 	number, err := numberParam(c)
 	if err != nil {
-		return err
+		return storage.Number{}, err
 	}
 	ctx, cancel := s.storeContext(c)
 	defer cancel()
-	n, err := s.numbers.GetNumber(ctx, number)
+	return s.numbers.GetNumber(ctx, number)
+}
+
+// getNumber answers GET /api/v1/numbers/{number}.
+func (s *Server) getNumber(c *fiber.Ctx) error {
+	n, err := s.numberOf(c)
 	if err != nil {
 		return err
 	}

@@ -263,13 +263,7 @@ func (s *Server) consoleAddNumber(c *fiber.Ctx) error {
 
 // consoleRemoveNumberForm asks to confirm removing a number's assistant.
 func (s *Server) consoleRemoveNumberForm(c *fiber.Ctx) error {
-	number, err := numberParam(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := s.storeContext(c)
-	defer cancel()
-	n, err := s.numbers.GetNumber(ctx, number)
+	n, err := s.numberOf(c)
 	if err != nil {
 		return err
 	}
