@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -263,19 +264,35 @@ func (s *Store) EndTransfer(ctx context.Context, callSID string, n int, end stor
 	return s.changeTransfer(ctx, callSID, n, `CASE WHEN transfer ? 'ended_at' THEN transfer
 		ELSE transfer || jsonb_build_object('ended_at', $4::timestamptz, 'status', $5::text, 'talk_seconds', $6::int,
 			'child_call_sid', COALESCE(NULLIF(transfer->>'child_call_sid', ''), $7::text)) END`,
-		norm(end.At), end.Status, end.TalkSeconds, end.ChildCallSID)
+		norm(end.At), end.Status, end.TalkSeconds, end.ChildCallSID, ended(n))
 }
+
+// ended marks the last argument of an EndTransfer: the transfer's event
+// subject (its turn number), recorded in the same statement once the
+// transfer has ended.
+type ended int
 
 // changeTransfer sets the transfer of assistant turn n to the expression
 // set (over the column transfer and args from $4) and returns it; when
-// there is none it tells a missing transfer from a deleted call.
+// there is none it tells a missing transfer from a deleted call. When the
+// last argument is an ended, the transfer.completed event is recorded in
+// the same statement.
 func (s *Store) changeTransfer(ctx context.Context, callSID string, n int, set string, args ...any) (storage.Transfer, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var doc []byte
-	err := s.pool.QueryRow(ctx, `UPDATE turns SET transfer = `+set+`
+	q := `UPDATE turns SET transfer = ` + set + `
 		WHERE call_sid = $1 AND number = $2 AND role = $3 AND transfer IS NOT NULL
-		RETURNING transfer`, append([]any{callSID, n, storage.RoleAssistant}, args...)...).Scan(&doc)
+		RETURNING transfer`
+	if k := len(args); k > 0 {
+		if e, ok := args[k-1].(ended); ok {
+			args[k-1] = strconv.Itoa(int(e))
+			q = `WITH t AS (` + q + `), ev AS (` + eventInsert(storage.EventTransferCompleted,
+				`$1::text, $`+strconv.Itoa(k+3)+`::text FROM t WHERE t.transfer ? 'ended_at'`) + `)
+				SELECT transfer FROM t`
+		}
+	}
+	err := s.pool.QueryRow(ctx, q, append([]any{callSID, n, storage.RoleAssistant}, args...)...).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if err := s.missingCall(ctx, callSID); errors.Is(err, storage.ErrGone) {
 			return storage.Transfer{}, err
