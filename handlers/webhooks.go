@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -191,6 +192,7 @@ func (s *Server) decodeEndpoint(body []byte) (storage.NewEndpoint, error) {
 	}
 	var fe []storage.FieldError
 	bad := func(field, msg string) { fe = append(fe, storage.FieldError{Field: field, Message: msg}) }
+	eventsRead := false
 	for _, k := range sortedKeys(obj) {
 		raw := obj[k]
 		switch k {
@@ -215,25 +217,21 @@ func (s *Server) decodeEndpoint(body []byte) (storage.NewEndpoint, error) {
 			for _, name := range names {
 				n.Events = append(n.Events, storage.EventType(name))
 			}
+			eventsRead = true
 		default:
 			bad(fieldName(k), "is not a field of an endpoint")
 		}
 	}
+	if _, ok := obj["events"]; !ok {
+		bad("events", "is required")
+	} else if eventsRead {
+		// The store's rules on the event names (known, not repeated).
+		fe = append(fe, storage.FieldsOf(storage.NewEndpoint{URL: "-", Events: n.Events, Secret: "-"}.Check())...)
+	}
 	if _, ok := obj["url"]; !ok {
 		bad("url", "is required")
 	}
-	if _, ok := obj["events"]; !ok {
-		bad("events", "is required")
-	} else {
-		// The store's rules on the event names (known, not repeated).
-		n.Secret = "-"
-		for _, f := range storage.FieldsOf(n.Check()) {
-			if f.Field == "events" {
-				fe = append(fe, f)
-			}
-		}
-		n.Secret = ""
-	}
+	slices.SortStableFunc(fe, func(a, b storage.FieldError) int { return strings.Compare(a.Field, b.Field) })
 	return n, storage.InvalidFields("endpoint", fe)
 }
 
