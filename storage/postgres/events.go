@@ -296,13 +296,32 @@ func (s *Store) FanOutEvent(ctx context.Context, e storage.Event, messageID stri
 	return n, nil
 }
 
+// claimableEndpoint selects the endpoints with a due delivery and room
+// under the bound ($1 now, $2 the bound), whose turn it is first.
+const claimableEndpoint = `
+	SELECT e.id FROM webhook_endpoints e
+	WHERE e.enabled
+		AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.run_at <= $1
+			AND (d.lease IS NULL OR d.lease_until <= $1))
+		AND (SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending'
+			AND d.lease IS NOT NULL AND d.lease_until > $1) < $2
+	ORDER BY e.claimed_at NULLS FIRST, e.seq
+	LIMIT 1`
+
+// claimTries bounds how often ClaimDelivery tries again when every
+// claimable endpoint was locked by other claimers (each holds it for one
+// short transaction).
+const claimTries = 5
+
 // ClaimDelivery claims in a transaction of two statements: the first locks
 // the endpoint whose turn it is among those with a due delivery and room
 // under the bound (SKIP LOCKED: claimers of other endpoints pass it by);
 // the second, with the lock held and a fresh snapshot that sees every
 // claim committed before it, counts that endpoint's leases again and
 // claims its next delivery. Claims of one endpoint are thus serialized,
-// and the bound holds across instances.
+// and the bound holds across instances. When every claimable endpoint was
+// locked, it waits a moment and tries again, so a claimer does not go idle
+// while deliveries are due.
 func (s *Store) ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration, perEndpoint int) (storage.Delivery, bool, error) {
 	if lease <= 0 || perEndpoint < 1 {
 		return storage.Delivery{}, false, storage.Errorf(storage.ErrInvalid, "lease and the bound per endpoint must be positive")
@@ -310,21 +329,28 @@ func (s *Store) ClaimDelivery(ctx context.Context, now time.Time, lease time.Dur
 	now = norm(now)
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	var d storage.Delivery
-	found := false
-	err := s.inTx(ctx, "claim delivery", func(tx pgx.Tx) error {
+	for try := 1; ; try++ {
+		d, found, locked, err := s.claimDelivery(ctx, now, lease, perEndpoint)
+		if err != nil || found || !locked || try == claimTries {
+			return d, found, err
+		}
+		select {
+		case <-ctx.Done():
+			return storage.Delivery{}, false, translate(ctx.Err(), "claim delivery")
+		case <-time.After(time.Duration(try) * 2 * time.Millisecond):
+		}
+	}
+}
+
+// claimDelivery is one try of ClaimDelivery; locked reports that it found
+// nothing only because other claimers held the claimable endpoints.
+func (s *Store) claimDelivery(ctx context.Context, now time.Time, lease time.Duration, perEndpoint int) (d storage.Delivery, found, locked bool, err error) {
+	err = s.inTx(ctx, "claim delivery", func(tx pgx.Tx) error {
 		var ep string
-		err := tx.QueryRow(ctx, `
-			SELECT e.id FROM webhook_endpoints e
-			WHERE e.enabled
-				AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.run_at <= $1
-					AND (d.lease IS NULL OR d.lease_until <= $1))
-				AND (SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending'
-					AND d.lease IS NOT NULL AND d.lease_until > $1) < $2
-			ORDER BY e.claimed_at NULLS FIRST, e.seq
-			LIMIT 1 FOR UPDATE SKIP LOCKED`, now, perEndpoint).Scan(&ep)
+		err := tx.QueryRow(ctx, claimableEndpoint+` FOR UPDATE SKIP LOCKED`, now, perEndpoint).Scan(&ep)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+			err = tx.QueryRow(ctx, `SELECT EXISTS (`+claimableEndpoint+`)`, now, perEndpoint).Scan(&locked)
+			return err
 		}
 		if err != nil {
 			return err
@@ -358,10 +384,7 @@ func (s *Store) ClaimDelivery(ctx context.Context, now time.Time, lease time.Dur
 		found = true
 		return nil
 	})
-	if err != nil {
-		return storage.Delivery{}, false, err
-	}
-	return d, found, nil
+	return d, found, locked, err
 }
 
 // FinishAttempt records the attempt and its outcome, and disables the
