@@ -344,13 +344,21 @@ func (s *Store) ClaimDelivery(ctx context.Context, now time.Time, lease time.Dur
 
 // claimDelivery is one try of ClaimDelivery; locked reports that it found
 // nothing only because other claimers held the claimable endpoints.
+//
+// An idle claimer costs one round trip: the transaction starts only once a
+// plain read found a claimable endpoint.
 func (s *Store) claimDelivery(ctx context.Context, now time.Time, lease time.Duration, perEndpoint int) (d storage.Delivery, found, locked bool, err error) {
+	var due bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (`+claimableEndpoint+`)`, now, perEndpoint).Scan(&due); err != nil || !due {
+		return d, false, false, translate(err, "claim delivery")
+	}
 	err = s.inTx(ctx, "claim delivery", func(tx pgx.Tx) error {
 		var ep string
 		err := tx.QueryRow(ctx, claimableEndpoint+` FOR UPDATE SKIP LOCKED`, now, perEndpoint).Scan(&ep)
 		if errors.Is(err, pgx.ErrNoRows) {
-			err = tx.QueryRow(ctx, `SELECT EXISTS (`+claimableEndpoint+`)`, now, perEndpoint).Scan(&locked)
-			return err
+			// Claimable a moment ago: others hold the endpoints.
+			locked = true
+			return nil
 		}
 		if err != nil {
 			return err

@@ -77,3 +77,32 @@ func TestDeliveryBoundAcrossInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestIdlePollRoundTrips pins what an idle delivery worker costs the
+// database each poll, counted on the wire: one round trip to find no event
+// to fan out, one to find no delivery due, with endpoints registered.
+func TestIdlePollRoundTrips(t *testing.T) {
+	var rt pgtest.RoundTrips
+	cfg := testConfig(pgtest.MigratedURL(t))
+	cfg.MaxConns, cfg.Dial = 1, rt.Dial
+	s := mustOpen(t, cfg)
+	ctx := t.Context()
+	if _, err := s.CreateEndpoint(ctx, storage.NewEndpoint{URL: "https://a.example.com", Events: storage.EventTypes,
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}); err != nil {
+		t.Fatal(err)
+	}
+	poll := func() {
+		if _, ok, err := s.ClaimEvent(ctx, time.Now(), time.Minute); err != nil || ok {
+			t.Fatalf("ClaimEvent = %v, %v", ok, err)
+		}
+		if _, ok, err := s.ClaimDelivery(ctx, time.Now(), time.Minute, 2); err != nil || ok {
+			t.Fatalf("ClaimDelivery = %v, %v", ok, err)
+		}
+	}
+	poll() // statements prepared on the one connection
+	before := rt.Count()
+	poll()
+	if got := rt.Count() - before; got != 2 {
+		t.Errorf("an idle poll took %d round trips, want 2", got)
+	}
+}
