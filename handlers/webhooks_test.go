@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -502,4 +503,94 @@ func TestDeliveriesDoNotHoldUpTheWork(t *testing.T) {
 			t.Errorf("the hanging endpoint got %d requests, want the 2 the workers hold", n)
 		}
 	})
+}
+
+// killable is an instance's store that can be cut off from the database
+// at once, as it is when the process is killed mid-delivery.
+type killable struct {
+	storage.Store
+	cut atomic.Bool
+}
+
+var errKilled = storage.Errorf(storage.ErrUnavailable, "instance killed")
+
+func (k *killable) ClaimEvent(ctx context.Context, now time.Time, lease time.Duration) (storage.Event, bool, error) {
+	if k.cut.Load() {
+		return storage.Event{}, false, errKilled
+	}
+	return k.Store.ClaimEvent(ctx, now, lease)
+}
+
+func (k *killable) ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration, per int) (storage.Delivery, bool, error) {
+	if k.cut.Load() {
+		return storage.Delivery{}, false, errKilled
+	}
+	return k.Store.ClaimDelivery(ctx, now, lease, per)
+}
+
+func (k *killable) FinishAttempt(ctx context.Context, d storage.Delivery, o storage.DeliveryOutcome) error {
+	if k.cut.Load() {
+		return errKilled
+	}
+	return k.Store.FinishAttempt(ctx, d, o)
+}
+
+func (k *killable) ReleaseDelivery(ctx context.Context, d storage.Delivery) error {
+	if k.cut.Load() {
+		return errKilled
+	}
+	return k.Store.ReleaseDelivery(ctx, d)
+}
+
+// TestDeliveryAfterACrash: an instance killed while its delivery is in
+// flight records nothing; once the lease expires another instance sends
+// the same message again, and the log shows the delivery done.
+func TestDeliveryAfterACrash(t *testing.T) {
+	url := pgtest.MigratedURL(t)
+	fast := func(c *service.Config) {
+		c.Postgres = postgres.Config{URL: url, MaxConns: 4, ConnectTimeout: 3 * time.Second, QueryTimeout: 5 * time.Second}
+		c.Worker.Webhooks.Timeout = 300 * time.Millisecond
+	}
+	store, err := postgres.Open(t.Context(), postgres.Config{URL: url, MaxConns: 4, ConnectTimeout: 3 * time.Second, QueryTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	doomed := &killable{Store: store}
+	a := servicetest.Start(t, servicetest.Options{Calls: doomed, Configure: fast})
+
+	var killedAt atomic.Int64
+	rcv := newReceiver(t, func(n int, _ receivedEvent) int {
+		if n == 1 {
+			// The first attempt's instance dies while it waits.
+			doomed.cut.Store(true)
+			killedAt.Store(time.Now().UnixNano())
+			time.Sleep(time.Second)
+		}
+		return http.StatusOK
+	})
+	ep := rcv.register(t, a, storage.EventCallStarted)
+	call := twiliotest.NewCall(servicetest.AccountSID)
+	wantStatus(t, "voice", a.Webhook("/twilio/voice", call.Form("CallStatus", "ringing")), 200)
+	servicetest.Eventually(t, 10*time.Second, "the first attempt", func() bool { return doomed.cut.Load() })
+
+	b := servicetest.Start(t, servicetest.Options{Configure: fast})
+	var d storage.Delivery
+	servicetest.Eventually(t, 20*time.Second, "the delivery by the other instance", func() bool {
+		page := decodeAs[storage.DeliveryPage](t, b.Send(http.MethodGet, "/api/v1/webhooks/"+ep.ID+"/deliveries", ""))
+		if len(page.Deliveries) == 1 {
+			d = page.Deliveries[0]
+		}
+		return d.State == storage.DeliveryDelivered
+	})
+	got := rcv.events()
+	if len(got) != 2 || got[0].ID != got[1].ID || got[0].ID != d.MessageID || !bytes.Equal(got[0].Body, got[1].Body) {
+		t.Fatalf("the receiver got %+v; want the same message twice", got)
+	}
+	// The dead instance's attempt was never recorded; the lease held the
+	// delivery until it expired.
+	if d.Attempts != 1 || len(d.History) != 1 || d.History[0].Status != 200 ||
+		d.History[0].At.Before(time.Unix(0, killedAt.Load()).Add(300*time.Millisecond)) {
+		t.Errorf("the log: %+v", d)
+	}
 }

@@ -26,6 +26,10 @@ const PayloadVersion = 1
 // eventLease bounds a fan-out: a few reads and one write.
 const eventLease = time.Minute
 
+// deliveryLeaseMargin is how long a delivery's lease outlasts its
+// attempt's timeout.
+const deliveryLeaseMargin = 5 * time.Second
+
 // deliveryLoop runs deliveries until ctx is cancelled.
 func (p *Pool) deliveryLoop(ctx context.Context) {
 	timer := time.NewTimer(0)
@@ -165,8 +169,10 @@ func (p *Pool) eventPayload(ctx context.Context, e storage.Event, id string) ([]
 // found.
 func (p *Pool) deliverOne(ctx context.Context) bool {
 	wc := p.cfg.Webhooks
-	// The lease outlasts the attempt's timeout with room to record it.
-	lease := wc.Timeout + 30*time.Second
+	// The lease outlasts the attempt's timeout with room to record the
+	// outcome; an instance that dies mid-attempt holds the delivery this
+	// long before another sends it again (the same message).
+	lease := wc.Timeout + deliveryLeaseMargin
 	bctx, bcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	d, ok, err := p.events.ClaimDelivery(bctx, p.now(), lease, wc.PerEndpoint)
 	bcancel()
