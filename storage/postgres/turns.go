@@ -250,7 +250,7 @@ func (s *Store) AnswerTransfer(ctx context.Context, callSID string, n int, child
 	if !storage.ValidSID(childSID, "CA") {
 		return storage.Transfer{}, storage.Errorf(storage.ErrInvalid, "the call leg's SID must be CA and 32 hex digits")
 	}
-	return s.changeTransfer(ctx, callSID, n, `CASE WHEN transfer ? 'answered_at' OR transfer ? 'ended_at' THEN transfer
+	return s.changeTransfer(ctx, callSID, n, false, `CASE WHEN transfer ? 'answered_at' OR transfer ? 'ended_at' THEN transfer
 		ELSE transfer || jsonb_build_object('answered_at', $4::timestamptz, 'child_call_sid', $5::text, 'status', 'answered') END`,
 		norm(at), childSID)
 }
@@ -261,36 +261,29 @@ func (s *Store) EndTransfer(ctx context.Context, callSID string, n int, end stor
 	if err := end.Check(); err != nil {
 		return storage.Transfer{}, err
 	}
-	return s.changeTransfer(ctx, callSID, n, `CASE WHEN transfer ? 'ended_at' THEN transfer
+	return s.changeTransfer(ctx, callSID, n, true, `CASE WHEN transfer ? 'ended_at' THEN transfer
 		ELSE transfer || jsonb_build_object('ended_at', $4::timestamptz, 'status', $5::text, 'talk_seconds', $6::int,
 			'child_call_sid', COALESCE(NULLIF(transfer->>'child_call_sid', ''), $7::text)) END`,
-		norm(end.At), end.Status, end.TalkSeconds, end.ChildCallSID, ended(n))
+		norm(end.At), end.Status, end.TalkSeconds, end.ChildCallSID)
 }
-
-// ended marks the last argument of an EndTransfer: the transfer's event
-// subject (its turn number), recorded in the same statement once the
-// transfer has ended.
-type ended int
 
 // changeTransfer sets the transfer of assistant turn n to the expression
 // set (over the column transfer and args from $4) and returns it; when
-// there is none it tells a missing transfer from a deleted call. When the
-// last argument is an ended, the transfer.completed event is recorded in
-// the same statement.
-func (s *Store) changeTransfer(ctx context.Context, callSID string, n int, set string, args ...any) (storage.Transfer, error) {
+// there is none it tells a missing transfer from a deleted call. With
+// completes, the same statement records the transfer.completed event once
+// the transfer has ended (the turn number is its subject).
+func (s *Store) changeTransfer(ctx context.Context, callSID string, n int, completes bool, set string, args ...any) (storage.Transfer, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var doc []byte
 	q := `UPDATE turns SET transfer = ` + set + `
 		WHERE call_sid = $1 AND number = $2 AND role = $3 AND transfer IS NOT NULL
 		RETURNING transfer`
-	if k := len(args); k > 0 {
-		if e, ok := args[k-1].(ended); ok {
-			args[k-1] = strconv.Itoa(int(e))
-			q = `WITH t AS (` + q + `), ev AS (` + eventInsert(storage.EventTransferCompleted,
-				`$1::text, $`+strconv.Itoa(k+3)+`::text FROM t WHERE t.transfer ? 'ended_at'`) + `)
-				SELECT transfer FROM t`
-		}
+	if completes {
+		args = append(args, strconv.Itoa(n))
+		q = `WITH t AS (` + q + `), ev AS (` + eventInsert(storage.EventTransferCompleted,
+			`$1::text, $`+strconv.Itoa(len(args)+3)+`::text FROM t WHERE t.transfer ? 'ended_at'`) + `)
+			SELECT transfer FROM t`
 	}
 	err := s.pool.QueryRow(ctx, q, append([]any{callSID, n, storage.RoleAssistant}, args...)...).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
