@@ -91,10 +91,7 @@ func (p *Pool) fanOutOne(ctx context.Context) bool {
 		log.Info("event fanned out", "message_id", id, "deliveries", n)
 		if n > 1 {
 			// More than this worker will send next: wake another.
-			select {
-			case p.deliveryWake <- struct{}{}:
-			default:
-			}
+			p.wakeDelivery()
 		}
 	}
 	return true

@@ -236,11 +236,18 @@ func New(cfg Config, d Deps) *Pool {
 // Notify wakes an idle worker: work was just enqueued by this process.
 // It never blocks.
 func (p *Pool) Notify() {
-	for _, ch := range []chan struct{}{p.wake, p.deliveryWake} {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	p.wakeDelivery()
+}
+
+// wakeDelivery wakes an idle delivery worker. It never blocks.
+func (p *Pool) wakeDelivery() {
+	select {
+	case p.deliveryWake <- struct{}{}:
+	default:
 	}
 }
 
@@ -345,6 +352,9 @@ func (p *Pool) runOne(ctx context.Context) bool {
 	defer bcancel()
 	switch {
 	case err == nil:
+		// The work may have recorded an event (a stored recording, a
+		// summary): a delivery worker need not wait for its next poll.
+		p.wakeDelivery()
 		p.metrics.done.WithLabelValues(string(w.Kind), "ok").Inc()
 		log.Info("work done", "seconds", p.now().Sub(start).Seconds())
 	case ctx.Err() != nil:
