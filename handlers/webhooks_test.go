@@ -594,3 +594,32 @@ func TestDeliveryAfterACrash(t *testing.T) {
 		t.Errorf("the log: %+v", d)
 	}
 }
+
+// TestDeliveryRefusesRedirectToMetadata: an endpoint that redirects to
+// the instance metadata service gets nothing from there; the attempt
+// fails as refused, and the log says so.
+func TestDeliveryRefusesRedirectToMetadata(t *testing.T) {
+	in := servicetest.Start(t, servicetest.Options{})
+	var hits atomic.Int32
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/iam/security-credentials/", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirect.Close)
+	r := in.Send(http.MethodPost, "/api/v1/webhooks", `{"url": "`+redirect.URL+`/hooks", "events": ["call.started"]}`)
+	wantStatus(t, "POST /webhooks", r, http.StatusCreated)
+	ep := decodeAs[storage.Endpoint](t, r)
+	call := twiliotest.NewCall(servicetest.AccountSID)
+	wantStatus(t, "voice", in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing")), 200)
+	var d storage.Delivery
+	servicetest.Eventually(t, 10*time.Second, "a refused attempt", func() bool {
+		page := decodeAs[storage.DeliveryPage](t, in.Send(http.MethodGet, "/api/v1/webhooks/"+ep.ID+"/deliveries", ""))
+		if len(page.Deliveries) == 1 {
+			d = page.Deliveries[0]
+		}
+		return d.Attempts > 0
+	})
+	if d.State != storage.DeliveryPending || d.LastStatus != 0 || !strings.Contains(d.LastError, "target refused") || hits.Load() < 1 {
+		t.Errorf("the delivery after a redirect to the metadata service: %+v (endpoint hit %d times)", d, hits.Load())
+	}
+}
