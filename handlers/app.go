@@ -1,6 +1,6 @@
 // Package handlers is switchboard's Fiber app: the Twilio webhooks that run a
 // call, the calls API for the people who review calls, the assistants and
-// numbers API, its OpenAPI document, health endpoints and metrics. Every route is registered in (*Server).routes; errors of the
+// numbers API, the event endpoints API, its OpenAPI document, health endpoints and metrics. Every route is registered in (*Server).routes; errors of the
 // storage kinds become HTTP statuses in exactly one place, errorHandler.
 //
 // The handlers keep nothing about a call in process memory between requests:
