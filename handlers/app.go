@@ -1,6 +1,6 @@
 // Package handlers is switchboard's Fiber app: the Twilio webhooks that run a
 // call, the calls API for the people who review calls, the assistants and
-// numbers API, its OpenAPI document, health endpoints and metrics. Every route is registered in (*Server).routes; errors of the
+// numbers API, the event endpoints API, its OpenAPI document, health endpoints and metrics. Every route is registered in (*Server).routes; errors of the
 // storage kinds become HTTP statuses in exactly one place, errorHandler.
 //
 // The handlers keep nothing about a call in process memory between requests:
@@ -104,6 +104,9 @@ type Deps struct {
 	Numbers    storage.Numbers
 	Analyses   storage.Analyses
 	Versions   *assistant.Versions
+	// Endpoints serves the event endpoints API; when nil, Calls serves it
+	// if it can.
+	Endpoints storage.Endpoints
 	// Outbound checks the URLs of business tools when they are configured;
 	// nil checks only their shape.
 	Outbound *outbound.Client
@@ -143,6 +146,7 @@ type Server struct {
 	numbers    storage.Numbers
 	analyses   storage.Analyses
 	versions   *assistant.Versions
+	endpoints  storage.Endpoints
 	log        *slog.Logger
 	registry   *prometheus.Registry
 	metrics    *metrics
@@ -181,6 +185,9 @@ func New(cfg Config, d Deps) *Server {
 	origin, basePath := splitBaseURL(cfg.PublicBaseURL)
 	cfg.PublicBaseURL = origin + basePath
 	transfers, _ := d.Writes.(storage.TransferWriter)
+	if d.Endpoints == nil {
+		d.Endpoints, _ = d.Calls.(storage.Endpoints)
+	}
 	return &Server{
 		transfers:  transfers,
 		outbound:   d.Outbound,
@@ -199,6 +206,7 @@ func New(cfg Config, d Deps) *Server {
 		numbers:    d.Numbers,
 		analyses:   d.Analyses,
 		versions:   d.Versions,
+		endpoints:  d.Endpoints,
 		log:        d.Log,
 		registry:   d.Registry,
 		metrics:    newMetrics(d.Registry),
@@ -278,6 +286,12 @@ func (s *Server) routes(app *fiber.App) {
 	api.Post("/numbers", s.addNumber)
 	api.Get("/numbers/:number", s.getNumber)
 	api.Delete("/numbers/:number", s.deleteNumber)
+	api.Get("/webhooks", s.listEndpoints)
+	api.Post("/webhooks", s.createEndpoint)
+	api.Get("/webhooks/:id", s.getEndpoint)
+	api.Patch("/webhooks/:id", s.patchEndpoint)
+	api.Delete("/webhooks/:id", s.deleteEndpoint)
+	api.Get("/webhooks/:id/deliveries", s.listDeliveries)
 
 	// The console: its pages are the console's and answer errors as
 	// pages; every page but sign-in needs a signed-in person, and every

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -203,6 +204,36 @@ func exercise(t *testing.T, in *servicetest.Instance) {
 	expect("openapi", in.API(http.MethodGet, "/api/v1/openapi.json"), 200)
 	req, _ := http.NewRequest(http.MethodGet, in.URL+"/api/v1/openapi.json", nil)
 	expect("openapi without a token", in.Do(req), 401)
+
+	// Event endpoints: one receives every event of the calls below, so
+	// its delivery log has entries by the end.
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(receiver.Close)
+	created := in.Send(http.MethodPost, "/api/v1/webhooks", `{"url": "`+receiver.URL+`/events", "events": ["call.started", "call.ended", "call.summarized", "recording.stored", "transfer.completed", "call.deleted"]}`)
+	expect("webhook", created, 201)
+	hook := "/api/v1/webhooks/" + decodeAs[storage.Endpoint](t, created).ID
+	expect("webhook invalid", in.Send(http.MethodPost, "/api/v1/webhooks", `{"url": "ftp://x", "events": ["call.exploded"], "extra": 1}`), 400)
+	expect("webhook text", in.Send(http.MethodPost, "/api/v1/webhooks", `{}`, "Content-Type", "text/plain"), 415)
+	expect("webhooks", in.Send(http.MethodGet, "/api/v1/webhooks", ""), 200)
+	expect("get webhook", in.Send(http.MethodGet, hook, ""), 200)
+	expect("get no webhook", in.Send(http.MethodGet, "/api/v1/webhooks/ep_000000000000000000000000", ""), 404)
+	expect("patch webhook", in.Send(http.MethodPatch, hook, `{"enabled": false}`), 200)
+	expect("patch webhook back", in.Send(http.MethodPatch, hook, `{"enabled": true}`, "Content-Type", "application/merge-patch+json"), 200)
+	expect("patch webhook invalid", in.Send(http.MethodPatch, hook, `{"url": "https://example.com"}`), 400)
+	expect("patch webhook text", in.Send(http.MethodPatch, hook, `{"enabled": true}`, "Content-Type", "text/plain"), 415)
+	expect("patch no webhook", in.Send(http.MethodPatch, "/api/v1/webhooks/ep_000000000000000000000000", `{"enabled": true}`), 404)
+	expect("deliveries bad limit", in.Send(http.MethodGet, hook+"/deliveries?limit=0", ""), 400)
+	expect("deliveries no webhook", in.Send(http.MethodGet, "/api/v1/webhooks/ep_000000000000000000000000/deliveries", ""), 404)
+	spare := in.Send(http.MethodPost, "/api/v1/webhooks", `{"url": "https://example.com/hooks", "events": ["call.deleted"]}`)
+	expect("spare webhook", spare, 201)
+	expect("delete webhook", in.Send(http.MethodDelete, "/api/v1/webhooks/"+decodeAs[storage.Endpoint](t, spare).ID, ""), 204)
+	expect("delete no webhook", in.Send(http.MethodDelete, "/api/v1/webhooks/"+decodeAs[storage.Endpoint](t, spare).ID, ""), 404)
+	defer func() {
+		servicetest.Eventually(t, 10*time.Second, "deliveries logged", func() bool {
+			return len(decodeAs[storage.DeliveryPage](t, in.Send(http.MethodGet, hook+"/deliveries?limit=200", "")).Deliveries) > 0
+		})
+		expect("deliveries", in.Send(http.MethodGet, hook+"/deliveries?limit=2", ""), 200)
+	}()
 
 	// Assistants and numbers.
 	a := createAssistant(t, in, dentalJSON)

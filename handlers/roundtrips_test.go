@@ -68,6 +68,10 @@ func TestRoundTripsPerWebhook(t *testing.T) {
 	// instance (the warm-up) and kept.
 	a := createAssistant(t, in, `{"name": "Routed", "prompt": "You answer for the routed number.", "greeting": "Routed hello."}`)
 	wantStatus(t, "POST /numbers", in.Send(http.MethodPost, "/api/v1/numbers", `{"number": "+18005550177", "assistant_id": "`+a.ID+`"}`), http.StatusCreated)
+	// An endpoint that wants every event: the events are recorded by the
+	// webhooks' own statements, at no extra round trip.
+	wantStatus(t, "POST /webhooks", in.Send(http.MethodPost, "/api/v1/webhooks",
+		`{"url": "https://crm.example.com/hooks", "events": ["call.started", "call.ended", "call.deleted", "transfer.completed"]}`), http.StatusCreated)
 	for _, routed := range []bool{false, true} {
 		newCall := func() twiliotest.Call {
 			c := twiliotest.NewCall(servicetest.AccountSID)
@@ -114,6 +118,27 @@ func TestRoundTripsPerWebhook(t *testing.T) {
 			}
 		}
 	})
+	started, ended := 0, 0
+	for {
+		e, ok, err := in.Service.Calls.ClaimEvent(t.Context(), time.Now(), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		switch e.Type {
+		case storage.EventCallStarted:
+			started++
+		case storage.EventCallEnded:
+			ended++
+		}
+	}
+	// Four measured calls and the warm-ups start; the unknown calls' first
+	// webhooks are not their start, and their status ends one.
+	if started != 5 || ended != 5 {
+		t.Errorf("recorded %d call.started and %d call.ended events, want 5 and 5", started, ended)
+	}
 	if r := in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusOK {
 		t.Fatalf("the measured call: %d %s", r.Status, r.Body)
 	}

@@ -163,6 +163,8 @@ type Store interface {
 	Assistants
 	Numbers
 	Analyses
+	Endpoints
+	EventQueue
 }
 
 // CallReader reads one call or recording: what the worker needs of the

@@ -111,7 +111,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 
 	tw := worker.NewTwilio(cfg.TwilioAPIBaseURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken)
 	deps := worker.Deps{Calls: m.Calls, Work: m.Calls, Analyses: m.Calls, Versions: m.Versions,
-		Blobs: m.Blobs, Assistant: m.AI, Twilio: tw, Log: log, Registry: m.Registry}
+		Blobs: m.Blobs, Assistant: m.AI, Twilio: tw, Log: log, Registry: m.Registry,
+		Events: m.Calls, Outbound: m.outbound()}
 	replicaBucket := ""
 	if m.Replica != nil {
 		replicaBucket = cfg.S3.ReplicaBucket
@@ -146,7 +147,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		ReplicaBucket:    replicaBucket,
 	}, handlers.Deps{
 		Calls: m.Calls, Writes: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
-		Assistants: m.Calls, Numbers: m.Calls, Analyses: m.Calls, Versions: m.Versions,
+		Assistants: m.Calls, Numbers: m.Calls, Analyses: m.Calls, Versions: m.Versions, Endpoints: m.Calls,
 		Registry: m.Registry, WorkReady: m.Workers.Notify,
 		Capture: capture, CaptureRefused: o.CaptureRefused,
 		RequestID: lambda.RequestID, AltTargets: lambda.AltTargets,

@@ -1,7 +1,8 @@
 // Package worker runs switchboard's durable background work: archiving
 // recordings from Twilio into the blob store, writing post-call summaries
 // and analyses (and re-analyses), deleting archived media at Twilio and
-// erasing deleted calls' audio in the replica bucket. Work lives in the
+// erasing deleted calls' audio in the replica bucket, and delivering
+// events to the business's endpoints, on workers of their own. Work lives in the
 // call store, claimed with a lease, so any instance may run it and an
 // instance that dies loses nothing: the lease expires and another instance
 // finishes the work.
@@ -21,13 +22,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"switchboard/assistant"
+	"switchboard/runtime/outbound"
 	"switchboard/storage"
 )
 
 // Config is the worker pool's configuration, read from the environment.
 type Config struct {
-	// Size is the number of concurrent workers; 0 runs none (under Lambda,
-	// or for instances that only answer webhooks).
+	// Size is the number of concurrent workers; 0 runs none, and no
+	// delivery workers either (under Lambda, or for instances that only
+	// answer webhooks).
 	Size int `env:"WORKERS" envDefault:"4"`
 	// PollInterval is how often an idle worker looks for due work.
 	PollInterval time.Duration `env:"WORKER_POLL_INTERVAL" envDefault:"2s"`
@@ -57,6 +60,51 @@ type Config struct {
 	// minutes for nearly every object (its Replication Time Control
 	// promise). Used only with a replica bucket.
 	ReplicaRecheck time.Duration `env:"S3_REPLICA_RECHECK" envDefault:"15m"`
+	// Webhooks configures event deliveries.
+	Webhooks WebhookConfig
+}
+
+// WebhookConfig shapes event deliveries to the business's endpoints. They
+// run on workers of their own, so a slow or failing endpoint never holds
+// up archiving, summaries or analyses, and each endpoint gets at most
+// PerEndpoint of them at once, so it cannot hold up the other endpoints.
+type WebhookConfig struct {
+	// Workers is the number of concurrent delivery workers (each also
+	// fans events out into deliveries); 0 delivers nothing.
+	Workers int `env:"WEBHOOK_WORKERS" envDefault:"4"`
+	// PerEndpoint bounds the deliveries in flight to one endpoint, across
+	// every instance.
+	PerEndpoint int `env:"WEBHOOK_CONCURRENCY_PER_ENDPOINT" envDefault:"2"`
+	// Timeout bounds one delivery attempt, the endpoint's answer included.
+	Timeout time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
+	// RetryWindow is how long a delivery is retried before it fails and
+	// its endpoint is disabled; BackoffBase and BackoffMax shape the
+	// delays in between (see Policy).
+	RetryWindow time.Duration `env:"WEBHOOK_RETRY_WINDOW" envDefault:"24h"`
+	BackoffBase time.Duration `env:"WEBHOOK_BACKOFF_BASE" envDefault:"5s"`
+	BackoffMax  time.Duration `env:"WEBHOOK_BACKOFF_MAX" envDefault:"1h"`
+}
+
+// Validate reports every problem at once, naming the variable.
+func (c WebhookConfig) Validate() error {
+	var errs []error
+	if c.Workers < 0 || c.Workers > 256 {
+		errs = append(errs, errors.New("WEBHOOK_WORKERS must be from 0 to 256"))
+	}
+	if c.PerEndpoint < 1 || c.PerEndpoint > 64 {
+		errs = append(errs, errors.New("WEBHOOK_CONCURRENCY_PER_ENDPOINT must be from 1 to 64"))
+	}
+	// The outbound client bounds every request at 10s too.
+	if c.Timeout < 100*time.Millisecond || c.Timeout > 10*time.Second {
+		errs = append(errs, errors.New("WEBHOOK_TIMEOUT must be from 100ms to 10s"))
+	}
+	if c.BackoffBase <= 0 || c.BackoffMax < c.BackoffBase {
+		errs = append(errs, errors.New("WEBHOOK_BACKOFF_BASE must be positive and at most WEBHOOK_BACKOFF_MAX"))
+	}
+	if c.RetryWindow < c.BackoffBase {
+		errs = append(errs, errors.New("WEBHOOK_RETRY_WINDOW must be at least WEBHOOK_BACKOFF_BASE"))
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultConfig is the configuration with every default applied, for
@@ -98,6 +146,9 @@ func (c Config) Validate() error {
 	if c.ReplicaRecheck < time.Second {
 		errs = append(errs, errors.New("S3_REPLICA_RECHECK must be at least 1s"))
 	}
+	if err := c.Webhooks.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -124,6 +175,10 @@ type Deps struct {
 	// service now writes to. Without them the pool runs no erasure.
 	Erasures storage.ErasureQueue
 	Buckets  map[string]storage.BlobStore
+	// Events and Outbound, both set, fan events out and deliver them to
+	// the business's endpoints; without them the pool delivers none.
+	Events   storage.EventQueue
+	Outbound *outbound.Client
 }
 
 // Pool runs Config.Size workers until stopped.
@@ -141,9 +196,15 @@ type Pool struct {
 	// erasures and buckets are both set or both nil (see Deps).
 	erasures storage.ErasureQueue
 	buckets  map[string]storage.BlobStore
+	// events and out are both set or both nil (see Deps).
+	events   storage.EventQueue
+	out      *outbound.Client
+	policies map[storage.WorkKind]Policy
 
 	wake chan struct{}
-	now  func() time.Time
+	// deliveryWake wakes an idle delivery worker.
+	deliveryWake chan struct{}
+	now          func() time.Time
 	// lastPurge is when this pool last purged tombstones (Unix ns; 0: never).
 	lastPurge atomic.Int64
 	// lastBacklog is when this pool last counted the erasures (Unix ns).
@@ -158,13 +219,18 @@ func New(cfg Config, d Deps) *Pool {
 	if d.Erasures == nil || len(d.Buckets) == 0 {
 		d.Erasures, d.Buckets = nil, nil
 	}
+	if d.Events == nil || d.Outbound == nil {
+		d.Events, d.Outbound = nil, nil
+	}
 	return &Pool{
 		cfg: cfg, calls: d.Calls, work: d.Work, analyses: d.Analyses, versions: d.Versions,
 		blobs: d.Blobs, ai: d.Assistant, twilio: d.Twilio, log: d.Log,
 		erasures: d.Erasures, buckets: d.Buckets,
-		metrics: newMetrics(d.Registry),
-		wake:    make(chan struct{}, 1),
-		now:     time.Now,
+		events: d.Events, out: d.Outbound, policies: cfg.policies(),
+		metrics:      newMetrics(d.Registry),
+		wake:         make(chan struct{}, 1),
+		deliveryWake: make(chan struct{}, 1),
+		now:          time.Now,
 	}
 }
 
@@ -173,6 +239,15 @@ func New(cfg Config, d Deps) *Pool {
 func (p *Pool) Notify() {
 	select {
 	case p.wake <- struct{}{}:
+	default:
+	}
+	p.wakeDelivery()
+}
+
+// wakeDelivery wakes an idle delivery worker. It never blocks.
+func (p *Pool) wakeDelivery() {
+	select {
+	case p.deliveryWake <- struct{}{}:
 	default:
 	}
 }
@@ -184,6 +259,12 @@ func (p *Pool) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i := 0; i < p.cfg.Size; i++ {
 		wg.Go(func() { p.loop(ctx) })
+	}
+	// WORKERS=0 is an instance that runs no background work of any kind.
+	if p.events != nil && p.cfg.Size > 0 {
+		for i := 0; i < p.cfg.Webhooks.Workers; i++ {
+			wg.Go(func() { p.deliveryLoop(ctx) })
+		}
 	}
 	wg.Wait()
 }
@@ -200,6 +281,9 @@ func (p *Pool) Drain(ctx context.Context) int {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				ran := p.runNext(ctx)
+				if p.events != nil && ctx.Err() == nil {
+					ran += p.deliverNext(ctx)
+				}
 				if ran == 0 {
 					return
 				}
@@ -269,6 +353,9 @@ func (p *Pool) runOne(ctx context.Context) bool {
 	defer bcancel()
 	switch {
 	case err == nil:
+		// The work may have recorded an event (a stored recording, a
+		// summary): a delivery worker need not wait for its next poll.
+		p.wakeDelivery()
 		p.metrics.done.WithLabelValues(string(w.Kind), "ok").Inc()
 		log.Info("work done", "seconds", p.now().Sub(start).Seconds())
 	case ctx.Err() != nil:
@@ -334,12 +421,13 @@ func isPermanent(err error) bool {
 }
 
 func (p *Pool) fail(ctx context.Context, w Work, err error, log *slog.Logger) {
-	final := isPermanent(err) || w.Attempts >= p.cfg.MaxAttempts
+	retryAt, again := p.policy(w.Kind).Next(w.Attempts, time.Time{}, p.now())
+	final := isPermanent(err) || !again
 	msg := err.Error()
 	if len(msg) > 500 {
 		msg = msg[:500]
 	}
-	f := storage.Failure{Err: msg, Final: final, RetryAt: p.now().Add(p.backoff(w.Attempts))}
+	f := storage.Failure{Err: msg, Final: final, RetryAt: retryAt}
 	if ferr := p.work.FailWork(ctx, w, f); ferr != nil && !errors.Is(ferr, storage.ErrNotFound) {
 		log.Warn("worker: recording the failure failed", "err", ferr.Error())
 	}
@@ -370,14 +458,9 @@ func (p *Pool) run(ctx context.Context, w Work, log *slog.Logger) error {
 	}
 }
 
-// backoff is base·2^(attempt-1), capped at max, with ±20 % jitter so
-// retries of many items spread out.
+// backoff is the default policy's delay after failed attempt n.
 func (p *Pool) backoff(attempt int) time.Duration {
-	d := p.cfg.BackoffBase
-	for i := 1; i < attempt && d < p.cfg.BackoffMax; i++ {
-		d *= 2
-	}
-	return jitter(min(d, p.cfg.BackoffMax))
+	return p.policy("").delay(attempt)
 }
 
 func jitter(d time.Duration) time.Duration {
@@ -393,6 +476,8 @@ type metrics struct {
 	// store's backlog as this pool last counted it.
 	erasures         *prometheus.CounterVec
 	pending, failing prometheus.Gauge
+	// deliveries counts event delivery attempts by outcome.
+	deliveries *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -413,9 +498,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "switchboard_replica_erasures_failing",
 			Help: "Pending replica erasures whose last attempt failed, as last counted: the replica bucket is unreachable or refuses.",
 		}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_event_deliveries_total",
+			Help: "Attempts at delivering an event to an endpoint, by outcome (delivered, retry, failed, released).",
+		}, []string{"outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.done, m.erasures, m.pending, m.failing)
+		reg.MustRegister(m.done, m.erasures, m.pending, m.failing, m.deliveries)
 	}
 	return m
 }

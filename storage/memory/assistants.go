@@ -315,5 +315,8 @@ func (s *Store) CompleteAnalysis(ctx context.Context, w storage.Work, a storage.
 	if run, ok := s.runs[w.RunID]; ok {
 		run.Done++
 	}
+	if w.RunID == 0 {
+		s.recordEvent(storage.EventCallSummarized, it.w.CallSID, "", time.Time{})
+	}
 	return nil
 }

@@ -25,6 +25,7 @@ func (s *Store) StartCall(ctx context.Context, nc storage.NewCall, greeting stor
 	if err != nil {
 		return storage.Call{}, storage.Turn{}, err
 	}
+	s.recordEvent(storage.EventCallStarted, nc.SID, "", time.Time{})
 	key := turnKey{0, storage.RoleAssistant}
 	if a, ok := s.version(r.call.Assistant); ok {
 		// The call's assistant greets, not the default.
@@ -240,6 +241,7 @@ func (s *Store) ApplyStatus(ctx context.Context, nc storage.NewCall, ev storage.
 		r.call.EndedAt = normPtr(&ev.At)
 		r.call.Duration = ev.Duration
 		s.enqueue(storage.WorkSummarizeCall, sid, "")
+		s.recordEvent(storage.EventCallEnded, sid, "", time.Time{})
 	}
 	changed := false
 	if !slices.ContainsFunc(r.timeline, func(e storage.StatusEvent) bool { return e.Status == ev.Status }) {
@@ -258,6 +260,7 @@ func (s *Store) ApplyStatus(ctx context.Context, nc storage.NewCall, ev storage.
 			r.call.EndedAt = normPtr(&ev.At)
 			r.call.Duration = ev.Duration
 			s.enqueue(storage.WorkSummarizeCall, sid, "")
+			s.recordEvent(storage.EventCallEnded, sid, "", time.Time{})
 		}
 		changed = true
 	}
@@ -297,6 +300,7 @@ func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOpti
 	delete(s.calls, sid)
 	deleted := norm(time.Now())
 	s.tombstones[sid] = deleted
+	s.recordEvent(storage.EventCallDeleted, sid, "", deleted)
 	if keys := storage.BlobKeys(recs); o.ReplicaBucket != "" && len(keys) > 0 {
 		s.erasures = append(s.erasures, &erasureItem{e: storage.Erasure{CallSID: sid, Bucket: o.ReplicaBucket, Keys: keys, DeletedAt: deleted, Pass: 1}})
 	}

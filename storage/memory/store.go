@@ -36,6 +36,16 @@ type Store struct {
 	numbers    map[string]storage.Number
 	runs       map[int64]*storage.AnalysisRun
 	nextRunID  int64
+
+	// endpoints by ID, and their IDs oldest first; endpointTurn is when
+	// each last had a delivery claimed (taking endpoints in turn).
+	endpoints      map[string]*storage.Endpoint
+	endpointOrder  []string
+	endpointTurn   map[string]time.Time
+	events         []*eventItem    // by ID, oldest first
+	deliveries     []*deliveryItem // by ID, oldest first
+	nextEventID    int64
+	nextDeliveryID int64
 }
 
 // callRecord is a call and the parts it owns. The parts are kept apart from
@@ -56,12 +66,14 @@ type turnKey struct {
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		calls:      make(map[string]*callRecord),
-		recordings: make(map[string]*storage.Recording),
-		tombstones: make(map[string]time.Time),
-		assistants: make(map[string]*assistantRecord),
-		numbers:    make(map[string]storage.Number),
-		runs:       make(map[int64]*storage.AnalysisRun),
+		calls:        make(map[string]*callRecord),
+		recordings:   make(map[string]*storage.Recording),
+		tombstones:   make(map[string]time.Time),
+		assistants:   make(map[string]*assistantRecord),
+		numbers:      make(map[string]storage.Number),
+		runs:         make(map[int64]*storage.AnalysisRun),
+		endpoints:    make(map[string]*storage.Endpoint),
+		endpointTurn: make(map[string]time.Time),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"time"
 
 	"switchboard/storage"
@@ -119,6 +120,9 @@ func (s *Store) changeTransfer(callSID string, n int, change func(*storage.Trans
 	change(&tr)
 	t.Transfer = &tr
 	r.turns[key] = t
+	if tr.EndedAt != nil {
+		s.recordEvent(storage.EventTransferCompleted, callSID, strconv.Itoa(n), time.Time{})
+	}
 	return copyTransfer(tr), nil
 }
 

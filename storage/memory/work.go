@@ -109,6 +109,7 @@ func (s *Store) CompleteRecording(ctx context.Context, w storage.Work, blob stor
 		rec.ContentType = blob.ContentType
 		rec.StoredAt = &stored
 		rec.LastError = ""
+		s.recordEvent(storage.EventRecordingStored, rec.CallSID, rec.SID, time.Time{})
 		if deleteMedia {
 			s.enqueue(storage.WorkDeleteTwilioMedia, rec.CallSID, rec.SID)
 		}
@@ -131,6 +132,8 @@ func (s *Store) CompleteSummary(ctx context.Context, w storage.Work, sum storage
 		c.summary = &sum
 		if analyze {
 			s.enqueueOnce(storage.WorkAnalyzeCall, it.w.CallSID, "", 0)
+		} else {
+			s.recordEvent(storage.EventCallSummarized, it.w.CallSID, "", time.Time{})
 		}
 		return nil
 	})
@@ -180,6 +183,10 @@ func (s *Store) FailWork(ctx context.Context, w storage.Work, f storage.Failure)
 	if f.Final {
 		if rec != nil {
 			rec.State = storage.RecordingFailed
+		}
+		if it.w.Kind == storage.WorkAnalyzeCall && it.w.RunID == 0 {
+			// The summary's event waited for the analysis, which will not come.
+			s.recordEvent(storage.EventCallSummarized, it.w.CallSID, "", time.Time{})
 		}
 		s.work = slices.Delete(s.work, i, i+1)
 		return nil

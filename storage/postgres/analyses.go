@@ -143,6 +143,10 @@ func (s *Store) CompleteAnalysis(ctx context.Context, w storage.Work, a storage.
 		b.Queue(`UPDATE calls SET analysis = $2::jsonb, analysis_version = $3, analyzed_at = $4 WHERE sid = $1`,
 			w.CallSID, string(a.Fields), a.AssistantVersion, orNow(a.CreatedAt))
 		b.Queue(`UPDATE analysis_runs SET done = done + 1 WHERE id = $1`, w.RunID)
+		if w.RunID == 0 {
+			// The analysis that follows the summary completes the call's summary event.
+			b.Queue(eventInsert(storage.EventCallSummarized, `$1::text, ''::text WHERE true`), w.CallSID)
+		}
 		return tx.SendBatch(ctx, b).Close()
 	})
 }

@@ -122,6 +122,7 @@ func (s *Store) StartCall(ctx context.Context, nc storage.NewCall, greeting stor
 	var cs callScan
 	err = s.pool.QueryRow(ctx, `
 		WITH call AS (`+upsertCall+`
+		), started AS (`+eventInsert(storage.EventCallStarted, `call.sid, '' FROM call WHERE true`)+`
 		), said AS (
 			SELECT call.sid, COALESCE(v.settings->>'greeting', $9) AS text,
 				CASE WHEN v.settings IS NULL THEN $12 ELSE '' END AS error
@@ -430,6 +431,8 @@ var applyStatus = `
 		INSERT INTO work (kind, call_sid) SELECT 'summarize_call', $1
 		WHERE $10 AND (EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM upd WHERE old_rank < $7))
 		ON CONFLICT (kind, call_sid, recording_sid) DO NOTHING
+	), ended AS (` + eventInsert(storage.EventCallEnded, `$1::text, ''
+		WHERE $10 AND (EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM upd WHERE old_rank < $7))`) + `
 	)
 	SELECT ` + callCols + ` FROM ins
 	UNION ALL
@@ -512,6 +515,7 @@ func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOpti
 			b.Queue(`INSERT INTO blob_erasures (call_sid, bucket, keys, deleted_at) VALUES ($1, $2, $3, $4)`, sid, o.ReplicaBucket, keys, deleted)
 		}
 		b.Queue(`DELETE FROM calls WHERE sid = $1`, sid)
+		b.Queue(eventInsert(storage.EventCallDeleted, `$1::text, ''::text WHERE true`), sid)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -249,7 +250,7 @@ func (s *Store) AnswerTransfer(ctx context.Context, callSID string, n int, child
 	if !storage.ValidSID(childSID, "CA") {
 		return storage.Transfer{}, storage.Errorf(storage.ErrInvalid, "the call leg's SID must be CA and 32 hex digits")
 	}
-	return s.changeTransfer(ctx, callSID, n, `CASE WHEN transfer ? 'answered_at' OR transfer ? 'ended_at' THEN transfer
+	return s.changeTransfer(ctx, callSID, n, false, `CASE WHEN transfer ? 'answered_at' OR transfer ? 'ended_at' THEN transfer
 		ELSE transfer || jsonb_build_object('answered_at', $4::timestamptz, 'child_call_sid', $5::text, 'status', 'answered') END`,
 		norm(at), childSID)
 }
@@ -260,7 +261,7 @@ func (s *Store) EndTransfer(ctx context.Context, callSID string, n int, end stor
 	if err := end.Check(); err != nil {
 		return storage.Transfer{}, err
 	}
-	return s.changeTransfer(ctx, callSID, n, `CASE WHEN transfer ? 'ended_at' THEN transfer
+	return s.changeTransfer(ctx, callSID, n, true, `CASE WHEN transfer ? 'ended_at' THEN transfer
 		ELSE transfer || jsonb_build_object('ended_at', $4::timestamptz, 'status', $5::text, 'talk_seconds', $6::int,
 			'child_call_sid', COALESCE(NULLIF(transfer->>'child_call_sid', ''), $7::text)) END`,
 		norm(end.At), end.Status, end.TalkSeconds, end.ChildCallSID)
@@ -268,14 +269,23 @@ func (s *Store) EndTransfer(ctx context.Context, callSID string, n int, end stor
 
 // changeTransfer sets the transfer of assistant turn n to the expression
 // set (over the column transfer and args from $4) and returns it; when
-// there is none it tells a missing transfer from a deleted call.
-func (s *Store) changeTransfer(ctx context.Context, callSID string, n int, set string, args ...any) (storage.Transfer, error) {
+// there is none it tells a missing transfer from a deleted call. With
+// completes, the same statement records the transfer.completed event once
+// the transfer has ended (the turn number is its subject).
+func (s *Store) changeTransfer(ctx context.Context, callSID string, n int, completes bool, set string, args ...any) (storage.Transfer, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var doc []byte
-	err := s.pool.QueryRow(ctx, `UPDATE turns SET transfer = `+set+`
+	q := `UPDATE turns SET transfer = ` + set + `
 		WHERE call_sid = $1 AND number = $2 AND role = $3 AND transfer IS NOT NULL
-		RETURNING transfer`, append([]any{callSID, n, storage.RoleAssistant}, args...)...).Scan(&doc)
+		RETURNING transfer`
+	if completes {
+		args = append(args, strconv.Itoa(n))
+		q = `WITH t AS (` + q + `), ev AS (` + eventInsert(storage.EventTransferCompleted,
+			`$1::text, $`+strconv.Itoa(len(args)+3)+`::text FROM t WHERE t.transfer ? 'ended_at'`) + `)
+			SELECT transfer FROM t`
+	}
+	err := s.pool.QueryRow(ctx, q, append([]any{callSID, n, storage.RoleAssistant}, args...)...).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if err := s.missingCall(ctx, callSID); errors.Is(err, storage.ErrGone) {
 			return storage.Transfer{}, err

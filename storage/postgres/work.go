@@ -120,6 +120,9 @@ func (s *Store) CompleteRecording(ctx context.Context, w storage.Work, blob stor
 		if tag.RowsAffected() == 0 {
 			return storage.Errorf(storage.ErrInvalid, "work is not a recording to archive")
 		}
+		if err := recordEvent(ctx, tx, storage.EventRecordingStored, callSID, recSID); err != nil {
+			return err
+		}
 		if deleteMedia {
 			return enqueue(ctx, tx, storage.WorkDeleteTwilioMedia, callSID, recSID)
 		}
@@ -146,8 +149,12 @@ func (s *Store) CompleteSummary(ctx context.Context, w storage.Work, sum storage
 			ON CONFLICT (call_sid) DO UPDATE SET text = excluded.text, reason = excluded.reason,
 				outcome = excluded.outcome, follow_up = excluded.follow_up, created_at = excluded.created_at`,
 			callSID, sum.Text, sum.Reason, sum.Outcome, sum.FollowUp, orNow(sum.CreatedAt))
-		if err != nil || !analyze {
+		if err != nil {
 			return err
+		}
+		if !analyze {
+			// Without an analysis to wait for, the call is summarized now.
+			return recordEvent(ctx, tx, storage.EventCallSummarized, callSID, "")
 		}
 		return enqueue(ctx, tx, storage.WorkAnalyzeCall, callSID, "")
 	})
@@ -176,13 +183,18 @@ func (s *Store) FailWork(ctx context.Context, w storage.Work, f storage.Failure)
 		retryAt = &t
 	}
 	change := `UPDATE work SET last_error = $3, lease = NULL, lease_until = NULL, run_at = $4
-		WHERE id = $1 AND lease = $2 RETURNING kind, recording_sid, attempts, run_id`
+		WHERE id = $1 AND lease = $2 RETURNING kind, call_sid, recording_sid, attempts, run_id`
 	state := "state"
 	runs := "failed"
+	summarized := ""
 	if f.Final {
-		change = `DELETE FROM work WHERE id = $1 AND lease = $2 RETURNING kind, recording_sid, attempts, run_id`
+		change = `DELETE FROM work WHERE id = $1 AND lease = $2 RETURNING kind, call_sid, recording_sid, attempts, run_id`
 		state = "'failed'"
 		runs = "failed + 1"
+		// The summary's event waited for the call's analysis, which will
+		// not come now: it goes without.
+		summarized = `, summarized AS (` + eventInsert(storage.EventCallSummarized,
+			`w.call_sid, '' FROM w WHERE w.kind = 'analyze_call' AND w.run_id IS NULL`) + `)`
 	}
 	args := []any{w.ID, w.Lease, f.Err}
 	if !f.Final {
@@ -197,7 +209,7 @@ func (s *Store) FailWork(ctx context.Context, w storage.Work, f storage.Failure)
 			WHERE w.kind = 'archive_recording' AND r.sid = w.recording_sid
 		), run AS (
 			UPDATE analysis_runs r SET failed = `+runs+`, last_error = $3 FROM w WHERE r.id = w.run_id
-		)
+		)`+summarized+`
 		SELECT count(*) FROM w`, args...).Scan(&n)
 	if err != nil {
 		return translate(err, "fail work")

@@ -49,6 +49,7 @@ func TestCallStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Erasures", func(t *testing.T) { testErasures(t, newStore) })
 	t.Run("Copies", func(t *testing.T) { testCopies(t, newStore) })
 	t.Run("Assistants", func(t *testing.T) { TestAssistants(t, newStore) })
+	t.Run("Events", func(t *testing.T) { testEvents(t, newStore) })
 	t.Run("Ping", func(t *testing.T) {
 		t.Run("OK", func(t *testing.T) {
 			if err := newStore(t).Ping(t.Context()); err != nil {

@@ -68,6 +68,8 @@ func Config(t testing.TB, media *twiliotest.Media) service.Config {
 	c.Worker.Size, c.Worker.PollInterval, c.Worker.Lease = 1, 20*time.Millisecond, 30*time.Second
 	c.Worker.MaxAttempts, c.Worker.BackoffBase, c.Worker.BackoffMax = 5, 10*time.Millisecond, 50*time.Millisecond
 	c.Model.SummaryTimeout, c.Worker.SummaryTimeout = 10*time.Second, 10*time.Second
+	c.Worker.Webhooks.Workers, c.Worker.Webhooks.Timeout = 2, 5*time.Second
+	c.Worker.Webhooks.BackoffBase, c.Worker.Webhooks.BackoffMax = 10*time.Millisecond, 50*time.Millisecond
 	return c
 }
 
