@@ -42,6 +42,13 @@ func (p *historyProbe) Stream(ctx context.Context, c assistant.Conversation, sin
 	return p.Scripted.Stream(ctx, c, sink)
 }
 
+func (p *historyProbe) Reply(ctx context.Context, c assistant.Conversation) (assistant.Reply, error) {
+	p.mu.Lock()
+	p.seen[c.CallSID] = append(p.seen[c.CallSID], len(c.Turns))
+	p.mu.Unlock()
+	return p.Scripted.Reply(ctx, c)
+}
+
 // histories is what the probe saw for a call.
 func (p *historyProbe) histories(sid string) []int {
 	p.mu.Lock()
