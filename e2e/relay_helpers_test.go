@@ -57,8 +57,9 @@ func (p *historyProbe) histories(sid string) []int {
 }
 
 // relayCluster starts n relay-mode instances on one fresh database, each
-// with its own probe (so a test can tell which instance answered).
-func relayCluster(t *testing.T, n int, wordDelay time.Duration, tune func(*service.Config)) (*cluster, []*historyProbe) {
+// with its own probe (so a test can tell which instance answered); tune
+// adjusts instance i's configuration.
+func relayCluster(t *testing.T, n int, wordDelay time.Duration, tune func(i int, c *service.Config)) (*cluster, []*historyProbe) {
 	t.Helper()
 	probes := make([]*historyProbe, n)
 	for i := range probes {
@@ -66,12 +67,12 @@ func relayCluster(t *testing.T, n int, wordDelay time.Duration, tune func(*servi
 	}
 	c := startInstances(t, n, pgtest.MigratedURL(t), clusterOptions{
 		assistant: func(i int) assistant.Assistant { return probes[i] },
-		configure: func(c *service.Config) {
+		configureEach: func(i int, c *service.Config) {
 			c.CallMode = handlers.ModeRelay
 			c.Relay.ResumeAfter = 300 * time.Millisecond
 			c.Relay.DrainTalkWait = 5 * time.Second
 			if tune != nil {
-				tune(c)
+				tune(i, c)
 			}
 		},
 	})

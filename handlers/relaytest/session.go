@@ -36,6 +36,9 @@ type Session struct {
 	c        *Client
 	buffered []map[string]any
 	lastSent map[string]any
+	// sentOn is the socket the last event went out on: its answer is read
+	// there first, whatever socket came after.
+	sentOn *Client
 	// textsAtSend is the socket's text-frame count when the last prompt
 	// was sent: no text since means Twilio cannot know it was answered.
 	textsAtSend int64
@@ -143,7 +146,7 @@ func (s *Session) send(ctx context.Context, ev map[string]any) error {
 		s.mu.Unlock()
 		if err := c.Send(ev); err == nil {
 			s.mu.Lock()
-			s.lastSent = ev
+			s.lastSent, s.sentOn = ev, c
 			s.mu.Unlock()
 			return nil
 		}
@@ -208,7 +211,7 @@ func (s *Session) recover(ctx context.Context, c *Client) error {
 		if err := nc.Send(ev); err != nil {
 			return err
 		}
-		s.lastSent = ev
+		s.lastSent, s.sentOn = ev, nc
 	}
 	return nil
 }
@@ -222,8 +225,15 @@ func (s *Session) Reply(ctx context.Context, timeout time.Duration) (string, []F
 	var b strings.Builder
 	var frames []Frame
 	deadline := time.Now().Add(timeout)
+	s.mu.Lock()
+	c := s.sentOn
+	s.mu.Unlock()
+	if c == nil {
+		c = s.Client()
+	}
 	for {
-		c := s.Client()
+		// Next returns every frame the socket received before it says
+		// the socket closed.
 		f, err := c.Next(time.Until(deadline))
 		if err != nil {
 			select {
@@ -231,6 +241,11 @@ func (s *Session) Reply(ctx context.Context, timeout time.Duration) (string, []F
 				if rerr := s.recover(ctx, c); rerr != nil {
 					return b.String(), frames, rerr
 				}
+				nc := s.Client()
+				if nc == c {
+					return b.String(), frames, err
+				}
+				c = nc
 				b.Reset()
 				continue
 			default:
