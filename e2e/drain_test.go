@@ -219,3 +219,61 @@ func gaugeValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
 	t.Fatalf("no gauge %s", name)
 	return 0
 }
+
+// TestRelayDrainWithoutApplicationReconnect: without applicationReconnect
+// a dropped socket cannot come back, so a draining instance keeps its
+// streamed calls, says it waits for them (readiness, the
+// switchboard_relay_drain_waiting_calls gauge), and stops once they end,
+// or at RELAY_DRAIN_CALL_WAIT, when it drops the rest: their session
+// fails and <Connect action> carries them on with <Gather> elsewhere.
+func TestRelayDrainWithoutApplicationReconnect(t *testing.T) {
+	const bound = 3 * time.Second
+	c, _ := relayCluster(t, 2, 0, func(i int, c *service.Config) {
+		c.Relay.ApplicationReconnect, c.Relay.DrainCallWait = false, bound
+	})
+	a, b := c.instances[0], c.instances[1]
+	lb := &balancer{instances: c.instances}
+	never := func(int) bool { return false }
+	_, ending := startRelayCall(t, lb, a, never)
+	staying, s := startRelayCall(t, lb, a, never)
+	ctx := t.Context()
+
+	began := time.Now()
+	done := make(chan struct{})
+	go func() { a.Terminate(); close(done) }()
+	servicetest.Eventually(t, 5*time.Second, "the drain to count the calls it waits for", func() bool {
+		return gaugeValue(t, a.Registry, "switchboard_relay_drain_waiting_calls") == 2
+	})
+	// The calls go on on the draining instance.
+	if err := s.Prompt(ctx, "What are your opening hours?"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Reply(ctx, 10*time.Second); err != nil {
+		t.Fatalf("a call on the draining instance: %v", err)
+	}
+	select {
+	case <-done:
+		t.Fatal("the instance stopped while its streamed calls were live")
+	default:
+	}
+	ending.Close()
+	servicetest.Eventually(t, 5*time.Second, "the ended call to leave", func() bool { return a.Server.RelaySessions() == 1 })
+
+	// The other call outlives the bound: dropped, its session ends.
+	select {
+	case <-done:
+	case <-time.After(bound + 20*time.Second):
+		t.Fatal("the drain outlived its bound")
+	}
+	t.Logf("drain without applicationReconnect stopped after %s (bound %s)", time.Since(began).Round(time.Millisecond), bound)
+	if _, _, err := s.Reply(ctx, 5*time.Second); err == nil || s.Ended() == nil {
+		t.Fatalf("the call still open at the bound was not dropped (%v)", err)
+	}
+	r := b.Webhook("/twilio/relay/action", actionForm(staying, "SessionStatus", "failed", "ErrorCode", "64105"))
+	if _, next := parseGather(t, r.Body); next != 2 {
+		t.Errorf("action after the drop = %s; want the call carried on with <Gather> at turn 2", r.Body)
+	}
+	if n := gaugeValue(t, a.Registry, "switchboard_relay_drain_waiting_calls"); n != 0 {
+		t.Errorf("waiting calls after the drain = %v, want 0", n)
+	}
+}

@@ -130,8 +130,12 @@ func startRelayCall(t *testing.T, b *balancer, in *servicetest.Instance, reconne
 			} `xml:"ConversationRelay"`
 		} `xml:"Connect"`
 	}
-	if err := xml.Unmarshal([]byte(r.Body), &doc); err != nil || doc.Connect.Relay.Reconnect != "true" {
-		t.Fatalf("incoming-call TwiML has no applicationReconnect=\"true\" (%v): %s", err, r.Body)
+	want := ""
+	if in.Service.Config.Relay.ApplicationReconnect {
+		want = "true"
+	}
+	if err := xml.Unmarshal([]byte(r.Body), &doc); err != nil || doc.Connect.Relay.Reconnect != want {
+		t.Fatalf("incoming-call TwiML: applicationReconnect=%q, want %q (%v): %s", doc.Connect.Relay.Reconnect, want, err, r.Body)
 	}
 	s := &relaytest.Session{CallSID: call.CallSID, AccountSID: call.AccountSID, From: call.From, To: call.To,
 		Dial: b.dial(call.CallSID, in), Reconnects: reconnects, SetupOnReconnect: true}
