@@ -74,7 +74,10 @@ type RelayConfig struct {
 	// applicationReconnect waits for its streamed calls to end before it
 	// drops them (their <Connect action> then continues them with <Gather>
 	// on another instance).
-	DrainCallWait time.Duration `env:"RELAY_DRAIN_CALL_WAIT" envDefault:"15m"`
+	// The default fits the deployment's stop timeout (deploy/terraform's
+	// invariants); a longer wait needs TimeoutStopSec and the target
+	// group's deregistration delay raised with it.
+	DrainCallWait time.Duration `env:"RELAY_DRAIN_CALL_WAIT" envDefault:"25s"`
 	// FallbackAfterErrors is how many error messages from Twilio (a speech
 	// provider failing, for one) end the session so the call continues
 	// with <Gather>.

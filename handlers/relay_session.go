@@ -52,6 +52,9 @@ type relaySession struct {
 	resumeTimer *time.Timer
 	// leaveTimer bounds the wait for the reply in flight while draining.
 	leaveTimer *time.Timer
+	// resumedTurn is the caller turn this socket answered by itself on
+	// taking the call over (relay_takeover.go); 0 when none.
+	resumedTurn int
 	// twilioErrors counts Twilio's error messages on this socket.
 	twilioErrors int
 }

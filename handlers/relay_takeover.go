@@ -87,16 +87,17 @@ func (rs *relaySession) resume() *closeReason {
 	rs.s.relay.metrics.takeovers.WithLabelValues("resumed").Inc()
 	rs.startReply(n, time.Now(), a)
 	rs.cur.resumed = true
+	rs.resumedTurn = n
 	return nil
 }
 
 // replaysResumed reports whether a prompt is Twilio's replay of the caller
-// turn the socket is already answering by itself (resume): it needs no
-// second answer.
+// turn the socket answered, or is answering, by itself (resume): it needs
+// no second answer, and the caller must not hear the first one twice.
 func (rs *relaySession) replaysResumed(text string) bool {
-	if rs.cur == nil || !rs.cur.resumed || rs.prompts > 0 {
+	if rs.resumedTurn == 0 || rs.prompts > 0 {
 		return false
 	}
-	t, ok := storedTurn(rs.call.Turns, rs.cur.number, storage.RoleCaller)
+	t, ok := storedTurn(rs.call.Turns, rs.resumedTurn, storage.RoleCaller)
 	return ok && sameUtterance(t.Text, text)
 }
