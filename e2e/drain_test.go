@@ -163,6 +163,22 @@ func TestRelayDrainUnderLoad(t *testing.T) {
 		terminated.Wait()
 		checkDrain(t, d, calls, a.Registry)
 	})
+	t.Run("SIGTERMCuttingReplies", func(t *testing.T) {
+		// The talk wait (50 ms) is shorter than the replies (about 300
+		// ms): every reply in flight is cut, and the instance that takes
+		// the call over says it again.
+		c, _ := relayCluster(t, 2, 20*time.Millisecond, func(_ int, c *service.Config) {
+			c.HTTP.DrainDelay, c.Relay.DrainTalkWait = 300*time.Millisecond, 50*time.Millisecond
+		})
+		a, b := c.instances[0], c.instances[1]
+		var terminated sync.WaitGroup
+		d := runDrainLoad(t, a, b, calls, turns, warm, func() { terminated.Go(a.Terminate) })
+		terminated.Wait()
+		checkDrain(t, d, calls, a.Registry)
+		if n := metricTotal(t, b.Registry, "switchboard_relay_takeovers_total", "resumed") + metricTotal(t, a.Registry, "switchboard_relay_takeovers_total", "reply_cut"); n == 0 {
+			t.Error("no reply was cut and resumed: the talk wait did not expire")
+		}
+	})
 	t.Run("Deregistration", func(t *testing.T) {
 		imds := imdstest.New()
 		t.Cleanup(imds.Close)
@@ -276,4 +292,27 @@ func TestRelayDrainWithoutApplicationReconnect(t *testing.T) {
 	if n := gaugeValue(t, a.Registry, "switchboard_relay_drain_waiting_calls"); n != 0 {
 		t.Errorf("waiting calls after the drain = %v, want 0", n)
 	}
+}
+
+// metricTotal is a counter's value for one label value.
+func metricTotal(t *testing.T, reg prometheus.Gatherer, name, label string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label && m.GetCounter() != nil {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
 }
