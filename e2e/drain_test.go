@@ -316,3 +316,68 @@ func metricTotal(t *testing.T, reg prometheus.Gatherer, name, label string) floa
 	}
 	return sum
 }
+
+// TestRelayDrainCloseCodes runs each RELAY_DRAIN_CLOSE against both
+// things Twilio may do with that ending (its docs say only that
+// "unexpected" drops are reconnected): reconnect, and the call goes on
+// streamed on the other instance; or end the session, and <Connect
+// action> carries the call on with <Gather>. Either way the caller's next
+// words are answered with the call's history.
+func TestRelayDrainCloseCodes(t *testing.T) {
+	script := newHistoryProbe(0).Scripted
+	for mode, code := range map[string]int{"drop": 1006, "going_away": 1001, "service_restart": 1012} {
+		for _, twilioReconnects := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/reconnect=%v", mode, twilioReconnects), func(t *testing.T) {
+				c, probes := relayCluster(t, 2, 0, func(_ int, c *service.Config) { c.Relay.DrainClose = mode })
+				a, b := c.instances[0], c.instances[1]
+				lb := &balancer{instances: c.instances}
+				var closedWith int
+				var mu sync.Mutex
+				policy := func(got int) bool {
+					mu.Lock()
+					closedWith = got
+					mu.Unlock()
+					return twilioReconnects
+				}
+				call, s := startRelayCall(t, lb, a, policy)
+				ctx := t.Context()
+				if err := s.Prompt(ctx, "What are your opening hours?"); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := s.Reply(ctx, 10*time.Second); err != nil {
+					t.Fatal(err)
+				}
+				waitStored(t, a, call.CallSID, 3)
+				a.Server.Drain()
+				if twilioReconnects {
+					servicetest.Eventually(t, 10*time.Second, "the reconnection", func() bool { return s.Reconnections() == 1 })
+					if err := s.Prompt(ctx, "Where are you located?"); err != nil {
+						t.Fatal(err)
+					}
+					if text, _, err := s.Reply(ctx, 10*time.Second); err != nil || text != script.Rules[1].Answer {
+						t.Fatalf("after the reconnection: %q, %v", text, err)
+					}
+				} else {
+					servicetest.Eventually(t, 10*time.Second, "the session to end", func() bool { return s.Ended() != nil })
+					r := b.Webhook("/twilio/relay/action", actionForm(call, "SessionStatus", "failed", "ErrorCode", "64105"))
+					if _, next := parseGather(t, r.Body); next != 2 {
+						t.Fatalf("action = %s; want <Gather> for turn 2", r.Body)
+					}
+					r = b.Webhook("/twilio/gather?turn=2", turnForm(call, "Where are you located?"))
+					if d, _ := parseGather(t, r.Body); d.Gather.Say != script.Rules[1].Answer {
+						t.Fatalf("gather turn 2 = %s", r.Body)
+					}
+				}
+				mu.Lock()
+				got := closedWith
+				mu.Unlock()
+				if got != code {
+					t.Errorf("the draining socket closed with %d, want %d", got, code)
+				}
+				if h := probes[1].histories(call.CallSID); len(h) != 1 || h[0] != 4 {
+					t.Errorf("B answered with histories %v, want one reply given all 4 turns", h)
+				}
+			})
+		}
+	}
+}

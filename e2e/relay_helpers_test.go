@@ -118,6 +118,13 @@ func (b *balancer) dial(sid string, first *servicetest.Instance) func(ctx contex
 // there; later sockets go wherever the balancer sends them.
 func startRelayCall(t *testing.T, b *balancer, in *servicetest.Instance, reconnects func(int) bool) (twiliotest.Call, *relaytest.Session) {
 	t.Helper()
+	return startRelayCallWith(t, b, in, reconnects, true)
+}
+
+// startRelayCallWith is startRelayCall choosing whether Twilio sends setup
+// again on a reconnected socket (its docs do not say).
+func startRelayCallWith(t *testing.T, b *balancer, in *servicetest.Instance, reconnects func(int) bool, setupAgain bool) (twiliotest.Call, *relaytest.Session) {
+	t.Helper()
 	call := twiliotest.NewCall(servicetest.AccountSID)
 	r := in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
 	if r.Status != http.StatusOK {
@@ -138,7 +145,7 @@ func startRelayCall(t *testing.T, b *balancer, in *servicetest.Instance, reconne
 		t.Fatalf("incoming-call TwiML: applicationReconnect=%q, want %q (%v): %s", doc.Connect.Relay.Reconnect, want, err, r.Body)
 	}
 	s := &relaytest.Session{CallSID: call.CallSID, AccountSID: call.AccountSID, From: call.From, To: call.To,
-		Dial: b.dial(call.CallSID, in), Reconnects: reconnects, SetupOnReconnect: true}
+		Dial: b.dial(call.CallSID, in), Reconnects: reconnects, SetupOnReconnect: setupAgain}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.Open(ctx); err != nil {

@@ -100,12 +100,19 @@ func TestRelayTakeover(t *testing.T) {
 // TestRelayTakeoverOfAnUnansweredPromptLostInTheDrop: the caller's words
 // left just as the socket died, so Twilio cannot know whether they
 // arrived and replays them. Whether or not the dead instance stored them,
-// the next instance answers them once.
+// the next instance answers them once, whether Twilio sends setup again
+// on the new socket or not.
 func TestRelayTakeoverOfAnUnansweredPromptLostInTheDrop(t *testing.T) {
+	for name, setupAgain := range map[string]bool{"SetupAgain": true, "NoSetupAgain": false} {
+		t.Run(name, func(t *testing.T) { takeoverOfALostPrompt(t, setupAgain) })
+	}
+}
+
+func takeoverOfALostPrompt(t *testing.T, setupAgain bool) {
 	c, _ := relayCluster(t, 2, 40*time.Millisecond, nil)
 	a, b := c.instances[0], c.instances[1]
 	lb := &balancer{instances: []*servicetest.Instance{b}}
-	call, s := startRelayCall(t, lb, a, onlyDrops)
+	call, s := startRelayCallWith(t, lb, a, onlyDrops, setupAgain)
 	ctx := t.Context()
 	if err := s.Prompt(ctx, "What are your opening hours?"); err != nil {
 		t.Fatal(err)
