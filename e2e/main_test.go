@@ -78,6 +78,8 @@ type clusterOptions struct {
 	assistant func(i int) assistant.Assistant
 	// configure adjusts every instance's configuration.
 	configure func(c *service.Config)
+	// configureEach adjusts instance i's configuration, after configure.
+	configureEach func(i int, c *service.Config)
 }
 
 // startInstances starts n instances, each with its own pool on dbURL, its
@@ -91,8 +93,17 @@ func startInstances(t *testing.T, n int, dbURL string, o clusterOptions) *cluste
 		if o.assistant != nil {
 			ai = o.assistant(i)
 		}
+		configure := o.configure
+		if o.configureEach != nil {
+			configure = func(c *service.Config) {
+				if o.configure != nil {
+					o.configure(c)
+				}
+				o.configureEach(i, c)
+			}
+		}
 		c.instances = append(c.instances, servicetest.Start(t, servicetest.Options{
-			Calls: mustOpen(t, storeConfig(dbURL)), Blobs: blobs, Media: c.media, Assistant: ai, Configure: o.configure,
+			Calls: mustOpen(t, storeConfig(dbURL)), Blobs: blobs, Media: c.media, Assistant: ai, Configure: configure,
 		}))
 	}
 	return c

@@ -220,8 +220,10 @@ func New(cfg Config, d Deps) *Server {
 
 // Drain makes /readyz answer 503 so the load balancer stops sending new
 // requests; everything else keeps being served, except streamed calls:
-// their sockets close once the reply in flight is done, so Twilio
-// reconnects through the load balancer to another instance.
+// with applicationReconnect their sockets end once the reply in flight is
+// done, so Twilio reconnects through the load balancer to another
+// instance; without it they are waited for (relay_drain.go). Calling it
+// again changes nothing.
 func (s *Server) Drain() {
 	s.draining.Store(true)
 	s.closeRelays()

@@ -50,6 +50,38 @@ type RelayConfig struct {
 	// MaxSessions bounds the sockets one instance holds; more are refused
 	// with 503 before upgrading.
 	MaxSessions int `env:"RELAY_MAX_SESSIONS" envDefault:"2000"`
+	// ApplicationReconnect sets applicationReconnect="true" on
+	// <ConversationRelay>: Twilio then reconnects a socket that drops
+	// unexpectedly, through the load balancer to any instance, and replays
+	// the events it buffered (changelog 2026-10-28,
+	// https://www.twilio.com/en-us/changelog/conversation-relay--dynamic-configuration--application-reconnect).
+	// Draining instances rely on it to move live calls.
+	ApplicationReconnect bool `env:"RELAY_APPLICATION_RECONNECT" envDefault:"true"`
+	// ResumeAfter is how long a socket that takes over a call whose last
+	// caller turn is unanswered waits for Twilio's replayed events before
+	// answering that turn itself (see relay_takeover.go).
+	ResumeAfter time.Duration `env:"RELAY_RESUME_AFTER" envDefault:"400ms"`
+	// DrainClose is how a draining instance ends its sockets: "drop" closes
+	// the connection without a close frame, the unexpected drop that
+	// applicationReconnect recovers from; "going_away" (1001) and
+	// "service_restart" (1012) send that close code first (see
+	// relay_drain.go).
+	DrainClose string `env:"RELAY_DRAIN_CLOSE" envDefault:"drop"`
+	// DrainTalkWait bounds how long a draining socket waits for the reply
+	// in progress to finish before it is dropped anyway.
+	DrainTalkWait time.Duration `env:"RELAY_DRAIN_TALK_WAIT" envDefault:"8s"`
+	// DrainCallWait bounds how long a draining instance without
+	// applicationReconnect waits for its streamed calls to end before it
+	// drops them (their <Connect action> then continues them with <Gather>
+	// on another instance).
+	// The default fits the deployment's stop timeout (deploy/terraform's
+	// invariants); a longer wait needs TimeoutStopSec and the target
+	// group's deregistration delay raised with it.
+	DrainCallWait time.Duration `env:"RELAY_DRAIN_CALL_WAIT" envDefault:"25s"`
+	// FallbackAfterErrors is how many error messages from Twilio (a speech
+	// provider failing, for one) end the session so the call continues
+	// with <Gather>.
+	FallbackAfterErrors int `env:"RELAY_FALLBACK_AFTER_ERRORS" envDefault:"3"`
 }
 
 // Validate reports every problem with the relay settings at once.
@@ -76,6 +108,21 @@ func (c RelayConfig) Validate() error {
 	}
 	if c.WriteTimeout <= 0 || c.WriteTimeout > time.Minute {
 		errs = append(errs, fmt.Errorf("RELAY_WRITE_TIMEOUT must be > 0 and ≤ 1m, got %s", c.WriteTimeout))
+	}
+	if !slices.Contains([]string{drainDrop, drainGoingAway, drainServiceRestart}, c.DrainClose) {
+		errs = append(errs, fmt.Errorf("RELAY_DRAIN_CLOSE must be drop, going_away or service_restart, got %q", c.DrainClose))
+	}
+	if c.ResumeAfter < 0 || c.ResumeAfter > 10*time.Second {
+		errs = append(errs, fmt.Errorf("RELAY_RESUME_AFTER must be from 0 to 10s, got %s", c.ResumeAfter))
+	}
+	if c.DrainTalkWait < 0 || c.DrainTalkWait > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("RELAY_DRAIN_TALK_WAIT must be from 0 to 5m, got %s", c.DrainTalkWait))
+	}
+	if c.DrainCallWait < 0 || c.DrainCallWait > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("RELAY_DRAIN_CALL_WAIT must be from 0 to 24h, got %s", c.DrainCallWait))
+	}
+	if c.FallbackAfterErrors < 1 || c.FallbackAfterErrors > 100 {
+		errs = append(errs, fmt.Errorf("RELAY_FALLBACK_AFTER_ERRORS must be from 1 to 100, got %d", c.FallbackAfterErrors))
 	}
 	if c.MaxSessions < 1 {
 		errs = append(errs, fmt.Errorf("RELAY_MAX_SESSIONS must be at least 1, got %d", c.MaxSessions))
@@ -210,16 +257,6 @@ func (s *Server) relaySocket() fiber.Handler {
 		ReadBufferSize:   4096,
 		WriteBufferSize:  4096,
 	})
-}
-
-// closeRelays asks every live socket to close once its reply is done, so
-// Twilio reconnects through the load balancer to another instance.
-func (s *Server) closeRelays() {
-	s.relay.mu.Lock()
-	defer s.relay.mu.Unlock()
-	for rs := range s.relay.sessions {
-		rs.goAway()
-	}
 }
 
 func (s *Server) addRelay(rs *relaySession) {

@@ -15,6 +15,7 @@ import (
 	"switchboard/assistant/bedrock"
 	"switchboard/assistant/bedrock/bedrocktest"
 	"switchboard/assistant/openai/openaitest"
+	"switchboard/runtime/service"
 	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
@@ -36,6 +37,9 @@ func TestRelayIncomingCallHandsTheCallToConversationRelay(t *testing.T) {
 		r.Voice, "Joanna-Neural",
 		r.TranscriptionProvider, "Deepgram",
 		r.Interruptible, "any",
+		// Twilio reconnects a dropped socket, to any instance (changelog
+		// 2026-10-28, conversation-relay--dynamic-configuration--application-reconnect).
+		r.ApplicationReconnect, "true",
 	}
 	for i := 0; i < len(want); i += 2 {
 		if want[i] != want[i+1] {
@@ -46,6 +50,10 @@ func TestRelayIncomingCallHandsTheCallToConversationRelay(t *testing.T) {
 	got := in.GetCall(call.CallSID)
 	if len(got.Turns) != 1 || got.Turns[0].Number != 0 || got.Turns[0].Text != r.WelcomeGreeting {
 		t.Errorf("turns after the incoming call = %+v, want the greeting as turn 0", got.Turns)
+	}
+	off := startRelay(t, nil, nil, func(c *service.Config) { c.Relay.ApplicationReconnect = false })
+	if _, doc := incomingRelayCall(t, off); doc.Connect.Relay.ApplicationReconnect != "" {
+		t.Errorf("RELAY_APPLICATION_RECONNECT=false still writes applicationReconnect=%q", doc.Connect.Relay.ApplicationReconnect)
 	}
 }
 
@@ -313,8 +321,10 @@ func TestRelayEndCallEndsTheSessionAndTheActionSaysGoodbye(t *testing.T) {
 		form []string
 		want string
 	}{
-		"Ended":     {[]string{"SessionStatus", "ended", "HandoffData", f.HandoffData}, "<Say voice=\"Polly.Joanna-Neural\" language=\"en-US\">" + s.Goodbye + "</Say><Hangup></Hangup>"},
-		"Failed":    {[]string{"SessionStatus", "failed", "ErrorCode", "39001"}, "We&#39;re sorry, something went wrong"},
+		"Ended": {[]string{"SessionStatus", "ended", "HandoffData", f.HandoffData}, "<Say voice=\"Polly.Joanna-Neural\" language=\"en-US\">" + s.Goodbye + "</Say><Hangup></Hangup>"},
+		// The call's last reply ended it: a failed session after it does
+		// not bring it back (relay_fallback_test.go has the live case).
+		"Failed":    {[]string{"SessionStatus", "failed", "ErrorCode", "39001"}, "<Response><Hangup></Hangup></Response>"},
 		"Completed": {[]string{"SessionStatus", "completed"}, "<Response><Hangup></Hangup></Response>"},
 		"NoHandoff": {[]string{"SessionStatus", "ended"}, "<Response><Hangup></Hangup></Response>"},
 	} {

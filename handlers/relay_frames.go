@@ -133,6 +133,9 @@ const (
 	// handoffTransfer: the assistant transferred the caller; the action
 	// callback dials the transfer stored with Turn.
 	handoffTransfer = "transfer"
+	// handoffFallback: the session failed (Twilio kept reporting errors);
+	// the action callback continues the call with <Gather>.
+	handoffFallback = "fallback"
 )
 
 // maxHandoffData bounds the HandoffData the action callback reads.

@@ -103,16 +103,24 @@ func TestRelayHandshakeRefusedWithoutStreamingAndWhileDraining(t *testing.T) {
 	}
 }
 
+// TestRelayDrainClosesIdleSockets: a draining instance ends an idle socket
+// at once, the way RELAY_DRAIN_CLOSE says: by default without a close
+// frame (the client sees 1006, an abnormal closure, as after a lost
+// instance), or with 1001 or 1012.
 func TestRelayDrainClosesIdleSockets(t *testing.T) {
-	in := startRelay(t, nil, nil, nil)
-	_, c := openRelay(t, in)
-	in.Server.Drain()
-	select {
-	case <-c.Closed():
-	case <-waitFor(t):
-		t.Fatal("an idle socket stayed open after the drain began")
-	}
-	if code := c.CloseCode(); code != 1001 {
-		t.Errorf("close code %d, want 1001 (going away)", code)
+	for mode, want := range map[string]int{"drop": 1006, "going_away": 1001, "service_restart": 1012} {
+		t.Run(mode, func(t *testing.T) {
+			in := startRelay(t, nil, nil, func(c *service.Config) { c.Relay.DrainClose = mode })
+			_, c := openRelay(t, in)
+			in.Server.Drain()
+			select {
+			case <-c.Closed():
+			case <-waitFor(t):
+				t.Fatal("an idle socket stayed open after the drain began")
+			}
+			if code := c.CloseCode(); code != want {
+				t.Errorf("close code %d, want %d", code, want)
+			}
+		})
 	}
 }

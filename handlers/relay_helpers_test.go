@@ -38,6 +38,7 @@ type relayTwiML struct {
 			Voice                 string `xml:"voice,attr"`
 			TranscriptionProvider string `xml:"transcriptionProvider,attr"`
 			Interruptible         string `xml:"interruptible,attr"`
+			ApplicationReconnect  string `xml:"applicationReconnect,attr"`
 		} `xml:"ConversationRelay"`
 	} `xml:"Connect"`
 }

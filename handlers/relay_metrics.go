@@ -14,6 +14,12 @@ type relayMetrics struct {
 	sessions prometheus.Gauge
 	closed   *prometheus.CounterVec
 	frames   *prometheus.CounterVec
+	// takeovers count what sockets that take over a call do (resumed,
+	// replayed, reply_cut) and fallbacks to <Gather>.
+	takeovers *prometheus.CounterVec
+	// drainWaiting is the streamed calls a draining instance without
+	// applicationReconnect waits for.
+	drainWaiting prometheus.Gauge
 }
 
 // Latency stages, measured from the caller's prompt.
@@ -43,7 +49,15 @@ func newRelayMetrics(r prometheus.Registerer) *relayMetrics {
 			Help: "ConversationRelay messages received (in) and sent (out), by type.",
 		}, []string{"direction", "type"}),
 	}
-	r.MustRegister(m.latency, m.sessions, m.closed, m.frames)
+	m.takeovers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_relay_takeovers_total",
+		Help: "Streamed calls moving between sockets: replies cut by a lost socket (reply_cut), unanswered turns a new socket answered (resumed), replayed prompts it had answered already (replayed), sessions handed to <Gather> (fallback).",
+	}, []string{"event"})
+	m.drainWaiting = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "switchboard_relay_drain_waiting_calls",
+		Help: "Streamed calls a draining instance waits for because they cannot reconnect elsewhere (RELAY_APPLICATION_RECONNECT=false).",
+	})
+	r.MustRegister(m.latency, m.sessions, m.closed, m.frames, m.takeovers, m.drainWaiting)
 	return m
 }
 

@@ -37,6 +37,8 @@ type relaySession struct {
 
 	away     chan struct{}
 	awayOnce sync.Once
+	drop     chan struct{}
+	dropOnce sync.Once
 
 	// Owned by the loop.
 	call     storage.Call
@@ -46,6 +48,15 @@ type relaySession struct {
 	ended    bool // an end message was sent
 	leaving  bool // draining: close once the reply in flight is done
 	endTimer *time.Timer
+	// resumeTimer runs while a takeover waits for replayed events.
+	resumeTimer *time.Timer
+	// leaveTimer bounds the wait for the reply in flight while draining.
+	leaveTimer *time.Timer
+	// resumedTurn is the caller turn this socket answered by itself on
+	// taking the call over (relay_takeover.go); 0 when none.
+	resumedTurn int
+	// twilioErrors counts Twilio's error messages on this socket.
+	twilioErrors int
 }
 
 // inbound is a message and when it was read.
@@ -63,7 +74,6 @@ type closeReason struct {
 var (
 	closePeer     = closeReason{websocket.CloseNormalClosure, "peer"}
 	closeEnd      = closeReason{websocket.CloseNormalClosure, "end"}
-	closeDraining = closeReason{websocket.CloseGoingAway, "draining"}
 	closeTooLarge = closeReason{websocket.CloseMessageTooBig, "too_large"}
 	closeBadFrame = closeReason{websocket.CloseInvalidFramePayloadData, "malformed"}
 	closeBinary   = closeReason{websocket.CloseUnsupportedData, "malformed"}
@@ -90,10 +100,11 @@ func (s *Server) runRelay(conn *fiberws.Conn, callSID string) {
 		log:    s.log.With("call_sid", callSID, "mode", ModeRelay),
 		events: make(chan inbound, 8),
 		away:   make(chan struct{}),
+		drop:   make(chan struct{}),
 	}
 	s.addRelay(rs)
 	defer s.removeRelay(rs)
-	if s.draining.Load() {
+	if s.draining.Load() && s.relay.cfg.ApplicationReconnect {
 		rs.goAway()
 	}
 
@@ -124,6 +135,7 @@ func (rs *relaySession) start() *closeReason {
 	switch {
 	case err == nil:
 		rs.call, rs.known = call, true
+		rs.armResume()
 	case errors.Is(err, storage.ErrNotFound):
 		// Created on setup.
 	case errors.Is(err, storage.ErrGone):
@@ -140,18 +152,22 @@ func (rs *relaySession) start() *closeReason {
 func (rs *relaySession) loop() *closeReason {
 	awayc := rs.away
 	for {
-		if rs.cur == nil {
-			if rs.leaving {
-				return &closeDraining
-			}
+		if rs.cur == nil && rs.leaving {
+			return rs.drainReason()
 		}
 		var done <-chan replyResult
 		if rs.cur != nil {
 			done = rs.cur.done
 		}
-		var endc <-chan time.Time
+		var endc, resumec, leavec <-chan time.Time
 		if rs.endTimer != nil {
 			endc = rs.endTimer.C
+		}
+		if rs.resumeTimer != nil {
+			resumec = rs.resumeTimer.C
+		}
+		if rs.leaveTimer != nil {
+			leavec = rs.leaveTimer.C
 		}
 		select {
 		case ev, ok := <-rs.events:
@@ -167,8 +183,22 @@ func (rs *relaySession) loop() *closeReason {
 		case <-awayc:
 			rs.leaving = true
 			awayc = nil
+			if rs.cur != nil {
+				rs.leaveTimer = time.NewTimer(rs.s.relay.cfg.DrainTalkWait)
+			}
 		case <-endc:
 			return &closeEnd
+		case <-resumec:
+			if why := rs.resume(); why != nil {
+				return why
+			}
+		case <-rs.drop:
+			return rs.drainReason()
+		case <-leavec:
+			// The reply did not finish in time: it is cut, and the
+			// instance that takes the socket over answers the turn again.
+			rs.log.Warn("relay: draining; the reply in flight did not finish in time and is cut")
+			return rs.drainReason()
 		}
 	}
 }
@@ -304,19 +334,26 @@ func (rs *relaySession) sendEnd(h handoff) {
 
 // closeWith sends a close frame and closes the connection.
 func (rs *relaySession) closeWith(why closeReason) {
-	if rs.endTimer != nil {
-		rs.endTimer.Stop()
+	for _, t := range []*time.Timer{rs.endTimer, rs.resumeTimer, rs.leaveTimer} {
+		if t != nil {
+			t.Stop()
+		}
 	}
 	rs.s.relay.metrics.closed.WithLabelValues(why.reason).Inc()
 	level := slog.LevelInfo
-	switch why {
-	case closePeer, closeEnd, closeDraining:
+	switch why.reason {
+	case closePeer.reason, closeEnd.reason, "draining":
 	default:
 		level = slog.LevelWarn
 	}
 	rs.log.Log(context.Background(), level, "relay session closed", "reason", why.reason, "prompts", rs.prompts)
-	_ = rs.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(why.code, why.reason), time.Now().Add(time.Second))
+	if why.code != noCloseFrame {
+		_ = rs.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(why.code, why.reason), time.Now().Add(time.Second))
+	}
 	_ = rs.ws.Close()
+	// fasthttp closes a hijacked connection only once the handler returns
+	// (its Close is a no-op): wake the reader so that it does.
+	_ = rs.ws.SetReadDeadline(time.Now())
 }
 
 // goAway asks the session to close once its reply in flight is done.

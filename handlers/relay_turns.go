@@ -41,6 +41,7 @@ var errSocketGone = errors.New("the socket closed")
 // replyRun is one reply streaming to the caller.
 type replyRun struct {
 	number   int
+	resumed  bool // answers a turn a previous socket left unanswered
 	promptAt time.Time
 	cancel   context.CancelFunc
 	done     chan replyResult
@@ -48,6 +49,7 @@ type replyRun struct {
 	mu         sync.Mutex
 	sent       strings.Builder
 	stop       error   // errInterrupted or errSocketGone once stopped
+	complete   bool    // the closing frame (last) was sent: the reply is whole
 	heard      *string // what Twilio said the caller heard, on interrupt
 	firstToken time.Time
 	firstText  time.Time
@@ -73,6 +75,12 @@ func (rs *relaySession) handle(ev inbound) *closeReason {
 		if text == "" {
 			return nil
 		}
+		rs.stopResume()
+		if rs.replaysResumed(text) {
+			rs.prompts++
+			rs.s.relay.metrics.takeovers.WithLabelValues("replayed").Inc()
+			return nil
+		}
 		if rs.cur != nil {
 			// The caller spoke again before the reply was done: what was
 			// sent so far is what they heard.
@@ -88,6 +96,7 @@ func (rs *relaySession) handle(ev inbound) *closeReason {
 		rs.interruptStored(heard)
 	case frameError:
 		rs.log.Warn("relay: Twilio reported an error", "description", truncateLog(m.Description, 300))
+		rs.twilioError()
 	default:
 		// dtmf, info and types Twilio may add: nothing to do.
 		rs.log.Debug("relay: message ignored", "type", frameLabel(m.Type))
@@ -302,6 +311,9 @@ func (run *replyRun) say(rs *relaySession, text string, last ...bool) error {
 		return errSocketGone
 	}
 	now := time.Now()
+	if isLast {
+		run.complete = true
+	}
 	if text != "" {
 		if run.firstText.IsZero() {
 			run.firstText = now
@@ -346,7 +358,9 @@ func (rs *relaySession) stopReply(socketGone bool) {
 		return
 	}
 	run.mu.Lock()
-	if run.stop == nil {
+	// A reply whose closing frame was sent is whole: what happens to the
+	// socket or the caller's next words after that does not cut it.
+	if run.stop == nil && !run.complete {
 		if socketGone {
 			run.stop = errSocketGone
 		} else {
@@ -379,8 +393,11 @@ func (rs *relaySession) finishReply(res replyResult) {
 		turn.Text, turn.Interrupted = *heard, true
 		rs.s.metrics.turns.WithLabelValues("interrupted").Inc()
 	case stop == errSocketGone:
-		// The caller heard at most what was sent, and not the end of it.
-		turn.Text, turn.Interrupted = sent, true
+		// Not stored: the socket that takes the call over answers the
+		// turn again (relay_takeover.go).
+		rs.log.Info("relay: the socket closed mid-reply; the turn is left for the next socket", "turn", run.number, "sent_chars", len(sent))
+		rs.s.relay.metrics.takeovers.WithLabelValues("reply_cut").Inc()
+		return
 	case res.err != nil && sent == "":
 		turn.Text, turn.Error = sayApology, shortError(res.err)
 		if trailingFailures(rs.call.Turns)+1 >= rs.s.cfg.MaxFailures {

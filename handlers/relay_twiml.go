@@ -28,6 +28,9 @@ type twimlConversationRelay struct {
 	Voice                        string
 	TranscriptionProvider        string
 	Interruptible                string
+	// ApplicationReconnect is written only when set: Twilio's SDK builders
+	// do not know the attribute yet.
+	ApplicationReconnect bool
 }
 
 func (v twimlConnect) appendTo(b []byte) []byte {
@@ -51,6 +54,9 @@ func (v twimlConversationRelay) appendTo(b []byte) []byte {
 	b = appendAttr(b, "voice", v.Voice)
 	b = appendAttr(b, "transcriptionProvider", v.TranscriptionProvider)
 	b = appendAttr(b, "interruptible", v.Interruptible)
+	if v.ApplicationReconnect {
+		b = appendAttr(b, "applicationReconnect", "true")
+	}
 	return append(b, "></ConversationRelay>"...)
 }
 
@@ -76,6 +82,7 @@ func (s *Server) relayConnect(sp speech, callSID, greeting string) twimlConnect 
 			Voice:                        voice,
 			TranscriptionProvider:        s.relay.cfg.TranscriptionProvider,
 			Interruptible:                "any",
+			ApplicationReconnect:         s.relay.cfg.ApplicationReconnect,
 		},
 	}
 }

@@ -20,6 +20,7 @@ const (
 	sayGiveUp        = "I'm sorry, I can't answer right now. Please call again later. Goodbye!"
 	sayFallback      = "We're sorry, something went wrong on our side. Please call again in a few minutes. Goodbye!"
 	sayTooLong       = "We have reached the end of this call. Thank you for calling. Goodbye!"
+	sayResume        = "Sorry, the line dropped for a moment. I'm still here. Please go on."
 	recordingEvents  = "completed absent"
 	recordingChannel = "dual"
 )

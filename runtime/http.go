@@ -82,6 +82,10 @@ type Server struct {
 	// OnDrain is called when shutdown begins, before the drain delay: the
 	// app's readiness should turn 503 so the load balancer stops routing.
 	OnDrain func()
+	// Settle is called once the HTTP server has stopped, to wait for what
+	// outlives requests (streamed calls' WebSockets, which fasthttp
+	// no longer tracks once upgraded).
+	Settle func()
 
 	mu     sync.Mutex
 	unused map[net.Conn]struct{} // between requests: new or idle
@@ -176,5 +180,8 @@ wait:
 	}
 	<-errc
 	s.log.Info("shutdown: http server stopped")
+	if s.Settle != nil {
+		s.Settle()
+	}
 	return nil
 }

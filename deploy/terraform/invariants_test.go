@@ -14,26 +14,55 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caarlos0/env/v11"
+
+	"switchboard/handlers"
 	"switchboard/runtime"
 )
 
 // timing is what the deployment must agree with; the runtime package's
-// defaults are the source of truth.
+// and the relay's defaults are the source of truth.
 type timing struct {
 	drain, shutdown, idle, write time.Duration
+	// Streamed calls: how long a draining socket may finish its reply,
+	// how long a drain without applicationReconnect waits for calls, and
+	// how often a socket is pinged (traffic the ALB sees).
+	relayTalk, relayCalls, relayPing time.Duration
 }
 
 var serviceTiming = timing{
-	drain:    runtime.DefaultConfig().DrainDelay,
-	shutdown: runtime.DefaultConfig().ShutdownTimeout,
-	idle:     runtime.DefaultConfig().IdleTimeout,
-	write:    runtime.DefaultConfig().WriteTimeout,
+	drain:      runtime.DefaultConfig().DrainDelay,
+	shutdown:   runtime.DefaultConfig().ShutdownTimeout,
+	idle:       runtime.DefaultConfig().IdleTimeout,
+	write:      runtime.DefaultConfig().WriteTimeout,
+	relayTalk:  relayDefaults().DrainTalkWait,
+	relayCalls: relayDefaults().DrainCallWait,
+	relayPing:  relayDefaults().PingInterval,
 }
+
+// relayDefaults are the relay settings with every default applied.
+func relayDefaults() handlers.RelayConfig {
+	var c handlers.RelayConfig
+	if err := env.ParseWithOptions(&c, env.Options{Environment: map[string]string{}}); err != nil {
+		panic("the relay defaults do not parse: " + err.Error())
+	}
+	return c
+}
+
+// reconnectMargin is the time Twilio's reconnection through the ALB is
+// given, after a draining socket closes, before the deregistration delay
+// ends and the ALB would cut it anyway.
+const reconnectMargin = 5 * time.Second
+
+// examplesConfig is the example deployment's service settings, where
+// LIFECYCLE_POLL_INTERVAL is set.
+const examplesConfig = "deploy/terraform/examples/two-region/config.tf"
 
 // stopMargin is what systemd's stop timeout must leave beyond drain and
 // graceful shutdown for the workers to release their leases and the pool to
@@ -69,9 +98,14 @@ func checkDeployment(root string, tm timing) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	settings, err := os.ReadFile(filepath.Join(root, examplesConfig))
+	if err != nil {
+		return nil, err
+	}
 	var p problems
+	poll := lifecyclePoll(string(settings), &p)
 	checkPacker(packer, &p)
-	checkLoadBalancer(cfg, tm, &p)
+	checkLoadBalancer(cfg, tm, poll, &p)
 	checkUnit(unit, tm, &p)
 	checkAgent(cfg, agent, &p)
 	return p, nil
@@ -162,8 +196,16 @@ func seconds(d time.Duration) float64 { return d.Seconds() }
 //     in flight (each bounded by the write timeout), then terminates it:
 //     SIGTERM comes after deregistration.
 //
-// The idle timeout stays below the server's keep-alive.
-func checkLoadBalancer(cfg *tfConfig, tm timing, p *problems) {
+// The idle timeout stays below the server's keep-alive, and above the
+// relay's ping interval: a streamed call whose caller is silent still
+// carries pings, so the ALB never closes it as idle.
+//
+// Streamed calls: the instance drains its sockets as soon as the target
+// lifecycle state turns (polled every poll), each within the relay's talk
+// wait, and Twilio reconnects through the ALB to another target; all of it
+// must fit in the deregistration delay, after which the ALB would cut the
+// sockets itself. No lifecycle hook is needed for that.
+func checkLoadBalancer(cfg *tfConfig, tm timing, poll time.Duration, p *problems) {
 	lbs := cfg.resources("aws_lb")
 	if len(lbs) == 0 {
 		p.add("no aws_lb")
@@ -172,6 +214,9 @@ func checkLoadBalancer(cfg *tfConfig, tm timing, p *problems) {
 		idle, ok := cfg.number(lb, "idle_timeout")
 		if !ok || idle >= seconds(tm.idle) {
 			p.add("%s: idle_timeout must be set below the service's idle timeout (%s)", lb.where(), tm.idle)
+		}
+		if !ok || idle <= seconds(tm.relayPing) {
+			p.add("%s: idle_timeout must exceed the relay's ping interval (%s), or the ALB closes silent streamed calls", lb.where(), tm.relayPing)
 		}
 	}
 	tgs := cfg.resources("aws_lb_target_group")
@@ -190,6 +235,10 @@ func checkLoadBalancer(cfg *tfConfig, tm timing, p *problems) {
 		lo := seconds(tm.write)
 		if !ok || dereg < lo || dereg > lo+seconds(deregistrationSlack) {
 			p.add("%s: deregistration_delay must cover the longest request in flight (the write timeout, %gs) and not exceed it by more than %s", w, lo, deregistrationSlack)
+		}
+		if move := poll + tm.relayTalk + time.Second + reconnectMargin; !ok || dereg < seconds(move) {
+			p.add("%s: deregistration_delay must cover moving the streamed calls: lifecycle poll %s + talk wait %s + 1s + reconnection %s = %s",
+				w, poll, tm.relayTalk, reconnectMargin, move)
 		}
 	}
 }
@@ -227,12 +276,14 @@ func (u unitFile) last(key string) string {
 	return v[len(v)-1]
 }
 
-// checkUnit: systemd waits for drain + shutdown + the workers before
-// SIGKILL, and the service runs unprivileged in a read-only system.
+// checkUnit: systemd waits for drain + shutdown + the streamed calls'
+// wait + the workers before SIGKILL, and the service runs unprivileged in
+// a read-only system.
 func checkUnit(u unitFile, tm timing, p *problems) {
 	stop, err := systemdDuration(u.last("TimeoutStopSec"))
-	if want := tm.drain + tm.shutdown + stopMargin; err != nil || stop < want {
-		p.add("unit: TimeoutStopSec must be at least drain + shutdown + %s = %s (got %q)", stopMargin, want, u.last("TimeoutStopSec"))
+	calls := max(tm.relayTalk+time.Second, tm.relayCalls)
+	if want := tm.drain + tm.shutdown + calls + stopMargin; err != nil || stop < want {
+		p.add("unit: TimeoutStopSec must be at least drain + shutdown + streamed calls (%s) + %s = %s (got %q)", calls, stopMargin, want, u.last("TimeoutStopSec"))
 	}
 	want := map[string]string{
 		"KillSignal":              "SIGTERM",
@@ -326,4 +377,21 @@ func checkAgent(cfg *tfConfig, agent agentConfig, p *problems) {
 			p.add("%s: default %q is not the agent's namespace %q", v.where(), def, agent.namespace)
 		}
 	}
+}
+
+// lifecyclePoll reads LIFECYCLE_POLL_INTERVAL from the example
+// deployment's settings: it must be set, or instances would drain their
+// streamed calls only on SIGTERM, after the ALB has cut them.
+func lifecyclePoll(settings string, p *problems) time.Duration {
+	m := regexp.MustCompile(`(?m)^\s*LIFECYCLE_POLL_INTERVAL\s*=\s*"([^"]+)"`).FindStringSubmatch(settings)
+	if m == nil {
+		p.add("%s: LIFECYCLE_POLL_INTERVAL must be set, so instances drain streamed calls when the group takes them out", examplesConfig)
+		return 0
+	}
+	d, err := time.ParseDuration(m[1])
+	if err != nil || d <= 0 {
+		p.add("%s: LIFECYCLE_POLL_INTERVAL %q is not a positive duration", examplesConfig, m[1])
+		return 0
+	}
+	return d
 }

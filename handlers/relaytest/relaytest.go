@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -38,6 +39,8 @@ type Client struct {
 	conn   *websocket.Conn
 	frames chan Frame
 	wmu    sync.Mutex
+
+	texts atomic.Int64 // text frames received
 
 	mu     sync.Mutex
 	err    error // why reading stopped
@@ -81,20 +84,27 @@ func (c *Client) read() {
 			f = Frame{Type: "unparsable"}
 		}
 		f.At, f.Raw = time.Now(), b
+		if f.Type == "text" {
+			c.texts.Add(1)
+		}
 		c.frames <- f
 	}
 }
 
 // CloseCode is the close code the application sent, once the socket is
-// closed; -1 while it is open or when it closed without one.
+// closed: 1006 (abnormal closure, RFC 6455 §7.1.5) when the connection
+// ended without a close frame; -1 while it is open.
 func (c *Client) CloseCode() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var ce *websocket.CloseError
-	if errors.As(c.err, &ce) {
+	switch {
+	case c.err == nil:
+		return -1
+	case errors.As(c.err, &ce):
 		return ce.Code
 	}
-	return -1
+	return websocket.CloseAbnormalClosure
 }
 
 // Closed is closed when the socket is.

@@ -20,6 +20,7 @@ import (
 	"switchboard/handlers"
 	"switchboard/handlers/console"
 	"switchboard/runtime"
+	"switchboard/runtime/lifecycle"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
 	"switchboard/storage/postgres"
@@ -85,6 +86,9 @@ type Config struct {
 	Console console.Config
 	// Relay shapes streamed calls (CALL_MODE=relay).
 	Relay handlers.RelayConfig
+	// Lifecycle polls the instance's Auto Scaling target lifecycle state,
+	// to drain when it is taken out of service, before SIGTERM.
+	Lifecycle lifecycle.Config
 }
 
 // deprecatedAliases are variables still accepted under an old name: the old
@@ -225,7 +229,7 @@ func (c Config) Validate() error {
 	if c.RequestTimeout <= 0 || c.RequestTimeout > 10*time.Second {
 		add("REQUEST_TIMEOUT must be > 0 and ≤ 10s, got %s", c.RequestTimeout)
 	}
-	subs := []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate(), c.Console.Validate(c.Production())}
+	subs := []error{c.HTTP.Validate(), c.Worker.Validate(), c.Model.Validate(), c.Console.Validate(c.Production()), c.Lifecycle.Validate()}
 	switch c.CallMode {
 	case handlers.ModeGather:
 	case handlers.ModeRelay:

@@ -18,6 +18,7 @@ import (
 	"switchboard/handlers"
 	"switchboard/runtime"
 	"switchboard/runtime/lambda"
+	"switchboard/runtime/lifecycle"
 	"switchboard/runtime/outbound"
 	"switchboard/runtime/worker"
 	"switchboard/storage"
@@ -166,8 +167,25 @@ func (m *Service) Listen() error {
 		return err
 	}
 	srv.OnDrain = m.Handlers.Drain
+	srv.Settle = func() {
+		if n := m.Handlers.WaitRelays(context.Background()); n > 0 {
+			m.Log.Warn("shutdown: streamed calls dropped at the end of the drain", "calls", n)
+		}
+	}
 	m.Server = srv
 	return nil
+}
+
+// WatchLifecycle polls the Auto Scaling target lifecycle state
+// (LIFECYCLE_POLL_INTERVAL; off by default) until ctx ends, and drains the
+// instance as soon as the group takes it out of service: readiness turns
+// 503 and streamed calls move to other instances while the load balancer
+// deregisters this one, before SIGTERM arrives.
+func (m *Service) WatchLifecycle(ctx context.Context) {
+	lifecycle.New(m.Config.Lifecycle, m.Log).Run(ctx, func(state string) {
+		m.Log.Info("draining: leaving the Auto Scaling group", "target_state", state, "streamed_calls", m.Handlers.RelaySessions())
+		m.Handlers.Drain()
+	})
 }
 
 // openStores opens the call store (PostgreSQL when DATABASE_URL is set,
@@ -298,6 +316,7 @@ func (m *Service) Run(ctx context.Context) error {
 	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { m.Workers.Run(wctx) })
+	wg.Go(func() { m.WatchLifecycle(wctx) })
 	err := m.Server.Serve(ctx)
 	stopWorkers()
 	wg.Wait()

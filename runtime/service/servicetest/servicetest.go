@@ -90,6 +90,8 @@ type Instance struct {
 	stopWorkers context.CancelFunc
 	workersDone chan struct{}
 	once        sync.Once
+	stopServing context.CancelFunc
+	served      chan struct{}
 }
 
 // Start runs an instance until the test ends.
@@ -129,17 +131,32 @@ func Start(t testing.TB, o Options) *Instance {
 	// (an instance whose workers die while it serves).
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan struct{})
+	in.stopServing, in.served = stop, served
 	go func() { _ = svc.Server.Serve(ctx); close(served) }()
 	wctx, wstop := context.WithCancel(context.Background())
 	in.stopWorkers, in.workersDone = wstop, make(chan struct{})
 	go func() { svc.Workers.Run(wctx); close(in.workersDone) }()
+	lctx, lstop := context.WithCancel(context.Background())
+	lifecycleDone := make(chan struct{})
+	go func() { svc.WatchLifecycle(lctx); close(lifecycleDone) }()
 	t.Cleanup(func() {
+		lstop()
+		<-lifecycleDone
 		in.StopWorkers()
 		stop()
 		<-served
 		svc.Close()
 	})
 	return in
+}
+
+// Terminate does what SIGTERM does to the process: the drain (readiness
+// 503, streamed calls moved or waited for, the configured drain delay),
+// the HTTP shutdown, the wait for streamed calls; it returns when Serve
+// has. The instance's stores stay open until the test ends.
+func (in *Instance) Terminate() {
+	in.stopServing()
+	<-in.served
 }
 
 // StopWorkers stops the worker pool (work in hand is released) and waits.

@@ -41,6 +41,9 @@ locals {
     DB_IAM_AUTH         = "true"
     DB_CA_FILE          = "/etc/switchboard/rds-ca.pem"
     DB_MIGRATE_ON_START = "true"
+    # Drain as soon as the Auto Scaling group takes an instance out, while
+    # the load balancer deregisters it (deploy/terraform/README.md).
+    LIFECYCLE_POLL_INTERVAL = "5s"
   })
 
   settings = {
