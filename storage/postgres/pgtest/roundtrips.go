@@ -30,8 +30,10 @@ func (r *RoundTrips) Dial(ctx context.Context, network, addr string) (net.Conn, 
 // Count returns the round trips so far on every connection Dial opened.
 func (r *RoundTrips) Count() int64 { return r.n.Load() }
 
-// countingConn counts a round trip at the first read after a write. pgx may
-// read on a background goroutine while it writes, hence the lock.
+// countingConn counts a round trip when a read that follows a write returns
+// data. The check comes after the read, not before it: pgx may already be
+// blocked in a read on a background goroutine when it writes, and that read
+// returns the answer to the write.
 type countingConn struct {
 	net.Conn
 	rt *RoundTrips
@@ -48,11 +50,14 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
-	c.mu.Lock()
-	if c.written {
-		c.written = false
-		c.rt.n.Add(1)
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.mu.Lock()
+		if c.written {
+			c.written = false
+			c.rt.n.Add(1)
+		}
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
-	return c.Conn.Read(p)
+	return n, err
 }
