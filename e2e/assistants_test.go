@@ -151,6 +151,10 @@ func TestAssistantsAsData(t *testing.T) {
 		}
 		return len(calls) == 3
 	})
+	// The garage call's summary is separate work, which may still be running.
+	servicetest.Eventually(t, 20*time.Second, "the garage call summarized", func() bool {
+		return two.GetCall(g1.CallSID).Summary != nil
+	})
 	if got := two.GetCall(g1.CallSID); got.Analysis != nil || got.Summary == nil {
 		t.Errorf("the garage call: analysis %+v, summary %+v; want a summary and no analysis", got.Analysis, got.Summary)
 	}
