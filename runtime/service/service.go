@@ -24,6 +24,7 @@ import (
 	"switchboard/storage/localfs"
 	"switchboard/storage/memory"
 	"switchboard/storage/postgres"
+	"switchboard/storage/redact"
 	s3store "switchboard/storage/s3"
 )
 
@@ -78,11 +79,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 	if log == nil {
 		log = slog.Default()
 	}
+	if cfg.RedactsLogs() {
+		log = slog.New(redact.NewHandler(log.Handler()))
+	}
 	m := &Service{Config: cfg, Log: log, Registry: prometheus.NewRegistry(), Calls: o.Calls, Blobs: o.Blobs, Replica: o.Replica, AI: o.Assistant}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := m.openStores(ctx); err != nil {
 		m.Close()
 		return nil, err
+	}
+	if cfg.Redact == RedactAll {
+		// Everything written to the call store goes through the
+		// redaction first: turns of both call modes, summaries, analyses,
+		// tool calls, work errors.
+		m.Calls = redact.NewStore(m.Calls)
 	}
 	if err := m.openAssistant(ctx); err != nil {
 		m.Close()
@@ -144,6 +154,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		Streaming:        !cfg.Serverless,
 		Relay:            cfg.Relay,
 		ReplicaBucket:    replicaBucket,
+		RedactStored:     cfg.Redact == RedactAll,
+		RawModelInput:    !cfg.RedactModelInput,
 	}, handlers.Deps{
 		Calls: m.Calls, Writes: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
 		Assistants: m.Calls, Numbers: m.Calls, Analyses: m.Calls, Versions: m.Versions,

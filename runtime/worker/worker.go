@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,14 @@ type Config struct {
 	// that Twilio's late webhooks for it store nothing; the workers purge
 	// older tombstones.
 	TombstoneRetention time.Duration `env:"TOMBSTONE_RETENTION" envDefault:"720h"`
+	// RetentionDays is how long calls are kept: the workers delete every
+	// call created longer ago than that, with everything it owns and its
+	// audio (see retention.go). 0 keeps calls forever.
+	RetentionDays int `env:"RETENTION_DAYS" envDefault:"0"`
+	// RetentionBatch bounds how many calls one retention pass deletes in
+	// one transaction, so a large backlog (retention turned on for a
+	// years-old database) never holds long locks or a huge transaction.
+	RetentionBatch int `env:"RETENTION_BATCH" envDefault:"500"`
 	// ReplicaRecheck is how long after an erasure's first pass in the
 	// replica bucket the second pass runs: a version still replicating
 	// at the first pass lands later, and S3 replication takes up to 15
@@ -94,6 +103,12 @@ func (c Config) Validate() error {
 	}
 	if c.TombstoneRetention < time.Hour {
 		errs = append(errs, errors.New("TOMBSTONE_RETENTION must be at least 1h: Twilio sends a call's last callbacks after it ended"))
+	}
+	if c.RetentionDays < 0 || c.RetentionDays > MaxRetentionDays {
+		errs = append(errs, fmt.Errorf("RETENTION_DAYS must be from 0 (keep calls forever) to %d", MaxRetentionDays))
+	}
+	if c.RetentionBatch < 1 || c.RetentionBatch > 10000 {
+		errs = append(errs, errors.New("RETENTION_BATCH must be from 1 to 10000"))
 	}
 	if c.ReplicaRecheck < time.Second {
 		errs = append(errs, errors.New("S3_REPLICA_RECHECK must be at least 1s"))
