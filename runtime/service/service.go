@@ -128,6 +128,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		deps.Erasures = m.Calls
 		deps.Buckets = map[string]storage.BlobStore{cfg.S3.ReplicaBucket: m.Replica, cfg.S3.Bucket: m.Blobs}
 	}
+	// Calls past RETENTION_DAYS are expired by the workers; their audio's
+	// purges run whatever the setting, so turning retention off finishes
+	// what it started. Other kinds of data kept per call join the round
+	// as deps.RetentionSteps (event deliveries: {Name: "deliveries",
+	// Purge: their store's purge of deliveries created before a time}).
+	deps.Retention, deps.ReplicaBucket = m.Calls, replicaBucket
 	m.Workers = worker.New(cfg.Worker, deps)
 	capture := o.Capture
 	if capture == nil {

@@ -139,6 +139,14 @@ type Deps struct {
 	// service now writes to. Without them the pool runs no erasure.
 	Erasures storage.ErasureQueue
 	Buckets  map[string]storage.BlobStore
+	// Retention expires calls past RETENTION_DAYS and holds the purges of
+	// their audio; nil runs neither. ReplicaBucket (S3_REPLICA_BUCKET)
+	// makes an expired call's audio erased there too.
+	Retention     storage.Retention
+	ReplicaBucket string
+	// RetentionSteps delete the other kinds of data kept past the window,
+	// after the calls in each round.
+	RetentionSteps []RetentionStep
 }
 
 // Pool runs Config.Size workers until stopped.
@@ -156,6 +164,10 @@ type Pool struct {
 	// erasures and buckets are both set or both nil (see Deps).
 	erasures storage.ErasureQueue
 	buckets  map[string]storage.BlobStore
+	// retention, replicaBucket and retentionSteps: see Deps.
+	retention      storage.Retention
+	replicaBucket  string
+	retentionSteps []RetentionStep
 
 	wake chan struct{}
 	now  func() time.Time
@@ -163,6 +175,8 @@ type Pool struct {
 	lastPurge atomic.Int64
 	// lastBacklog is when this pool last counted the erasures (Unix ns).
 	lastBacklog atomic.Int64
+	// lastRetain is when this pool last ran a retention round (Unix ns).
+	lastRetain atomic.Int64
 }
 
 // New returns a pool. Start it with Run.
@@ -177,6 +191,7 @@ func New(cfg Config, d Deps) *Pool {
 		cfg: cfg, calls: d.Calls, work: d.Work, analyses: d.Analyses, versions: d.Versions,
 		blobs: d.Blobs, ai: d.Assistant, twilio: d.Twilio, log: d.Log,
 		erasures: d.Erasures, buckets: d.Buckets,
+		retention: d.Retention, replicaBucket: d.ReplicaBucket, retentionSteps: d.RetentionSteps,
 		metrics: newMetrics(d.Registry),
 		wake:    make(chan struct{}, 1),
 		now:     time.Now,
@@ -208,6 +223,7 @@ func (p *Pool) Run(ctx context.Context) {
 // is how work is processed where no pool runs all the time: a scheduled
 // invocation of the Lambda function, or `switchboard work`.
 func (p *Pool) Drain(ctx context.Context) int {
+	p.retain(ctx, true)
 	p.purgeTombstones(ctx)
 	var n atomic.Int64
 	var wg sync.WaitGroup
@@ -237,6 +253,7 @@ func (p *Pool) loop(ctx context.Context) {
 		case <-timer.C:
 		case <-p.wake:
 		}
+		p.retain(ctx, false)
 		p.purgeTombstones(ctx)
 		p.observeBacklog(ctx, false)
 		// Drain all due work before sleeping again.
@@ -246,14 +263,18 @@ func (p *Pool) loop(ctx context.Context) {
 	}
 }
 
-// runNext runs one due work item and one due erasure pass, so that neither
-// kind starves the other, and returns how many it ran.
+// runNext runs one due work item, one due erasure pass and one due
+// retention purge, so that no kind starves the others, and returns how
+// many it ran.
 func (p *Pool) runNext(ctx context.Context) int {
 	n := 0
 	if p.runOne(ctx) {
 		n++
 	}
 	if ctx.Err() == nil && p.runErasure(ctx) {
+		n++
+	}
+	if ctx.Err() == nil && p.runPurge(ctx) {
 		n++
 	}
 	return n
@@ -408,6 +429,10 @@ type metrics struct {
 	// store's backlog as this pool last counted it.
 	erasures         *prometheus.CounterVec
 	pending, failing prometheus.Gauge
+	// expired counts calls deleted past the retention window; purges the
+	// attempts at deleting their audio.
+	expired prometheus.Counter
+	purges  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -429,8 +454,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Pending replica erasures whose last attempt failed, as last counted: the replica bucket is unreachable or refuses.",
 		}),
 	}
+	m.expired = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_retention_expired_calls_total",
+		Help: "Calls deleted because they were older than RETENTION_DAYS.",
+	})
+	m.purges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_retention_purge_attempts_total",
+		Help: "Attempts at deleting an expired call's audio (blobs and media at Twilio), by outcome (ok, retry, released).",
+	}, []string{"outcome"})
 	if reg != nil {
-		reg.MustRegister(m.done, m.erasures, m.pending, m.failing)
+		reg.MustRegister(m.done, m.erasures, m.pending, m.failing, m.expired, m.purges)
 	}
 	return m
 }
