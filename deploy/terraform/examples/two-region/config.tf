@@ -35,12 +35,13 @@ locals {
     var.console_oidc.logout_url == "" ? {} : { CONSOLE_OIDC_LOGOUT_URL = var.console_oidc.logout_url },
   )
 
-  common_settings = merge(var.s3_prefix == "" ? {} : { S3_PREFIX = var.s3_prefix }, local.console_oidc_settings, {
-    SWITCHBOARD_ENV     = "production"
-    PUBLIC_BASE_URL     = var.public_base_url
-    DB_IAM_AUTH         = "true"
-    DB_CA_FILE          = "/etc/switchboard/rds-ca.pem"
-    DB_MIGRATE_ON_START = "true"
+  common_settings = merge(var.s3_prefix == "" ? {} : { S3_PREFIX = var.s3_prefix }, local.console_oidc_settings,
+    var.retention_days == 0 ? {} : { RETENTION_DAYS = tostring(var.retention_days) }, {
+      SWITCHBOARD_ENV                               = "production"
+      PUBLIC_BASE_URL                               = var.public_base_url
+      DB_IAM_AUTH                                   = "true"
+      DB_CA_FILE                                    = "/etc/switchboard/rds-ca.pem"
+      DB_MIGRATE_ON_START                           = "true"
   })
 
   settings = {
