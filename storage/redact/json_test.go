@@ -48,3 +48,21 @@ func TestJSON(t *testing.T) {
 		}
 	})
 }
+
+func FuzzJSON(f *testing.F) {
+	for _, s := range []string{`{"a":"415-555-0132"}`, `[1,"x",{"b":4111111111111111}]`, `"jane@example.com"`, `null`, `{"k":{"n":[true,false,null,1.5e3]}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, kinds := redact.JSON(json.RawMessage(s))
+		if len(kinds) == 0 && string(got) != s {
+			t.Fatalf("changed %q to %q without finding anything", s, got)
+		}
+		if json.Valid([]byte(s)) && !json.Valid(got) {
+			t.Fatalf("valid %q became invalid %q", s, got)
+		}
+		if again, more := redact.JSON(got); string(again) != string(got) || len(more) != 0 {
+			t.Fatalf("redacting %q twice changed it again: %q %v", got, again, more)
+		}
+	})
+}

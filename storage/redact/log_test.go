@@ -26,6 +26,7 @@ func TestLogCorpus(t *testing.T) {
 		log.With("said", u.said).WithGroup("turn").Info("caller said "+u.said, "text", u.said,
 			"err", errors.New("provider refused: "+u.said), slog.Group("g", "words", []string{u.said}))
 		line := buf.String()
+		t.Logf("logged: %s", strings.TrimSpace(line))
 		want := redact.String(u.said)
 		if n := strings.Count(line, jsonText(want)); n != 5 {
 			t.Errorf("corpus.tsv:%d: the log line holds the redacted text %d times, want 5: %s", u.line, n, line)

@@ -91,7 +91,7 @@ func String(s string) string {
 }
 
 var (
-	writtenEmail = regexp.MustCompile(`(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}`)
+	writtenEmail = regexp.MustCompile(`(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}\b`)
 	// A spoken address: "jane dot doe at example dot com", the domain with at
 	// least one "dot" and a known top-level word. Group 1 is the word just
 	// before "at".
