@@ -128,10 +128,24 @@ func emailSpans(s string) []span {
 		}
 		return false
 	}
-	for _, m := range writtenEmail.FindAllStringIndex(s, -1) {
-		spans = append(spans, span{m[0], m[1], Email})
+	// The expressions are most of the cost of Text: skipped when what
+	// they need to match is absent.
+	if strings.IndexByte(s, '@') >= 0 {
+		for _, m := range writtenEmail.FindAllStringIndex(s, -1) {
+			spans = append(spans, span{m[0], m[1], Email})
+		}
 	}
-	for _, re := range []*regexp.Regexp{spokenEmail, halfSpokenEmail} {
+	if !hasWordAt(s) {
+		return spans
+	}
+	var spoken []*regexp.Regexp
+	if hasWord(s, "dot") {
+		spoken = append(spoken, spokenEmail)
+	}
+	if strings.IndexByte(s, '.') >= 0 {
+		spoken = append(spoken, halfSpokenEmail)
+	}
+	for _, re := range spoken {
 		for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
 			if notLocalPart[strings.ToLower(s[m[2]:m[3]])] || overlaps(m[0], m[1]) {
 				continue
@@ -141,6 +155,23 @@ func emailSpans(s string) []span {
 	}
 	return spans
 }
+
+// hasWordAt reports whether s has the word "at" (any case) between
+// spaces, as every spoken address does.
+func hasWordAt(s string) bool { return hasWord(s, "at") }
+
+// hasWord reports whether s has the lower-case ASCII word w, in any case,
+// between white space.
+func hasWord(s, w string) bool {
+	for i := 1; i+len(w) < len(s); i++ {
+		if isSpace(s[i-1]) && isSpace(s[i+len(w)]) && strings.EqualFold(s[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
 
 // digitWords are the words a recogniser writes for spoken digits.
 var digitWords = map[string]string{
