@@ -57,16 +57,24 @@ func (p *Pool) retain(ctx context.Context, force bool) int {
 		return 0 // another worker of this pool is at it
 	}
 	before := now.Add(-p.retentionWindow())
-	total := 0
+	total, limit := 0, p.cfg.RetentionBatch
 	for range retentionBatches {
-		n, err := p.retention.ExpireCalls(ctx, before, p.cfg.RetentionBatch, storage.DeleteOptions{ReplicaBucket: p.replicaBucket})
+		n, err := p.retention.ExpireCalls(ctx, before, limit, storage.DeleteOptions{ReplicaBucket: p.replicaBucket})
+		if errors.Is(err, storage.ErrUnavailable) && limit > 1 && ctx.Err() == nil {
+			// A batch the database could not finish in DB_QUERY_TIMEOUT
+			// rolled back whole; a smaller one may fit. The next round
+			// starts from RETENTION_BATCH again.
+			limit = max(1, limit/2)
+			p.log.Warn("worker: a retention batch failed; trying smaller ones", "err", err.Error(), "batch", limit)
+			continue
+		}
 		if err != nil {
 			p.log.Warn("worker: expiring calls past the retention window failed", "err", err.Error())
 			break
 		}
 		total += n
 		p.metrics.expired.Add(float64(n))
-		if n < p.cfg.RetentionBatch {
+		if n < limit {
 			break
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -372,5 +373,49 @@ func TestRetentionPurgeRetries(t *testing.T) {
 	}
 	if _, _, err := r.calls.StartCall(t.Context(), storage.NewCall{SID: sid}, storage.Turn{}); !errors.Is(err, storage.ErrGone) {
 		t.Errorf("StartCall after the purge: %v, want ErrGone (the tombstone outlives it)", err)
+	}
+}
+
+// slowBatches is a database that cannot finish a batch larger than max
+// within its query timeout.
+type slowBatches struct {
+	storage.Store
+	max     int
+	mu      sync.Mutex
+	batches []int
+}
+
+func (s *slowBatches) ExpireCalls(ctx context.Context, before time.Time, limit int, o storage.DeleteOptions) (int, error) {
+	if limit > s.max {
+		return 0, storage.Errorf(storage.ErrUnavailable, "expire calls: timeout: context deadline exceeded")
+	}
+	n, err := s.Store.ExpireCalls(ctx, before, limit, o)
+	s.mu.Lock()
+	s.batches = append(s.batches, n)
+	s.mu.Unlock()
+	return n, err
+}
+
+// TestRetentionSmallerBatches: when the database cannot finish a batch of
+// RETENTION_BATCH in time, the round goes on with halved batches instead
+// of stalling on the same failure every round.
+func TestRetentionSmallerBatches(t *testing.T) {
+	slow := &slowBatches{Store: memory.New(), max: 300}
+	r := newRetentionRig(t, slow, func(c *Config) { c.RetentionBatch = 1000 })
+	old := r.now.Add(-40 * 24 * time.Hour)
+	for n := range 1000 {
+		if _, err := slow.ApplyStatus(t.Context(), storage.NewCall{SID: fmt.Sprintf("CA%032x", n+1), At: old.Add(time.Duration(n) * time.Second)},
+			storage.StatusEvent{Status: storage.StatusCompleted, At: old, Sequence: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := r.pool.retain(t.Context(), true); n != 1000 {
+		t.Errorf("retain expired %d calls, want all 1000", n)
+	}
+	if want := "[250 250 250 250 0]"; fmt.Sprint(slow.batches) != want {
+		t.Errorf("batches %v, want %s (1000 and 500 refused)", slow.batches, want)
+	}
+	if !strings.Contains(r.logs.String(), "trying smaller ones") {
+		t.Error("the smaller batches were not logged")
 	}
 }
