@@ -84,7 +84,15 @@ func TestStoreRedactsSummaryAndAnalysis(t *testing.T) {
 		t.Errorf("work error kept as %q", w.LastError)
 	}
 	sum := storage.Summary{Text: "Caller gave card 4111 1111 1111 1111 and asked for a call on 415-555-0132.", Reason: "billing, jane@example.com", Outcome: "ok", CreatedAt: time.Now()}
-	if err := s.CompleteSummary(ctx, w, sum, false); err != nil {
+	if err := s.CompleteSummary(ctx, w, sum, true); err != nil {
+		t.Fatal(err)
+	}
+	w, ok, err = s.ClaimWork(ctx, time.Now(), time.Minute)
+	if err != nil || !ok || w.Kind != storage.WorkAnalyzeCall {
+		t.Fatalf("claim the analysis: %+v %v %v", w, ok, err)
+	}
+	fields := json.RawMessage(`{"callback_number":"415-555-0132","card":4111111111111111,"booked":true,"party":4}`)
+	if err := s.CompleteAnalysis(ctx, w, storage.Analysis{Fields: fields, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := inner.GetCall(ctx, storeCall)
@@ -93,5 +101,8 @@ func TestStoreRedactsSummaryAndAnalysis(t *testing.T) {
 	}
 	if c.Summary == nil || c.Summary.Text != "Caller gave card [card] and asked for a call on [phone]." || c.Summary.Reason != "billing, [email]" {
 		t.Errorf("summary kept as %+v", c.Summary)
+	}
+	if c.Analysis == nil || string(c.Analysis.Fields) != `{"callback_number":"[phone]","card":"[card]","booked":true,"party":4}` {
+		t.Errorf("analysis kept as %+v", c.Analysis)
 	}
 }
