@@ -11,12 +11,15 @@
 // by their length and shape: 13–19 digits that pass the Luhn check are a
 // card (a number of that length that fails it is left alone: an order or
 // tracking number); nine digits grouped 3-2-4, or following the words
-// "social security" or "SSN", are an SSN; 10–15 digits (or a + and 8–15
-// digits, or the US groupings 3-3-4 and 3-4 with optional parentheses and
-// country code) are a phone number, unless the words just before name it an
-// order, invoice, reference or the like. Shorter runs — prices, times,
-// years, counts, house numbers — and amounts written with thousands
-// separators ("1,234,567") are never touched.
+// "social security" or "SSN", are an SSN. A phone number is a + and 8–15
+// digits; 10 digits (11 starting with a 1) written as 3-3-4, in one group
+// or read out in small groups, parentheses allowed; 10–11 digits starting
+// with a trunk 0 in at most three groups ("07700 900123"); a local 3-4
+// number ("555-0132"); or 11–15 digits read out in groups of at most four
+// — unless the words just before name it an order, invoice, reference or
+// the like. Shorter runs — prices, times, years, counts, house numbers —
+// and amounts written with thousands separators ("1,234,567") are never
+// touched.
 //
 // A comma or full stop followed by a space ends a sentence or a list item
 // more often than it separates digits, so a run joined that way is taken
@@ -463,6 +466,10 @@ func classify(r run, toks []token) (Kind, bool) {
 	case r.plus && n >= 8 && n <= 15:
 		return Phone, true
 	case n >= 10 && n <= 11 && usPhone(r):
+		return Phone, true
+	case (n == 10 || n == 11) && r.digits[0] == '0' && len(r.groups) <= 3:
+		// A national number with its trunk prefix, as in most of Europe:
+		// "07700 900123", "020 7946 0018".
 		return Phone, true
 	case n == 7 && groupedAs(r.groups, 3, 4):
 		// A local number: "555-0132".

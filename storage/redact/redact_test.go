@@ -18,9 +18,13 @@ type utterance struct {
 	want  string // what must be stored
 }
 
-func readCorpus(t testing.TB) []utterance {
+func readCorpus(t testing.TB) []utterance { return readUtterances(t, "testdata/corpus.tsv", 50) }
+
+// readUtterances reads a file of utterances (corpus.tsv's columns) and
+// fails unless it has at least min of them.
+func readUtterances(t testing.TB, path string, min int) []utterance {
 	t.Helper()
-	f, err := os.Open("testdata/corpus.tsv")
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +38,7 @@ func readCorpus(t testing.TB) []utterance {
 		}
 		cols := strings.Split(line, "\t")
 		if len(cols) != 3 {
-			t.Fatalf("corpus.tsv:%d: want 3 tab-separated columns, got %d", n, len(cols))
+			t.Fatalf("%s:%d: want 3 tab-separated columns, got %d", path, n, len(cols))
 		}
 		u := utterance{line: n, said: cols[1], want: cols[2]}
 		if u.want == "=" {
@@ -43,7 +47,7 @@ func readCorpus(t testing.TB) []utterance {
 		if cols[0] != "-" {
 			for k := range strings.SplitSeq(cols[0], ",") {
 				if !slices.Contains(redact.Kinds, redact.Kind(k)) {
-					t.Fatalf("corpus.tsv:%d: unknown kind %q", n, k)
+					t.Fatalf("%s:%d: unknown kind %q", path, n, k)
 				}
 				u.kinds = append(u.kinds, redact.Kind(k))
 			}
@@ -53,8 +57,8 @@ func readCorpus(t testing.TB) []utterance {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(out) < 50 {
-		t.Fatalf("corpus.tsv has %d utterances; it is meant to have many more", len(out))
+	if len(out) < min {
+		t.Fatalf("%s has %d utterances; it is meant to have at least %d", path, len(out), min)
 	}
 	return out
 }
@@ -63,15 +67,20 @@ func readCorpus(t testing.TB) []utterance {
 // the personal data found that was not there (false positives) and the
 // personal data there that was not found (false negatives). Every
 // utterance must come out exactly as the corpus says it is stored.
-func TestCorpus(t *testing.T) {
-	corpus := readCorpus(t)
+func TestCorpus(t *testing.T) { measure(t, readCorpus(t)) }
+
+// TestHeldOut measures the rules the same way on utterances written after
+// them (testdata/heldout.tsv).
+func TestHeldOut(t *testing.T) { measure(t, readUtterances(t, "testdata/heldout.tsv", 30)) }
+
+func measure(t *testing.T, corpus []utterance) {
 	fp, fn := map[redact.Kind]int{}, map[redact.Kind]int{}
 	withData, clean, cleanChanged := 0, 0, 0
 	for _, u := range corpus {
 		got, kinds := redact.Text(u.said)
 		t.Logf("stored: %-70q ← %q", got, u.said)
 		if got != u.want {
-			t.Errorf("corpus.tsv:%d: Text(%q) = %q, want %q", u.line, u.said, got, u.want)
+			t.Errorf("line %d: Text(%q) = %q, want %q", u.line, u.said, got, u.want)
 		}
 		missing, extra := diffKinds(u.kinds, kinds)
 		for _, k := range missing {
