@@ -419,3 +419,46 @@ func TestRetentionSmallerBatches(t *testing.T) {
 		t.Error("the smaller batches were not logged")
 	}
 }
+
+// TestRetentionSteps: the other kinds of data kept per call (event
+// deliveries) join each round through Deps.RetentionSteps, with the same
+// window and batches, until a batch comes back short; a failing step is
+// logged and does not stop the others.
+func TestRetentionSteps(t *testing.T) {
+	calls := memory.New()
+	r := newRetentionRig(t, calls, func(c *Config) { c.RetentionBatch = 10 })
+	type call struct {
+		before time.Time
+		limit  int
+	}
+	var got []call
+	left := 25
+	steps := []RetentionStep{
+		{Name: "broken", Purge: func(context.Context, time.Time, int) (int, error) {
+			return 0, errors.New("table missing")
+		}},
+		{Name: "deliveries", Purge: func(_ context.Context, before time.Time, limit int) (int, error) {
+			got = append(got, call{before, limit})
+			n := min(left, limit)
+			left -= n
+			return n, nil
+		}},
+	}
+	p := New(r.cfg, Deps{Calls: calls, Work: calls, Blobs: r.primary, Log: slog.New(slog.NewJSONHandler(r.logs, nil)),
+		Retention: calls, RetentionSteps: steps})
+	p.now = func() time.Time { return r.now }
+	p.retain(t.Context(), true)
+	want := r.now.Add(-30 * 24 * time.Hour)
+	if len(got) != 3 || left != 0 {
+		t.Fatalf("the step ran %d batches leaving %d, want 3 batches and none left", len(got), left)
+	}
+	for _, c := range got {
+		if !c.before.Equal(want) || c.limit != 10 {
+			t.Errorf("step batch before %v limit %d, want %v and RETENTION_BATCH", c.before, c.limit, want)
+		}
+	}
+	logs := r.logs.String()
+	if !strings.Contains(logs, `"step":"broken"`) || !strings.Contains(logs, `"step":"deliveries","count":25`) {
+		t.Errorf("the steps' outcomes are not logged:\n%s", logs)
+	}
+}
