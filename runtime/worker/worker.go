@@ -2,10 +2,10 @@
 // recordings from Twilio into the blob store, writing post-call summaries
 // and analyses (and re-analyses), deleting archived media at Twilio,
 // erasing deleted calls' audio in the replica bucket, and deleting calls
-// past the retention window (RETENTION_DAYS) with their audio everywhere. Work lives in the
-// call store, claimed with a lease, so any instance may run it and an
-// instance that dies loses nothing: the lease expires and another instance
-// finishes the work.
+// past the retention window (RETENTION_DAYS) with their audio everywhere.
+// Work lives in the call store, claimed with a lease, so any instance may
+// run it and an instance that dies loses nothing: the lease expires and
+// another instance finishes the work.
 package worker
 
 import (
