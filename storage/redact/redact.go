@@ -255,13 +255,28 @@ type run struct {
 	digits      string // all digits of the run
 	groups      []int  // length of each digit group as written
 	// starts and ends are each group's first and last token; loose[i]
-	// marks a loose separator before group i.
+	// marks a loose separator before group i, and joins[i] is the
+	// separators written between group i-1 and group i ("" for spaces
+	// only, "double" when a repeat starts it).
 	starts, ends []int
 	loose        []bool
+	joins        []string
 	plus         bool // starts with "+"
-	// thousands: every join is a comma with no space and every group
-	// after the first has three digits: an amount ("1,234,567").
-	thousands bool
+}
+
+// thousands reports whether the run is an amount written with thousands
+// separators ("1,234,567"): groups after a first of one to three digits
+// are three digits each, every one after a comma with no space.
+func (r run) thousands() bool {
+	if len(r.groups) < 2 || r.groups[0] > 3 {
+		return false
+	}
+	for i := 1; i < len(r.groups); i++ {
+		if r.groups[i] != 3 || r.joins[i] != "," || r.loose[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // digitSpans finds the card numbers, SSNs and phone numbers of s outside
@@ -331,6 +346,11 @@ func (r run) slice(a, b int) run {
 		p.groups = append(p.groups, r.groups[g])
 		p.starts, p.ends = append(p.starts, r.starts[g]), append(p.ends, r.ends[g])
 		p.loose = append(p.loose, g > a && r.loose[g])
+		join := r.joins[g]
+		if g == a {
+			join = ""
+		}
+		p.joins = append(p.joins, join)
 	}
 	off := 0
 	for g := range a {
@@ -372,7 +392,7 @@ func canonical(r run, k Kind) bool {
 // digit token is one group: a written group of digits, or one spoken
 // digit ("double five" is one group of two).
 func readRun(toks []token, i int) (run, int, bool) {
-	r := run{first: i, thousands: true}
+	r := run{first: i}
 	j := i
 	if toks[j].plus {
 		r.plus = true
@@ -380,7 +400,7 @@ func readRun(toks []token, i int) (run, int, bool) {
 	}
 	repeat, groupStart := 1, -1
 	lastDigit := -1
-	looseNext, joins := false, 0
+	looseNext, joinNext := false, ""
 	for j < len(toks) {
 		t := toks[j]
 		lw := strings.ToLower(t.text)
@@ -396,13 +416,10 @@ func readRun(toks []token, i int) (run, int, bool) {
 				start = r.first
 			}
 			groupStart = -1
-			if len(r.groups) > 0 && len(d) != 3 {
-				r.thousands = false
-			}
 			r.groups = append(r.groups, len(d))
 			r.starts, r.ends = append(r.starts, start), append(r.ends, j)
-			r.loose = append(r.loose, looseNext)
-			looseNext = false
+			r.loose, r.joins = append(r.loose, looseNext), append(r.joins, joinNext)
+			looseNext, joinNext = false, ""
 			r.digits += d
 			lastDigit, r.last = j, j
 			j++
@@ -412,16 +429,11 @@ func readRun(toks []token, i int) (run, int, bool) {
 				repeat = 3
 			}
 			groupStart = j
-			if lastDigit >= 0 && j > 0 && !(toks[j-1].text == "," && !toks[j-1].loose) {
-				r.thousands = false
-			}
+			joinNext += "double"
 			j++
 		case t.sep && lastDigit >= 0 && j+1 < len(toks) && (toks[j+1].digits != "" || toks[j+1].sep):
 			looseNext = looseNext || t.loose
-			if t.text != "," || t.loose {
-				r.thousands = false
-			}
-			joins++
+			joinNext += t.text
 			j++
 		case t.text == "(" && lastDigit < 0 && j+1 < len(toks) && toks[j+1].digits != "":
 			j++
@@ -429,28 +441,19 @@ func readRun(toks []token, i int) (run, int, bool) {
 			if lastDigit < 0 {
 				return run{}, 0, false
 			}
-			return r.finish(joins), lastDigit + 1, true
+			return r, lastDigit + 1, true
 		}
 	}
 	if lastDigit < 0 {
 		return run{}, 0, false
 	}
-	return r.finish(joins), lastDigit + 1, true
-}
-
-// finish settles what can only be known at the end of the run.
-func (r run) finish(joins int) run {
-	// Groups not joined by a separator (spaces) are no thousands grouping.
-	if joins != len(r.groups)-1 || len(r.groups) < 2 || r.groups[0] > 3 {
-		r.thousands = false
-	}
-	return r
+	return r, lastDigit + 1, true
 }
 
 // classify says what a run of digits is, if it is personal data.
 func classify(r run, toks []token) (Kind, bool) {
 	n := len(r.digits)
-	if r.thousands {
+	if r.thousands() {
 		return "", false
 	}
 	switch {
