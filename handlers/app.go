@@ -77,6 +77,15 @@ type Config struct {
 	// CallMode is ModeGather or ModeRelay: how the default assistant's
 	// calls run ("" is gather). Other assistants say so in their call_mode.
 	CallMode string
+	// RedactStored says the call store redacts personal data before it
+	// keeps it (REDACT=all): what it returns differs from what was said,
+	// so replays are recognised by their redacted form and a fresh reply
+	// is spoken as the assistant wrote it.
+	RedactStored bool
+	// RawModelInput gives the model the caller's current words as said,
+	// not as stored (REDACT_MODEL_INPUT=false with REDACT=all); earlier
+	// turns come from the store, redacted, either way.
+	RawModelInput bool
 	// Streaming: this instance serves ConversationRelay sockets, so calls
 	// whose assistant's call mode is relay are streamed. Off under Lambda,
 	// which cannot hold a socket: such calls then run with <Gather>.

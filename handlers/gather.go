@@ -14,6 +14,7 @@ import (
 
 	"switchboard/assistant"
 	"switchboard/storage"
+	"switchboard/storage/redact"
 )
 
 // gather answers caller turn N (?turn=N). A repeated delivery of turn N
@@ -92,7 +93,7 @@ func (s *Server) gather(c *fiber.Ctx) error {
 	// racing on other instances are settled by the store: the first stored
 	// answer wins and every delivery answers with it.
 	v, err, _ := s.turns.Do(nc.SID+"/"+itoa(n), func() (any, error) {
-		return s.answer(c.UserContext(), st.Call, st.Turns, n, a)
+		return s.answer(c.UserContext(), st.Call, s.modelTurns(st.Turns, n, speech), n, a)
 	})
 	if errors.Is(err, storage.ErrGone) {
 		return s.hangUpDeletedCall(c)
@@ -153,8 +154,37 @@ func (s *Server) answer(ctx context.Context, call storage.Call, turns []storage.
 	// retry of this turn then answers from the store instead of asking again.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RequestTimeout)
 	defer cancel()
-	stored, _, err := s.writes.AddTurn(sctx, reply)
+	stored, created, err := s.writes.AddTurn(sctx, reply)
+	if created {
+		// The caller hears the reply as written; the store may keep it
+		// redacted.
+		stored.Text = reply.Text
+	}
 	return stored, err
+}
+
+// modelTurns are the turns the model is given to answer caller turn n:
+// as stored, except that with RawModelInput the caller's turn n is what
+// they said rather than its redacted form (when said is known).
+func (s *Server) modelTurns(turns []storage.Turn, n int, said string) []storage.Turn {
+	if !s.cfg.RedactStored || !s.cfg.RawModelInput || said == "" {
+		return turns
+	}
+	turns = slices.Clone(turns)
+	for i, t := range turns {
+		if t.Number == n && t.Role == storage.RoleCaller {
+			turns[i].Text = said
+		}
+	}
+	return turns
+}
+
+// storedForm is text as the call store keeps it.
+func (s *Server) storedForm(text string) string {
+	if s.cfg.RedactStored {
+		return redact.String(text)
+	}
+	return text
 }
 
 // render turns a stored assistant turn into TwiML: the answer and the next

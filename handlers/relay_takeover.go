@@ -85,7 +85,9 @@ func (rs *relaySession) resume() *closeReason {
 	}
 	rs.log.Info("relay: answering the caller turn left unanswered by the previous socket", "turn", n)
 	rs.s.relay.metrics.takeovers.WithLabelValues("resumed").Inc()
-	rs.startReply(n, time.Now(), a)
+	// The words as said are gone with the previous socket: the model gets
+	// the caller turn as stored.
+	rs.startReply(n, time.Now(), a, "")
 	rs.cur.resumed = true
 	rs.resumedTurn = n
 	return nil

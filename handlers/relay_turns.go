@@ -177,7 +177,7 @@ func (rs *relaySession) answer(text string, at time.Time) *closeReason {
 		rs.log.Error("relay: cannot read the call's assistant version", "err", err.Error())
 		return &closeStore
 	}
-	rs.startReply(n, at, a)
+	rs.startReply(n, at, a, text)
 	return nil
 }
 
@@ -200,7 +200,7 @@ func (rs *relaySession) numberFor(text string) (int, bool) {
 			last, lastText = t.Number, t.Text
 		}
 	}
-	if rs.prompts == 0 && last >= 0 && sameUtterance(lastText, text) {
+	if rs.prompts == 0 && last >= 0 && sameUtterance(lastText, rs.s.storedForm(text)) {
 		return last, true
 	}
 	return max(next, 1), false
@@ -228,7 +228,7 @@ func (rs *relaySession) storeCallerTurn(n int, text string) (storage.Turn, error
 		if err != nil {
 			return storage.Turn{}, err
 		}
-		if created || sameUtterance(stored.Text, text) {
+		if created || sameUtterance(stored.Text, rs.s.storedForm(text)) {
 			rs.remember(stored)
 			return stored, nil
 		}
@@ -276,13 +276,13 @@ func (rs *relaySession) resend(a storage.Turn) {
 }
 
 // startReply streams the assistant's answer to caller turn n.
-func (rs *relaySession) startReply(n int, promptAt time.Time, a storage.Assistant) {
+func (rs *relaySession) startReply(n int, promptAt time.Time, a storage.Assistant, said string) {
 	// The assistant's own deadline (ASSISTANT_TURN_TIMEOUT) ends a stuck
 	// stream first; this bounds one that ignores it.
 	ctx, cancel := context.WithTimeout(rs.ctx, rs.s.cfg.TurnTimeout+5*time.Second)
 	run := &replyRun{number: n, promptAt: promptAt, cancel: cancel, done: make(chan replyResult, 1)}
 	rs.cur = run
-	conv := conversation(rs.call, rs.call.Turns, &a)
+	conv := conversation(rs.call, rs.s.modelTurns(rs.call.Turns, n, said), &a)
 	ai := streamerOf(rs.s.ai)
 	go func() {
 		defer cancel()

@@ -153,13 +153,14 @@ type WorkQueue interface {
 }
 
 // Store is a whole call store: the records, what the webhooks write, the
-// work queue, the replica erasures, and the assistants and numbers that
+// work queue, the replica erasures, the retention window, and the assistants and numbers that
 // answer the calls.
 type Store interface {
 	CallStore
 	CallWriter
 	WorkQueue
 	ErasureQueue
+	Retention
 	Assistants
 	Numbers
 	Analyses

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -92,5 +93,30 @@ func TestLogFormat(t *testing.T) {
 	slog.New(newTextHandler(&b, slog.LevelInfo)).WithGroup("req").Info("x", "id", 7)
 	if !strings.Contains(b.String(), "req.id=7") {
 		t.Errorf("grouped attribute written as %q", b.String())
+	}
+}
+
+// TestLogRedact: with REDACT=logs or all the process's logger redacts
+// every line, in both formats; with off it writes what it is given.
+func TestLogRedact(t *testing.T) {
+	for _, c := range []struct {
+		redact, format string
+		clean          bool
+	}{
+		{"logs", "json", true}, {"all", "text", true}, {"all", "json", true}, {"off", "json", false},
+	} {
+		t.Run(c.redact+"/"+c.format, func(t *testing.T) {
+			var b bytes.Buffer
+			cfg := service.Defaults()
+			cfg.Redact, cfg.LogFormat = c.redact, c.format
+			newLogger(cfg, &b).Warn("assistant failed: caller said 4111 1111 1111 1111", "err", errors.New("echo jane@example.com"))
+			leaked := strings.Contains(b.String(), "4111 1111") || strings.Contains(b.String(), "jane@example.com")
+			if leaked == c.clean {
+				t.Errorf("REDACT=%s LOG_FORMAT=%s wrote %q", c.redact, c.format, b.String())
+			}
+			if c.clean && (!strings.Contains(b.String(), "[card]") || !strings.Contains(b.String(), "[email]")) {
+				t.Errorf("REDACT=%s LOG_FORMAT=%s wrote %q, without the kinds", c.redact, c.format, b.String())
+			}
+		})
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"switchboard/runtime/service"
 	"switchboard/runtime/ssmenv"
 	"switchboard/storage/postgres"
+	"switchboard/storage/redact"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -150,8 +151,16 @@ func newLogger(cfg service.Config, w io.Writer) *slog.Logger {
 			format = "text"
 		}
 	}
+	var h slog.Handler = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
 	if format == "text" {
-		return slog.New(newTextHandler(w, level))
+		h = newTextHandler(w, level)
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})).With("service", "switchboard")
+	if cfg.RedactsLogs() {
+		h = redact.NewHandler(h)
+	}
+	log := slog.New(h)
+	if format == "text" {
+		return log
+	}
+	return log.With("service", "switchboard")
 }

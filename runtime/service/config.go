@@ -70,6 +70,17 @@ type Config struct {
 	// production. Link-local and metadata addresses are refused always.
 	OutboundAllowPrivate bool `env:"OUTBOUND_ALLOW_PRIVATE" envDefault:"true"`
 
+	// Redact says where personal data (card numbers, SSNs, e-mail
+	// addresses, phone numbers) is replaced by its kind: off; logs, every
+	// log line; all, the logs and everything stored (turns, summaries,
+	// analyses, tool calls).
+	Redact string `env:"REDACT" envDefault:"off"`
+	// RedactModelInput, with REDACT=all, gives the model the conversation
+	// as stored, redacted. false gives it the caller's current words as
+	// said (a booking tool may need the number), while earlier turns are
+	// read back redacted. No effect with REDACT=off or logs.
+	RedactModelInput bool `env:"REDACT_MODEL_INPUT" envDefault:"true"`
+
 	// Deprecated lists the deprecated variables in use, said as warnings.
 	Deprecated []string `env:"-"`
 
@@ -90,6 +101,16 @@ type Config struct {
 	// to drain when it is taken out of service, before SIGTERM.
 	Lifecycle lifecycle.Config
 }
+
+// The values of REDACT.
+const (
+	RedactOff  = "off"
+	RedactLogs = "logs"
+	RedactAll  = "all"
+)
+
+// RedactsLogs reports whether log lines are redacted (REDACT=logs or all).
+func (c Config) RedactsLogs() bool { return c.Redact == RedactLogs || c.Redact == RedactAll }
 
 // deprecatedAliases are variables still accepted under an old name: the old
 // one is used when the new one is unset, with a warning at start-up.
@@ -239,6 +260,14 @@ func (c Config) Validate() error {
 		}
 	default:
 		add("CALL_MODE must be gather or relay, got %q", c.CallMode)
+	}
+	switch c.Redact {
+	case RedactOff, RedactLogs, RedactAll:
+	default:
+		add("REDACT must be off, logs or all, got %q", c.Redact)
+	}
+	if c.Redact == RedactAll && c.CaptureDir != "" {
+		add("CAPTURE_DIR keeps webhooks as Twilio sent them, what callers said included: it cannot be used with REDACT=all")
 	}
 	switch c.LogFormat {
 	case "auto", "text", "json":

@@ -125,6 +125,50 @@ func TestReplicaWiring(t *testing.T) {
 		}
 	})
 
+	t.Run("RetentionErasesInBothRegions", func(t *testing.T) {
+		// RETENTION_DAYS wires the workers to expire old calls: the audio
+		// goes from the primary bucket and, signed for its own region,
+		// from the replica.
+		m := start(t, map[string]string{"S3_REPLICA_BUCKET": s3test.ReplicaBucket, "S3_REPLICA_REGION": "eu-central-1", "RETENTION_DAYS": "30"})
+		const oldSID, oldRec = "CA00000000000000000000000000000abc", "RE00000000000000000000000000000abc"
+		ctx := t.Context()
+		at := time.Now().Add(-31 * 24 * time.Hour)
+		if _, _, err := m.Calls.StartCall(ctx, storage.NewCall{SID: oldSID, AccountSID: account, At: at}, storage.Turn{}); err != nil {
+			t.Fatal(err)
+		}
+		rec, _, err := m.Calls.AddRecording(ctx, storage.Recording{SID: oldRec, CallSID: oldSID, AccountSID: account, StartedAt: &at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := "prod/" + rec.ArchiveKey()
+		for _, bucket := range []string{s3test.Bucket, s3test.ReplicaBucket} {
+			if _, err := f.Client(0).PutObject(ctx, &s3api.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("audio")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		m.Workers.Drain(dctx)
+		if _, err := m.Calls.GetCall(ctx, oldSID); err == nil {
+			t.Error("the call older than RETENTION_DAYS is still there")
+		}
+		if got := signedFor(s3test.Bucket, key); len(got) == 0 || got[0] != "eu-west-1" {
+			t.Errorf("the primary's deletions were signed for %v, want eu-west-1", got)
+		}
+		if got := signedFor(s3test.ReplicaBucket, key); strings.Join(got, ",") != "eu-central-1" {
+			t.Errorf("the replica's erasure was signed for %v, want eu-central-1 once", got)
+		}
+		for _, bucket := range []string{s3test.Bucket, s3test.ReplicaBucket} {
+			out, err := f.Client(0).ListObjectVersions(ctx, &s3api.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(out.Versions) + len(out.DeleteMarkers); n != 0 {
+				t.Errorf("%d versions of the expired call's audio left in %s", n, bucket)
+			}
+		}
+	})
+
 	t.Run("OverrideNeedsTheBucketNames", func(t *testing.T) {
 		// Erasures name their bucket, so a replica store given in code
 		// must still be named by the configuration.

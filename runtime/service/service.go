@@ -25,6 +25,7 @@ import (
 	"switchboard/storage/localfs"
 	"switchboard/storage/memory"
 	"switchboard/storage/postgres"
+	"switchboard/storage/redact"
 	s3store "switchboard/storage/s3"
 )
 
@@ -79,11 +80,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 	if log == nil {
 		log = slog.Default()
 	}
+	if cfg.RedactsLogs() {
+		log = slog.New(redact.NewHandler(log.Handler()))
+	}
 	m := &Service{Config: cfg, Log: log, Registry: prometheus.NewRegistry(), Calls: o.Calls, Blobs: o.Blobs, Replica: o.Replica, AI: o.Assistant}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := m.openStores(ctx); err != nil {
 		m.Close()
 		return nil, err
+	}
+	if cfg.Redact == RedactAll {
+		// Everything written to the call store goes through the
+		// redaction first: turns of both call modes, summaries, analyses,
+		// tool calls, work errors.
+		m.Calls = redact.NewStore(m.Calls)
 	}
 	if err := m.openAssistant(ctx); err != nil {
 		m.Close()
@@ -120,6 +130,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		deps.Erasures = m.Calls
 		deps.Buckets = map[string]storage.BlobStore{cfg.S3.ReplicaBucket: m.Replica, cfg.S3.Bucket: m.Blobs}
 	}
+	// Calls past RETENTION_DAYS are expired by the workers; their audio's
+	// purges run whatever the setting, so turning retention off finishes
+	// what it started. Event deliveries (and their events) past the
+	// window go in the same rounds.
+	deps.Retention, deps.ReplicaBucket = m.Calls, replicaBucket
+	deps.RetentionSteps = []worker.RetentionStep{{Name: "deliveries", Purge: m.Calls.PurgeDeliveries}}
 	m.Workers = worker.New(cfg.Worker, deps)
 	capture := o.Capture
 	if capture == nil {
@@ -146,6 +162,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, o Overrides) (*Servi
 		Streaming:        !cfg.Serverless,
 		Relay:            cfg.Relay,
 		ReplicaBucket:    replicaBucket,
+		RedactStored:     cfg.Redact == RedactAll,
+		RawModelInput:    !cfg.RedactModelInput,
 	}, handlers.Deps{
 		Calls: m.Calls, Writes: m.Calls, Blobs: m.Blobs, Assistant: m.AI, Log: log,
 		Assistants: m.Calls, Numbers: m.Calls, Analyses: m.Calls, Versions: m.Versions, Endpoints: m.Calls,

@@ -1,11 +1,12 @@
 // Package worker runs switchboard's durable background work: archiving
 // recordings from Twilio into the blob store, writing post-call summaries
-// and analyses (and re-analyses), deleting archived media at Twilio and
-// erasing deleted calls' audio in the replica bucket, and delivering
-// events to the business's endpoints, on workers of their own. Work lives in the
-// call store, claimed with a lease, so any instance may run it and an
-// instance that dies loses nothing: the lease expires and another instance
-// finishes the work.
+// and analyses (and re-analyses), deleting archived media at Twilio,
+// erasing deleted calls' audio in the replica bucket, deleting calls past
+// the retention window (RETENTION_DAYS) with their audio everywhere, and
+// delivering events to the business's endpoints, on workers of their own.
+// Work lives in the call store, claimed with a lease, so any instance may
+// run it and an instance that dies loses nothing: the lease expires and
+// another instance finishes the work.
 package worker
 
 import (
@@ -13,6 +14,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -54,6 +56,14 @@ type Config struct {
 	// that Twilio's late webhooks for it store nothing; the workers purge
 	// older tombstones.
 	TombstoneRetention time.Duration `env:"TOMBSTONE_RETENTION" envDefault:"720h"`
+	// RetentionDays is how long calls are kept: the workers delete every
+	// call created longer ago than that, with everything it owns and its
+	// audio (see retention.go). 0 keeps calls forever.
+	RetentionDays int `env:"RETENTION_DAYS" envDefault:"0"`
+	// RetentionBatch bounds how many calls one retention pass deletes in
+	// one transaction, so a large backlog (retention turned on for a
+	// years-old database) never holds long locks or a huge transaction.
+	RetentionBatch int `env:"RETENTION_BATCH" envDefault:"500"`
 	// ReplicaRecheck is how long after an erasure's first pass in the
 	// replica bucket the second pass runs: a version still replicating
 	// at the first pass lands later, and S3 replication takes up to 15
@@ -143,6 +153,12 @@ func (c Config) Validate() error {
 	if c.TombstoneRetention < time.Hour {
 		errs = append(errs, errors.New("TOMBSTONE_RETENTION must be at least 1h: Twilio sends a call's last callbacks after it ended"))
 	}
+	if c.RetentionDays < 0 || c.RetentionDays > MaxRetentionDays {
+		errs = append(errs, fmt.Errorf("RETENTION_DAYS must be from 0 (keep calls forever) to %d", MaxRetentionDays))
+	}
+	if c.RetentionBatch < 1 || c.RetentionBatch > 10000 {
+		errs = append(errs, errors.New("RETENTION_BATCH must be from 1 to 10000"))
+	}
 	if c.ReplicaRecheck < time.Second {
 		errs = append(errs, errors.New("S3_REPLICA_RECHECK must be at least 1s"))
 	}
@@ -179,6 +195,14 @@ type Deps struct {
 	// the business's endpoints; without them the pool delivers none.
 	Events   storage.EventQueue
 	Outbound *outbound.Client
+	// Retention expires calls past RETENTION_DAYS and holds the purges of
+	// their audio; nil runs neither. ReplicaBucket (S3_REPLICA_BUCKET)
+	// makes an expired call's audio erased there too.
+	Retention     storage.Retention
+	ReplicaBucket string
+	// RetentionSteps delete the other kinds of data kept past the window,
+	// after the calls in each round.
+	RetentionSteps []RetentionStep
 }
 
 // Pool runs Config.Size workers until stopped.
@@ -200,6 +224,10 @@ type Pool struct {
 	events   storage.EventQueue
 	out      *outbound.Client
 	policies map[storage.WorkKind]Policy
+	// retention, replicaBucket and retentionSteps: see Deps.
+	retention      storage.Retention
+	replicaBucket  string
+	retentionSteps []RetentionStep
 
 	wake chan struct{}
 	// deliveryWake wakes an idle delivery worker.
@@ -209,6 +237,8 @@ type Pool struct {
 	lastPurge atomic.Int64
 	// lastBacklog is when this pool last counted the erasures (Unix ns).
 	lastBacklog atomic.Int64
+	// lastRetain is when this pool last ran a retention round (Unix ns).
+	lastRetain atomic.Int64
 }
 
 // New returns a pool. Start it with Run.
@@ -227,6 +257,7 @@ func New(cfg Config, d Deps) *Pool {
 		blobs: d.Blobs, ai: d.Assistant, twilio: d.Twilio, log: d.Log,
 		erasures: d.Erasures, buckets: d.Buckets,
 		events: d.Events, out: d.Outbound, policies: cfg.policies(),
+		retention: d.Retention, replicaBucket: d.ReplicaBucket, retentionSteps: d.RetentionSteps,
 		metrics:      newMetrics(d.Registry),
 		wake:         make(chan struct{}, 1),
 		deliveryWake: make(chan struct{}, 1),
@@ -274,6 +305,7 @@ func (p *Pool) Run(ctx context.Context) {
 // is how work is processed where no pool runs all the time: a scheduled
 // invocation of the Lambda function, or `switchboard work`.
 func (p *Pool) Drain(ctx context.Context) int {
+	p.retain(ctx, true)
 	p.purgeTombstones(ctx)
 	var n atomic.Int64
 	var wg sync.WaitGroup
@@ -306,6 +338,7 @@ func (p *Pool) loop(ctx context.Context) {
 		case <-timer.C:
 		case <-p.wake:
 		}
+		p.retain(ctx, false)
 		p.purgeTombstones(ctx)
 		p.observeBacklog(ctx, false)
 		// Drain all due work before sleeping again.
@@ -315,14 +348,18 @@ func (p *Pool) loop(ctx context.Context) {
 	}
 }
 
-// runNext runs one due work item and one due erasure pass, so that neither
-// kind starves the other, and returns how many it ran.
+// runNext runs one due work item, one due erasure pass and one due
+// retention purge, so that no kind starves the others, and returns how
+// many it ran.
 func (p *Pool) runNext(ctx context.Context) int {
 	n := 0
 	if p.runOne(ctx) {
 		n++
 	}
 	if ctx.Err() == nil && p.runErasure(ctx) {
+		n++
+	}
+	if ctx.Err() == nil && p.runPurge(ctx) {
 		n++
 	}
 	return n
@@ -478,6 +515,10 @@ type metrics struct {
 	pending, failing prometheus.Gauge
 	// deliveries counts event delivery attempts by outcome.
 	deliveries *prometheus.CounterVec
+	// expired counts calls deleted past the retention window; purges the
+	// attempts at deleting their audio.
+	expired prometheus.Counter
+	purges  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -503,8 +544,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Attempts at delivering an event to an endpoint, by outcome (delivered, retry, failed, released).",
 		}, []string{"outcome"}),
 	}
+	m.expired = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchboard_retention_expired_calls_total",
+		Help: "Calls deleted because they were older than RETENTION_DAYS.",
+	})
+	m.purges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchboard_retention_purge_attempts_total",
+		Help: "Attempts at deleting an expired call's audio (blobs and media at Twilio), by outcome (ok, retry, released).",
+	}, []string{"outcome"})
 	if reg != nil {
-		reg.MustRegister(m.done, m.erasures, m.pending, m.failing, m.deliveries)
+		reg.MustRegister(m.done, m.erasures, m.pending, m.failing, m.deliveries, m.expired, m.purges)
 	}
 	return m
 }

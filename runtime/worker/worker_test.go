@@ -19,14 +19,14 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	ok := Config{Size: 4, PollInterval: time.Second, Lease: time.Minute, MaxAttempts: 3, BackoffBase: time.Second, BackoffMax: time.Minute, SummaryTimeout: time.Minute, TombstoneRetention: time.Hour, ReplicaRecheck: time.Minute,
+	ok := Config{Size: 4, PollInterval: time.Second, Lease: time.Minute, MaxAttempts: 3, BackoffBase: time.Second, BackoffMax: time.Minute, SummaryTimeout: time.Minute, TombstoneRetention: time.Hour, ReplicaRecheck: time.Minute, RetentionBatch: 500,
 		Webhooks: DefaultConfig().Webhooks}
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	bad := Config{Size: -1, PollInterval: 0, Lease: 0, MaxAttempts: 0, BackoffBase: time.Minute, BackoffMax: time.Second}
+	bad := Config{Size: -1, PollInterval: 0, Lease: 0, MaxAttempts: 0, BackoffBase: time.Minute, BackoffMax: time.Second, RetentionDays: -1}
 	err := bad.Validate()
-	for _, name := range []string{"WORKERS", "WORKER_POLL_INTERVAL", "WORKER_LEASE", "WORKER_MAX_ATTEMPTS", "WORKER_BACKOFF_BASE", "SUMMARY_TIMEOUT", "TOMBSTONE_RETENTION", "S3_REPLICA_RECHECK", "WEBHOOK_CONCURRENCY_PER_ENDPOINT", "WEBHOOK_TIMEOUT", "WEBHOOK_BACKOFF_BASE"} {
+	for _, name := range []string{"WORKERS", "WORKER_POLL_INTERVAL", "WORKER_LEASE", "WORKER_MAX_ATTEMPTS", "WORKER_BACKOFF_BASE", "SUMMARY_TIMEOUT", "TOMBSTONE_RETENTION", "S3_REPLICA_RECHECK", "WEBHOOK_CONCURRENCY_PER_ENDPOINT", "WEBHOOK_TIMEOUT", "WEBHOOK_BACKOFF_BASE", "RETENTION_DAYS", "RETENTION_BATCH"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not name %s", err, name)
 		}

@@ -291,6 +291,17 @@ func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOpti
 	if err := storage.CheckDeletable(sid, r.call.Status); err != nil {
 		return nil, err
 	}
+	deleted := norm(time.Now())
+	recs := s.removeCall(sid, deleted, o)
+	s.recordEvent(storage.EventCallDeleted, sid, "", deleted)
+	return recs, nil
+}
+
+// removeCall deletes call sid and everything it owns, leaves its
+// tombstone and, with o.ReplicaBucket, records the erasure of its audio
+// there; it returns the call's recordings. The caller holds s.mu.
+func (s *Store) removeCall(sid string, deleted time.Time, o storage.DeleteOptions) []storage.Recording {
+	r := s.calls[sid]
 	recs := make([]storage.Recording, 0, len(r.recordings))
 	for _, rsid := range r.recordings {
 		recs = append(recs, cloneRecording(s.recordings[rsid]))
@@ -298,17 +309,15 @@ func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOpti
 	}
 	s.work = slices.DeleteFunc(s.work, func(it *workItem) bool { return it.w.CallSID == sid })
 	delete(s.calls, sid)
-	deleted := norm(time.Now())
 	s.tombstones[sid] = deleted
-	s.recordEvent(storage.EventCallDeleted, sid, "", deleted)
-	if keys := storage.BlobKeys(recs); o.ReplicaBucket != "" && len(keys) > 0 {
+	if keys := storage.BlobKeys(recs); o.ReplicaBucket != "" && len(keys) > 0 && s.erasureOf(sid) < 0 {
 		s.erasures = append(s.erasures, &erasureItem{e: storage.Erasure{CallSID: sid, Bucket: o.ReplicaBucket, Keys: keys, DeletedAt: deleted, Pass: 1}})
 	}
-	return recs, nil
+	return recs
 }
 
 // PurgeTombstones forgets up to limit tombstones older than before, oldest
-// first, except those of calls whose replica erasure is pending.
+// first, except those of calls whose replica erasure or purge is pending.
 func (s *Store) PurgeTombstones(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit < 1 {
 		return 0, storage.Errorf(storage.ErrInvalid, "purge limit must be at least 1")
@@ -321,7 +330,7 @@ func (s *Store) PurgeTombstones(ctx context.Context, before time.Time, limit int
 	}
 	var expired []tomb
 	for sid, at := range s.tombstones {
-		if at.Before(before) && s.erasureOf(sid) < 0 {
+		if at.Before(before) && s.erasureOf(sid) < 0 && s.purgeOf(sid) < 0 {
 			expired = append(expired, tomb{sid, at})
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 var (
 	_ storage.Store           = (*Store)(nil)
+	_ storage.Retention       = (*Store)(nil)
 	_ storage.TurnInterrupter = (*Store)(nil)
 )
 
@@ -29,6 +30,9 @@ type Store struct {
 	// erasures are the pending replica erasures, oldest deletion first; a
 	// call has at most one, since its tombstone outlives it.
 	erasures []*erasureItem
+	// purges are the pending deletions of expired calls' audio, oldest
+	// first; a call has at most one.
+	purges []*purgeItem
 
 	// assistants by ID, deleted ones included (their versions stay
 	// readable); numbers by number; analysis runs by ID.

@@ -526,8 +526,8 @@ func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOpti
 
 // PurgeTombstones deletes the oldest expired tombstones in one bounded
 // statement; SKIP LOCKED lets several instances purge at once without
-// waiting on each other. A tombstone with a pending replica erasure is
-// passed over (its foreign key would refuse the delete anyway).
+// waiting on each other. A tombstone with a pending replica erasure or
+// purge is passed over (their foreign keys would refuse the delete anyway).
 func (s *Store) PurgeTombstones(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit < 1 {
 		return 0, storage.Errorf(storage.ErrInvalid, "purge limit must be at least 1")
@@ -538,6 +538,7 @@ func (s *Store) PurgeTombstones(ctx context.Context, before time.Time, limit int
 		DELETE FROM call_tombstones WHERE sid IN (
 			SELECT sid FROM call_tombstones t WHERE deleted_at < $1
 				AND NOT EXISTS (SELECT 1 FROM blob_erasures e WHERE e.call_sid = t.sid)
+				AND NOT EXISTS (SELECT 1 FROM call_purges p WHERE p.call_sid = t.sid)
 			ORDER BY deleted_at LIMIT $2
 			FOR UPDATE SKIP LOCKED
 		)`, norm(before), limit)

@@ -47,6 +47,7 @@ func TestCallStore(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("DeleteCall", func(t *testing.T) { testDeleteCall(t, newStore) })
 	t.Run("Tombstones", func(t *testing.T) { testTombstones(t, newStore) })
 	t.Run("Erasures", func(t *testing.T) { testErasures(t, newStore) })
+	t.Run("Retention", func(t *testing.T) { testRetention(t, newStore) })
 	t.Run("Copies", func(t *testing.T) { testCopies(t, newStore) })
 	t.Run("Assistants", func(t *testing.T) { TestAssistants(t, newStore) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStore) })

@@ -35,15 +35,16 @@ locals {
     var.console_oidc.logout_url == "" ? {} : { CONSOLE_OIDC_LOGOUT_URL = var.console_oidc.logout_url },
   )
 
-  common_settings = merge(var.s3_prefix == "" ? {} : { S3_PREFIX = var.s3_prefix }, local.console_oidc_settings, {
-    SWITCHBOARD_ENV     = "production"
-    PUBLIC_BASE_URL     = var.public_base_url
-    DB_IAM_AUTH         = "true"
-    DB_CA_FILE          = "/etc/switchboard/rds-ca.pem"
-    DB_MIGRATE_ON_START = "true"
-    # Drain as soon as the Auto Scaling group takes an instance out, while
-    # the load balancer deregisters it (deploy/terraform/README.md).
-    LIFECYCLE_POLL_INTERVAL = "5s"
+  common_settings = merge(var.s3_prefix == "" ? {} : { S3_PREFIX = var.s3_prefix }, local.console_oidc_settings,
+    var.retention_days == 0 ? {} : { RETENTION_DAYS = tostring(var.retention_days) }, {
+      SWITCHBOARD_ENV                               = "production"
+      PUBLIC_BASE_URL                               = var.public_base_url
+      DB_IAM_AUTH                                   = "true"
+      DB_CA_FILE                                    = "/etc/switchboard/rds-ca.pem"
+      DB_MIGRATE_ON_START                           = "true"
+      # Drain as soon as the Auto Scaling group takes an instance out, while
+      # the load balancer deregisters it (deploy/terraform/README.md).
+      LIFECYCLE_POLL_INTERVAL = "5s"
   })
 
   settings = {

@@ -40,8 +40,10 @@ module "storage" {
   source    = "../../modules/storage"
   providers = { aws = aws.primary }
 
-  bucket_name = var.bucket_name
-  prefix      = var.s3_prefix
+  bucket_name             = var.bucket_name
+  prefix                  = var.s3_prefix
+  retention_days          = var.retention_days
+  retention_backstop_days = var.retention_backstop_days
   replication = {
     bucket_arn  = module.storage_dr.bucket_arn
     kms_key_arn = module.storage_dr.kms_key_arn
@@ -53,8 +55,10 @@ module "storage_dr" {
   source    = "../../modules/storage"
   providers = { aws = aws.dr }
 
-  bucket_name = var.replica_bucket_name
-  prefix      = var.s3_prefix
+  bucket_name             = var.replica_bucket_name
+  prefix                  = var.s3_prefix
+  retention_days          = var.retention_days
+  retention_backstop_days = var.retention_backstop_days
 }
 
 module "iam" {

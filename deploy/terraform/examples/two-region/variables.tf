@@ -83,6 +83,22 @@ variable "s3_prefix" {
   description = "S3_PREFIX; empty or ending in /."
 }
 
+variable "retention_days" {
+  type        = number
+  default     = 0
+  description = "RETENTION_DAYS in both regions: calls, their data and their recordings are deleted once this old; 0 keeps them forever. Both buckets get a lifecycle backstop retention_backstop_days later."
+  validation {
+    condition     = var.retention_days >= 0 && var.retention_days <= 36500 && floor(var.retention_days) == var.retention_days
+    error_message = "retention_days must be a whole number of days from 0 (keep forever) to 36500."
+  }
+}
+
+variable "retention_backstop_days" {
+  type        = number
+  default     = 7
+  description = "How much longer than retention_days the buckets' lifecycle rules keep a recording the service did not delete."
+}
+
 variable "config_ssm_path" {
   type        = string
   default     = "/switchboard/production"

@@ -88,6 +88,31 @@ resource "aws_s3_bucket_lifecycle_configuration" "recordings" {
     }
   }
 
+  # The retention backstop. The service deletes a call's recordings (every
+  # version, in both buckets) once the call is RETENTION_DAYS old; this
+  # rule deletes what it missed a few days later: the current version
+  # expires (a delete marker), then every noncurrent version, whatever the
+  # rule above keeps. Overlapping expirations resolve to the shorter one
+  # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html).
+  # Its own rule, since an expiration in days cannot also remove expired
+  # delete markers (API_LifecycleExpiration), which the rule above does.
+  dynamic "rule" {
+    for_each = var.retention_days > 0 ? [var.retention_days + var.retention_backstop_days] : []
+    content {
+      id     = "retention-backstop"
+      status = "Enabled"
+      filter {
+        prefix = "${var.prefix}recordings/"
+      }
+      expiration {
+        days = rule.value
+      }
+      noncurrent_version_expiration {
+        noncurrent_days = var.retention_backstop_days
+      }
+    }
+  }
+
   # A crashed streaming upload leaves parts that are billed but invisible.
   rule {
     id     = "abort-incomplete-multipart"

@@ -34,6 +34,11 @@ run "defaults" {
     error_message = "Region B runs no load balancer or instances by default."
   }
 
+  assert {
+    condition     = alltrue([for region, s in output.ssm_settings : !contains(keys(s), "RETENTION_DAYS")])
+    error_message = "Calls are kept forever unless retention_days is set."
+  }
+
   # Each region's settings name its own bucket and the bucket's region.
   assert {
     condition = (
@@ -178,5 +183,20 @@ run "no_prefix" {
   assert {
     condition     = !contains(keys(aws_ssm_parameter.primary), "S3_PREFIX") && !contains(keys(aws_ssm_parameter.dr), "S3_PREFIX")
     error_message = "An empty S3_PREFIX must not be written."
+  }
+}
+
+# With retention_days, both regions' instances delete calls that old (the
+# lifecycle backstop on both buckets is in the storage module's tests).
+run "retention" {
+  command = plan
+
+  variables {
+    retention_days = 90
+  }
+
+  assert {
+    condition     = output.ssm_settings.primary.RETENTION_DAYS == "90" && output.ssm_settings.dr.RETENTION_DAYS == "90"
+    error_message = "Both regions' settings hold RETENTION_DAYS, so a failover keeps the window."
   }
 }

@@ -141,3 +141,48 @@ run "bad_prefix" {
 
   expect_failures = [var.prefix]
 }
+
+# Without RETENTION_DAYS nothing expires recordings.
+run "no_retention_backstop" {
+  command = plan
+
+  assert {
+    condition     = !anytrue([for r in aws_s3_bucket_lifecycle_configuration.recordings.rule : r.id == "retention-backstop"])
+    error_message = "Without retention_days no rule expires current versions."
+  }
+}
+
+# With RETENTION_DAYS=30 the backstop expires what the service missed a
+# week later, and its noncurrent versions a week after that.
+run "retention_backstop" {
+  command = plan
+
+  variables {
+    retention_days = 30
+  }
+
+  assert {
+    condition = anytrue([for r in aws_s3_bucket_lifecycle_configuration.recordings.rule :
+      r.id == "retention-backstop" && r.status == "Enabled" && try(one(r.filter).prefix, "") == "prod/recordings/" &&
+      try(one(r.expiration).days, 0) == 37 && try(one(r.noncurrent_version_expiration).noncurrent_days, 0) == 7
+    ])
+    error_message = "The backstop expires recordings retention_days + retention_backstop_days old, and their noncurrent versions retention_backstop_days later."
+  }
+  assert {
+    condition = anytrue([for r in aws_s3_bucket_lifecycle_configuration.recordings.rule :
+      r.id == "recordings" ? try(one(r.expiration).expired_object_delete_marker == true, false) : false
+    ])
+    error_message = "Expired delete markers are still removed, by the main rule."
+  }
+}
+
+run "bad_retention" {
+  command = plan
+
+  variables {
+    retention_days          = -1
+    retention_backstop_days = 0
+  }
+
+  expect_failures = [var.retention_days, var.retention_backstop_days]
+}

@@ -1,0 +1,202 @@
+package storagetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"switchboard/storage"
+)
+
+// ignorePurgeIdentity leaves out what the store makes up: the lease token
+// (checked apart) and the expiry time (the store's clock).
+var ignorePurgeIdentity = cmpopts.IgnoreFields(storage.Purge{}, "Lease", "ExpiredAt")
+
+func mustExpire(t *testing.T, s storage.Store, before time.Time, limit int, o storage.DeleteOptions) int {
+	t.Helper()
+	n, err := s.ExpireCalls(t.Context(), before, limit, o)
+	if err != nil {
+		t.Fatalf("ExpireCalls(%v, %d): %v", before, limit, err)
+	}
+	return n
+}
+
+func mustClaimPurge(t *testing.T, s storage.Store, now time.Time) storage.Purge {
+	t.Helper()
+	p, ok, err := s.ClaimPurge(t.Context(), now, lease)
+	if err != nil {
+		t.Fatalf("ClaimPurge(%v): %v", now, err)
+	}
+	if !ok {
+		t.Fatalf("ClaimPurge(%v): nothing due, want a purge", now)
+	}
+	if p.Lease == "" {
+		t.Fatalf("ClaimPurge(%v) returned %s's purge without a lease", now, p.CallSID)
+	}
+	return p
+}
+
+func mustNoPurge(t *testing.T, s storage.Store, now time.Time) {
+	t.Helper()
+	p, ok, err := s.ClaimPurge(t.Context(), now, lease)
+	if err != nil {
+		t.Fatalf("ClaimPurge(%v): %v", now, err)
+	}
+	if ok {
+		t.Fatalf("ClaimPurge(%v) claimed %+v, want nothing due", now, p)
+	}
+}
+
+// purgeOf is the purge expiring endedCall n records, as claimed at now.
+func purgeOf(n, attempts int, lastErr string, now time.Time) storage.Purge {
+	keys := storage.BlobKeys([]storage.Recording{newRecording(n, n)})
+	return storage.Purge{CallSID: callSID(n), Keys: keys,
+		Media:    []storage.MediaRef{{AccountSID: accountSID, RecordingSID: recordingSID(n)}},
+		Attempts: attempts, LastError: lastErr, LeaseUntil: now.Add(lease)}
+}
+
+func testRetention(t *testing.T, newStore newStoreFunc) {
+	t.Run("OldCallsOnly", func(t *testing.T) {
+		s := newStore(t)
+		for n := 1; n <= 5; n++ {
+			endedCall(t, s, n)
+		}
+		// A call that never ended (its last callbacks were lost) expires
+		// like any other.
+		mustUpsert(t, s, newCall(0, t0))
+		// endedCall n is created at t0+n s: 0 to 3 are older than this.
+		before := t0.Add(3500 * time.Millisecond)
+		if n := mustExpire(t, s, before, 100, storage.DeleteOptions{}); n != 4 {
+			t.Fatalf("ExpireCalls expired %d calls, want 4", n)
+		}
+		for n := 0; n <= 5; n++ {
+			_, err := s.GetCall(t.Context(), callSID(n))
+			if gone := errors.Is(err, storage.ErrNotFound); gone != (n <= 3) {
+				t.Errorf("GetCall(%d) after expiry: %v", n, err)
+			}
+		}
+		page, err := s.ListCalls(t.Context(), storage.CallFilter{Limit: 100})
+		if err != nil || len(page.Calls) != 2 {
+			t.Fatalf("ListCalls after expiry: %d calls, %v; want 4 and 5", len(page.Calls), err)
+		}
+		if n := mustExpire(t, s, before, 100, storage.DeleteOptions{}); n != 0 {
+			t.Errorf("ExpireCalls again expired %d, want 0", n)
+		}
+	})
+
+	t.Run("LateWebhooksStoreNothing", func(t *testing.T) {
+		s := newStore(t)
+		nc := endedCall(t, s, 1)
+		mustExpire(t, s, t0.Add(time.Hour), 10, storage.DeleteOptions{})
+		if _, err := s.ApplyStatus(t.Context(), nc, storage.StatusEvent{Status: storage.StatusCompleted, At: t0.Add(2 * time.Minute), Sequence: 3}); !errors.Is(err, storage.ErrGone) {
+			t.Errorf("ApplyStatus of an expired call: %v, want ErrGone", err)
+		}
+		if _, _, err := s.AddRecording(t.Context(), newRecording(9, 1)); !errors.Is(err, storage.ErrGone) {
+			t.Errorf("AddRecording of an expired call: %v, want ErrGone", err)
+		}
+		if _, _, err := s.StartCall(t.Context(), nc, storage.Turn{Role: storage.RoleAssistant, Text: "Hello!"}); !errors.Is(err, storage.ErrGone) {
+			t.Errorf("StartCall of an expired call: %v, want ErrGone", err)
+		}
+		if _, err := s.GetCall(t.Context(), nc.SID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("GetCall after late webhooks: %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("BoundedBatches", func(t *testing.T) {
+		s := newStore(t)
+		for n := 1; n <= 7; n++ {
+			mustUpsert(t, s, newCall(n, t0.Add(time.Duration(n)*time.Second)))
+		}
+		var got []int
+		for {
+			n := mustExpire(t, s, t0.Add(time.Hour), 3, storage.DeleteOptions{})
+			got = append(got, n)
+			if n < 3 {
+				break
+			}
+		}
+		if diff := cmp.Diff([]int{3, 3, 1}, got); diff != "" {
+			t.Errorf("batches (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("PurgeRecordedAndTombstoneKept", func(t *testing.T) {
+		s := newStore(t)
+		endedCall(t, s, 1)
+		mustUpsert(t, s, newCall(2, t0.Add(2*time.Second))) // no recording: nothing to purge
+		mustExpire(t, s, t0.Add(time.Hour), 10, storage.DeleteOptions{})
+		p := mustClaimPurge(t, s, claimAt)
+		if diff := cmp.Diff(purgeOf(1, 1, "", claimAt), p, ignorePurgeIdentity); diff != "" {
+			t.Errorf("purge (-want +got):\n%s", diff)
+		}
+		mustNoPurge(t, s, claimAt)
+		// The tombstone stays while the purge is pending, however old.
+		if n, err := s.PurgeTombstones(t.Context(), claimAt.Add(1000*time.Hour), 100); err != nil || n != 1 {
+			t.Errorf("PurgeTombstones while call 1's purge is pending: %d, %v; want call 2's alone", n, err)
+		}
+		if _, err := s.ApplyStatus(t.Context(), newCall(1, t0), storage.StatusEvent{Status: storage.StatusCompleted, At: t0, Sequence: 9}); !errors.Is(err, storage.ErrGone) {
+			t.Errorf("ApplyStatus while the purge is pending: %v, want ErrGone", err)
+		}
+		if err := s.FinishPurge(t.Context(), p); err != nil {
+			t.Fatalf("FinishPurge: %v", err)
+		}
+		mustNoPurge(t, s, claimAt.Add(time.Hour))
+		if n, err := s.PurgeTombstones(t.Context(), claimAt.Add(1000*time.Hour), 100); err != nil || n != 1 {
+			t.Errorf("PurgeTombstones after the purge: %d, %v; want call 1's", n, err)
+		}
+	})
+
+	t.Run("ReplicaErasure", func(t *testing.T) {
+		s := newStore(t)
+		endedCall(t, s, 1)
+		mustExpire(t, s, t0.Add(time.Hour), 10, erase)
+		e := mustClaimErasure(t, s, claimAt)
+		if e.CallSID != callSID(1) || e.Bucket != replicaBucket || len(e.Keys) == 0 {
+			t.Errorf("replica erasure of the expired call: %+v", e)
+		}
+	})
+
+	t.Run("LeaseFailRelease", func(t *testing.T) {
+		s := newStore(t)
+		endedCall(t, s, 1)
+		mustExpire(t, s, t0.Add(time.Hour), 10, storage.DeleteOptions{})
+		p := mustClaimPurge(t, s, claimAt)
+		// A worker that died holding it: claimable again once its lease ends.
+		mustNoPurge(t, s, claimAt.Add(lease-time.Second))
+		again := mustClaimPurge(t, s, claimAt.Add(lease))
+		if again.Attempts != 2 || again.Lease == p.Lease {
+			t.Errorf("reclaimed purge: attempts %d, same lease %v", again.Attempts, again.Lease == p.Lease)
+		}
+		if err := s.FinishPurge(t.Context(), p); !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("FinishPurge with a stale lease: %v, want ErrConflict", err)
+		}
+		retry := claimAt.Add(time.Hour)
+		if err := s.FailPurge(t.Context(), again, "bucket unreachable", retry); err != nil {
+			t.Fatalf("FailPurge: %v", err)
+		}
+		mustNoPurge(t, s, retry.Add(-time.Second))
+		p = mustClaimPurge(t, s, retry)
+		if diff := cmp.Diff(purgeOf(1, 3, "bucket unreachable", retry), p, ignorePurgeIdentity); diff != "" {
+			t.Errorf("purge after a failure (-want +got):\n%s", diff)
+		}
+		if err := s.ReleasePurge(t.Context(), p); err != nil {
+			t.Fatalf("ReleasePurge: %v", err)
+		}
+		if p = mustClaimPurge(t, s, retry); p.Attempts != 3 {
+			t.Errorf("attempts after a release: %d, want 3 (the released one uncounted)", p.Attempts)
+		}
+	})
+
+	t.Run("ErrInvalid", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.ExpireCalls(t.Context(), t0, 0, storage.DeleteOptions{}); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("ExpireCalls limit 0: %v", err)
+		}
+		if _, _, err := s.ClaimPurge(t.Context(), t0, 0); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("ClaimPurge lease 0: %v", err)
+		}
+	})
+}
