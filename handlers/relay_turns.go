@@ -191,10 +191,18 @@ func (rs *relaySession) numberFor(text string) (int, bool) {
 			last, lastText = t.Number, t.Text
 		}
 	}
-	if rs.prompts == 0 && last >= 0 && sameUtterance(lastText, text) {
+	if rs.prompts == 0 && last >= 0 && sameUtterance(lastText, text) && !transferredBack(rs.call.Turns, last) {
 		return last, true
 	}
 	return max(next, 1), false
+}
+
+// transferredBack reports whether turn n's answer transferred the caller
+// and the transfer is over: the caller is back in a new session, so the
+// same words again are a new request, not a replay of turn n.
+func transferredBack(turns []storage.Turn, n int) bool {
+	a, ok := storedTurn(turns, n, storage.RoleAssistant)
+	return ok && a.Transfer != nil && a.Transfer.Ended()
 }
 
 // sameUtterance compares what a caller said, ignoring case, spacing and
@@ -254,15 +262,20 @@ func (rs *relaySession) remember(t storage.Turn) {
 }
 
 // resend says a stored reply again (a replayed prompt), unless the caller
-// had interrupted it; an ending turn ends the session again.
+// had interrupted it; an ending or transferring turn ends the session
+// again.
 func (rs *relaySession) resend(a storage.Turn) {
 	if !a.Interrupted && a.Text != "" && !a.EndsCall {
 		if rs.send(relayText{Type: "text", Token: a.Text, Last: true}, "text") != nil {
 			return
 		}
 	}
-	if a.EndsCall {
+	switch {
+	case a.EndsCall:
 		rs.sendEnd(handoff{Reason: handoffEndCall, Turn: a.Number, Farewell: a.Text})
+	case a.Transfer != nil && !a.Transfer.Ended():
+		// The session that said it ended before Twilio heard the end.
+		rs.sendEnd(handoff{Reason: handoffTransfer, Turn: a.Number})
 	}
 }
 

@@ -1,0 +1,157 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"switchboard/handlers/relaytest"
+	"switchboard/runtime/service/servicetest"
+	"switchboard/storage"
+)
+
+// relayActingJSON is actingJSON for an assistant whose calls stream.
+func relayActingJSON(toolURL, timeout string) string {
+	return strings.Replace(actingJSON(toolURL, timeout), `"name": "Shop",`, `"name": "Shop", "call_mode": "relay",`, 1)
+}
+
+// relayResume is the TwiML that hands a call back to ConversationRelay.
+type relayResume struct {
+	XMLName xml.Name `xml:"Response"`
+	Start   *struct{} `xml:"Start"`
+	Connect struct {
+		Action string `xml:"action,attr"`
+		Relay  struct {
+			URL             string `xml:"url,attr"`
+			WelcomeGreeting string `xml:"welcomeGreeting,attr"`
+		} `xml:"ConversationRelay"`
+	} `xml:"Connect"`
+}
+
+// transferOverRelay asks for a transfer on socket c and returns the
+// handoff the session ended with.
+func transferOverRelay(t *testing.T, c *relaytest.Client, words string) (string, map[string]any) {
+	t.Helper()
+	said, _ := ask(t, c, words)
+	end, err := c.Next(10 * time.Second)
+	if err != nil || end.Type != "end" {
+		t.Fatalf("after the transfer's words, want an end message; got %+v, %v", end, err)
+	}
+	var h map[string]any
+	if err := json.Unmarshal([]byte(end.HandoffData), &h); err != nil {
+		t.Fatalf("handoffData %q: %v", end.HandoffData, err)
+	}
+	return said, h
+}
+
+// TestWarmTransferRelay: a streamed call's warm transfer, end to end with
+// the fake Twilio. The session says the transfer's words and ends; the
+// <Connect action> callback dials the target with the whisper URL; the
+// target's leg hears the summary prepared with the turn and creates no
+// call; busy, then no-answer, bring the caller back to the assistant in a
+// new ConversationRelay session that carries on the stored conversation,
+// the same request included.
+func TestWarmTransferRelay(t *testing.T) {
+	onBothStores(t, func(t *testing.T, in *servicetest.Instance) {
+		call, _ := routedCall(t, in, relayActingJSON("http://127.0.0.1:1/unused", "1s"))
+		c := reconnect(t, in, call)
+		const words = "Please transfer me to sales about my order"
+		said, h := transferOverRelay(t, c, words)
+		if said != "Please hold while I transfer you to Sales." || h["reason"] != "transfer" || h["turn"] != float64(1) {
+			t.Fatalf("transfer turn: said %q, handoff %v", said, h)
+		}
+		b, _ := json.Marshal(h)
+		_ = c.Close()
+
+		// Twilio posts the session's end; the answer dials the target,
+		// warm: <Number url> is the whisper, <Dial action> the outcome.
+		dial := in.Webhook("/twilio/relay/action", call.Form("CallStatus", "in-progress", "SessionStatus", "ended",
+			"SessionId", "VX"+strings.Repeat("1", 32), "HandoffData", string(b)))
+		wantStatus(t, "relay action", dial, 200)
+		whisperURL := servicetest.PublicBaseURL + "/twilio/whisper?call=" + call.CallSID + "&amp;turn=1"
+		for _, want := range []string{`<Dial action="` + servicetest.PublicBaseURL + `/twilio/transfer?turn=1" method="POST"`,
+			`answerOnBridge="true"`, `<Number url="` + whisperURL + `" method="POST">+14155550100</Number></Dial>`} {
+			if !strings.Contains(dial.Body, want) {
+				t.Fatalf("relay action TwiML lacks %q:\n%s", want, dial.Body)
+			}
+		}
+		if strings.Contains(dial.Body, "<Say") {
+			t.Fatalf("the session said the transfer's words already:\n%s", dial.Body)
+		}
+
+		// Sales answers: its leg's whisper says the prepared summary and
+		// creates no call.
+		leg := call.Leg("+14155550100")
+		w := in.Webhook("/twilio/whisper?call="+call.CallSID+"&turn=1", leg.LegForm(call.CallSID))
+		wantStatus(t, "whisper", w, 200)
+		if !strings.Contains(w.Body, "<Say") || !strings.Contains(w.Body, "They said: "+words) || strings.Contains(w.Body, "<Dial") {
+			t.Fatalf("whisper TwiML:\n%s", w.Body)
+		}
+		if r := in.API(http.MethodGet, "/api/v1/calls/"+leg.CallSID); r.Status != http.StatusNotFound {
+			t.Fatalf("the target's leg became a call: %d %s", r.Status, r.Body)
+		}
+
+		// Busy: a new session resumes the call, saying what happened.
+		back := in.Webhook("/twilio/transfer?turn=1", call.DialAction("busy", leg.CallSID, 0))
+		wantStatus(t, "dial action", back, 200)
+		var doc relayResume
+		if err := xml.Unmarshal([]byte(back.Body), &doc); err != nil {
+			t.Fatalf("after busy %q: %v", back.Body, err)
+		}
+		if doc.Start != nil || doc.Connect.Action != servicetest.PublicBaseURL+"/twilio/relay/action" ||
+			doc.Connect.Relay.URL != socketURL(call.CallSID) || doc.Connect.Relay.WelcomeGreeting != "I'm sorry, I couldn't reach Sales. Is there anything else I can help you with?" {
+			t.Fatalf("after busy, want a new ConversationRelay session on the same call and no second recording:\n%s", back.Body)
+		}
+
+		// The caller asks again, in the same words: a new request (turn 2),
+		// not a replay of turn 1, so the transfer is dialled again.
+		c = reconnect(t, in, call)
+		_, h = transferOverRelay(t, c, words)
+		if h["reason"] != "transfer" || h["turn"] != float64(2) {
+			t.Fatalf("the repeated request did not transfer again: %v", h)
+		}
+		_ = c.Close()
+		b, _ = json.Marshal(h)
+		dial = in.Webhook("/twilio/relay/action", call.Form("SessionStatus", "ended", "HandoffData", string(b)))
+		if !strings.Contains(dial.Body, "/twilio/transfer?turn=2") {
+			t.Fatalf("second transfer TwiML:\n%s", dial.Body)
+		}
+		back = in.Webhook("/twilio/transfer?turn=2", call.DialAction("no-answer", "", 0))
+		if !strings.Contains(back.Body, "<ConversationRelay") {
+			t.Fatalf("after no-answer:\n%s", back.Body)
+		}
+
+		// The conversation carries on where it was.
+		c = reconnect(t, in, call)
+		if text, _ := ask(t, c, "When are you open?"); !strings.Contains(text, "Monday to Friday") {
+			t.Fatalf("after the transfers, the assistant said %q", text)
+		}
+		got := waitTurns(t, in, call.CallSID, 7)
+		var numbers []string
+		for _, tu := range got.Turns {
+			numbers = append(numbers, fmt.Sprintf("%d%s", tu.Number, tu.Role[:1]))
+		}
+		if strings.Join(numbers, " ") != "0a 1c 1a 2c 2a 3c 3a" {
+			t.Fatalf("turns %v", numbers)
+		}
+		if len(got.Transfers) != 2 {
+			t.Fatalf("transfers: %+v", got.Transfers)
+		}
+		first, second := got.Transfers[0], got.Transfers[1]
+		if first.Turn != 1 || first.Status != "busy" || first.ChildCallSID != leg.CallSID || first.AnsweredAt == nil || first.EndedAt == nil ||
+			first.Mode != storage.TransferWarm || !strings.Contains(first.Summary, words) {
+			t.Fatalf("first transfer: %+v", first)
+		}
+		if second.Turn != 2 || second.Status != "no-answer" || second.AnsweredAt != nil || second.EndedAt == nil {
+			t.Fatalf("second transfer: %+v", second)
+		}
+		api := in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID)
+		if !strings.Contains(api.Body, `"status":"busy"`) || !strings.Contains(api.Body, `"status":"no-answer"`) {
+			t.Fatalf("API: %s", api.Body)
+		}
+	})
+}
