@@ -4,12 +4,17 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"switchboard/assistant"
+	"switchboard/assistant/openai"
+	"switchboard/assistant/openai/openaitest"
 	"switchboard/handlers/relaytest"
+	"switchboard/runtime/outbound"
 	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 )
@@ -21,7 +26,7 @@ func relayActingJSON(toolURL, timeout string) string {
 
 // relayResume is the TwiML that hands a call back to ConversationRelay.
 type relayResume struct {
-	XMLName xml.Name `xml:"Response"`
+	XMLName xml.Name  `xml:"Response"`
 	Start   *struct{} `xml:"Start"`
 	Connect struct {
 		Action string `xml:"action,attr"`
@@ -154,4 +159,86 @@ func TestWarmTransferRelay(t *testing.T) {
 			t.Fatalf("API: %s", api.Body)
 		}
 	})
+}
+
+// TestBusinessToolRelay: in a streamed call, a business tool that is slow
+// has the caller hear a short filler while it runs, then the model's
+// answer with its result; the call is stored on the turn and shown by the
+// API; and on the next turn the model is sent the earlier call and its
+// result, so it knows what it already looked up.
+func TestBusinessToolRelay(t *testing.T) {
+	ts := newToolServer(t)
+	ts.answer = func(w http.ResponseWriter, req map[string]any) {
+		time.Sleep(assistant.FillerDelay + 800*time.Millisecond)
+		fmt.Fprint(w, `{"order": "A-1", "status": "shipped"}`)
+	}
+	fake := openaitest.New(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		switch n {
+		case 0:
+			openaitest.WriteJSON(w, http.StatusOK, openaitest.ToolCall("order_status", `{"order":"A-1"}`))
+		case 1:
+			openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("Your order A-1 has shipped."))
+		default:
+			openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("It cost twenty dollars."))
+		}
+	})
+	mc := assistant.DefaultModelConfig()
+	ai, err := openai.New(openai.Config{BaseURL: fake.BaseURL(), APIKey: "k", Model: "test-model", MaxTokens: 150},
+		assistant.Deps{Config: mc, Logger: slog.New(slog.DiscardHandler),
+			Tools: assistant.HTTPTools{Client: outbound.New(outbound.Config{AllowPrivate: true})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := servicetest.Start(t, servicetest.Options{Assistant: ai})
+	call, a := routedCall(t, in, relayActingJSON(ts.URL+"/tools/order", "3s"))
+	ts.mu.Lock()
+	ts.secret = a.Tools[0].Secret
+	ts.mu.Unlock()
+
+	c := reconnect(t, in, call)
+	text, frames := ask(t, c, "Where is my order A-1?")
+	if text != assistant.Filler+" Your order A-1 has shipped." || frames[0].Token != assistant.Filler+" " {
+		t.Fatalf("the caller heard %q in frames %+v; want the filler, then the answer", text, frames)
+	}
+	if sent, verified := ts.count(); sent != 1 || verified != 1 {
+		t.Fatalf("tool requests %d, with a valid signature %d", sent, verified)
+	}
+	got := waitTurns(t, in, call.CallSID, 3)
+	tu, ok := findTurn(got.Turns, 1, storage.RoleAssistant)
+	if !ok || tu.Text != text || len(tu.ToolCalls) != 1 || tu.ToolCalls[0].Name != "order_status" ||
+		strings.ReplaceAll(string(tu.ToolCalls[0].Result), " ", "") != `{"order":"A-1","status":"shipped"}` || tu.ToolCalls[0].DurationMS <= 0 {
+		t.Fatalf("stored turn: %+v", tu)
+	}
+	api := in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID)
+	if !strings.Contains(api.Body, `"tool_calls":[{"id":"call_1","name":"order_status","arguments":{"order":"A-1"},"result":{"order":"A-1","status":"shipped"}`) {
+		t.Fatalf("API: %s", api.Body)
+	}
+
+	if text, _ := ask(t, c, "And what did it cost?"); text != "It cost twenty dollars." {
+		t.Fatalf("second turn: %q", text)
+	}
+	var roles []string
+	var toolResult string
+	for _, m := range fake.Request(2).Body.Messages {
+		roles = append(roles, m.Role)
+		if m.Role == "tool" {
+			toolResult = m.Content
+		}
+	}
+	if strings.Join(roles, " ") != "system assistant user assistant tool assistant user" || strings.ReplaceAll(toolResult, " ", "") != `{"order":"A-1","status":"shipped"}` {
+		t.Fatalf("the next turn's history: roles %v, tool result %q", roles, toolResult)
+	}
+	if sent, _ := ts.count(); sent != 1 {
+		t.Fatalf("the tool was called again (%d requests)", sent)
+	}
+}
+
+// findTurn finds turn (n, role).
+func findTurn(turns []storage.Turn, n int, role storage.Role) (storage.Turn, bool) {
+	for _, t := range turns {
+		if t.Number == n && t.Role == role {
+			return t, true
+		}
+	}
+	return storage.Turn{}, false
 }
