@@ -285,6 +285,13 @@ func (r *Resilient) replyWithTools(ctx context.Context, c Conversation, cs callS
 			}
 			results = append(results, ToolResult{ID: u.ID, Name: u.Name, Content: errorJSON(terr.Error()), IsError: true})
 		}
+		// A turn stores at most storage.MaxToolCalls calls, over all rounds.
+		if room := max(storage.MaxToolCalls-len(calls), 0); len(business) > room {
+			for _, u := range business[room:] {
+				results = append(results, ToolResult{ID: u.ID, Name: u.Name, Content: errorJSON("too many tool calls in one turn"), IsError: true})
+			}
+			business = business[:room]
+		}
 		// The tools get the time left but what the model needs to answer.
 		reserve := min(r.cfg.AttemptTimeout, time.Until(deadline)/2)
 		tctx, tcancel := context.WithDeadline(ctx, deadline.Add(-reserve))
