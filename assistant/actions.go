@@ -269,6 +269,16 @@ func (r *Resilient) replyWithTools(ctx context.Context, c Conversation, cs callS
 		if len(resp.Tools) == 0 {
 			return Reply{Text: text, ToolCalls: calls}, nil
 		}
+		if round >= maxToolRounds {
+			// Tools were no longer offered: a server that calls them anyway
+			// gets its words said, or the turn fails, rather than more
+			// rounds until the deadline.
+			if text != "" {
+				return Reply{Text: text, ToolCalls: calls}, nil
+			}
+			return Reply{ToolCalls: calls}, &ModelError{Kind: storage.ErrUnavailable, Outcome: OutcomeMalformed,
+				Msg: "the model kept calling tools"}
+		}
 		var business []ToolUse
 		var results []ToolResult
 		for _, u := range resp.Tools {

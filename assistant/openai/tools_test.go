@@ -2,6 +2,7 @@ package openai_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -77,5 +78,37 @@ func TestReplyToolCallsBounded(t *testing.T) {
 	}
 	if refused != 2 {
 		t.Fatalf("%d calls answered as too many, want 2", refused)
+	}
+}
+
+// TestReplyToolRoundsBounded: a server that keeps calling tools, even once
+// they are no longer offered, has the turn fail after the last round
+// instead of calling them until the deadline.
+func TestReplyToolRoundsBounded(t *testing.T) {
+	var hits atomic.Int32
+	biz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		fmt.Fprint(w, `{"status":"shipped"}`)
+	}))
+	t.Cleanup(biz.Close)
+	f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.ToolCall("order_status", `{"order":"A-1"}`)))
+	a, err := openai.New(openai.Config{BaseURL: f.BaseURL(), APIKey: "k", Model: "test-model", MaxTokens: 150},
+		assistant.Deps{Config: assistant.DefaultModelConfig(), Logger: slog.New(slog.DiscardHandler),
+			Tools: assistant.HTTPTools{Client: outbound.New(outbound.Config{AllowPrivate: true})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := conversation(caller(1, "Where is order A-1?"))
+	conv.Assistant = &storage.Assistant{AssistantSettings: storage.AssistantSettings{Tools: []storage.Tool{{Name: "order_status",
+		Description: "Looks an order up.", URL: biz.URL, Secret: outbound.NewSecret(), Parameters: json.RawMessage(`{"type":"object"}`)}}}}
+	got, err := a.Reply(turnCtx(t), conv)
+	var me *assistant.ModelError
+	if !errors.As(err, &me) || !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("Reply = %+v, %v; want a ModelError", got, err)
+	}
+	reqs := f.Requests()
+	if len(reqs) != 4 || len(reqs[3].Body.Tools) != 1 || hits.Load() != 3 || len(got.ToolCalls) != 3 {
+		t.Fatalf("%d model requests (the last offering %d tools), %d tool requests, %d calls kept",
+			len(reqs), len(reqs[len(reqs)-1].Body.Tools), hits.Load(), len(got.ToolCalls))
 	}
 }
