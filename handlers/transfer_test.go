@@ -316,3 +316,42 @@ func TestDialCallStatuses(t *testing.T) {
 		})
 	}
 }
+
+// TestConsoleShowsTransfersAndTools: the console's call page marks the
+// turns that called tools or transferred, with each tool's arguments and
+// result or error, and the transfer's target and outcome.
+func TestConsoleShowsTransfersAndTools(t *testing.T) {
+	ts := newToolServer(t)
+	ts.answer = func(w http.ResponseWriter, _ map[string]any) { fmt.Fprint(w, `{"status":"shipped"}`) }
+	in := startConsole(t)
+	call, a := routedCall(t, in, actingJSON(ts.URL+"/tools/order", "1s"))
+	ts.mu.Lock()
+	ts.secret = a.Tools[0].Secret
+	ts.mu.Unlock()
+	in.Webhook("/twilio/gather?turn=1", call.Form("CallStatus", "in-progress", "SpeechResult", `use order_status {"order": "A-1"}`))
+	in.Webhook("/twilio/gather?turn=2", call.Form("CallStatus", "in-progress", "SpeechResult", "Transfer me to sales"))
+	leg := call.Leg("+14155550100")
+	in.Webhook("/twilio/transfer?turn=2", call.DialAction("busy", leg.CallSID, 0))
+	in.Webhook("/twilio/gather?turn=3", call.Form("CallStatus", "in-progress", "SpeechResult", `use order_status {"order": 5}`))
+
+	client := browserClient(t)
+	signIn(t, client, in.URL, servicetest.APIToken)
+	p := get(t, client, in.URL, "/console/calls/"+call.CallSID)
+	if p.status != http.StatusOK {
+		t.Fatalf("call page: %d", p.status)
+	}
+	for _, want := range []string{
+		`<span class="tag tool">called 1 tool</span>`,
+		`<span class="tool-name">order_status</span>(<code>{&#34;order&#34;: &#34;A-1&#34;}</code>) → <code>{&#34;status&#34;:&#34;shipped&#34;}</code>`,
+		`<span class="fail">failed: invalid arguments`,
+		`<span class="tag transfer">transferred to Sales</span>`,
+		`Transfer to <strong>Sales</strong> (warm): busy: the caller came back to the assistant; the target's call leg <code>` + leg.CallSID + `</code>.`,
+	} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the call page lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("page:\n%s", p.body)
+	}
+}
