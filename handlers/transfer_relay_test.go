@@ -242,3 +242,28 @@ func findTurn(turns []storage.Turn, n int, role storage.Role) (storage.Turn, boo
 	}
 	return storage.Turn{}, false
 }
+
+// TestBusinessToolRelayScripted: the scripted assistant (make run) says
+// the filler too while a slow tool runs in a streamed call, then the
+// tool's answer word by word.
+func TestBusinessToolRelayScripted(t *testing.T) {
+	ts := newToolServer(t)
+	ts.answer = func(w http.ResponseWriter, req map[string]any) {
+		time.Sleep(assistant.FillerDelay + 800*time.Millisecond)
+		fmt.Fprint(w, `{"status": "shipped"}`)
+	}
+	in := servicetest.Start(t, servicetest.Options{})
+	call, a := routedCall(t, in, relayActingJSON(ts.URL+"/tools/order", "3s"))
+	ts.mu.Lock()
+	ts.secret = a.Tools[0].Secret
+	ts.mu.Unlock()
+	c := reconnect(t, in, call)
+	text, frames := ask(t, c, `use order_status {"order": "A-1"}`)
+	if frames[0].Token != assistant.Filler+" " || !strings.HasPrefix(text, assistant.Filler+" order status says") {
+		t.Fatalf("the caller heard %q in frames %+v; want the filler, then the answer", text, frames)
+	}
+	got := waitTurns(t, in, call.CallSID, 3)
+	if tu, ok := findTurn(got.Turns, 1, storage.RoleAssistant); !ok || tu.Text != text || len(tu.ToolCalls) != 1 || tu.ToolCalls[0].Error != "" {
+		t.Fatalf("stored turn: %+v", tu)
+	}
+}
