@@ -167,7 +167,33 @@ func History(turns []storage.Turn) []Message {
 		}
 		add(Message{Role: t.Role, Text: text})
 	}
+	omitOldResults(msgs)
 	return msgs
+}
+
+// MaxReplayedResults bounds the bytes of earlier tool results sent with a
+// request: every turn resends the history, and a long call's results
+// would otherwise grow each request (in cost and latency) without bound.
+const MaxReplayedResults = 32 << 10
+
+// omittedResult stands for a result left out of the history.
+const omittedResult = `{"omitted":"an earlier result, left out to keep the conversation short; call the tool again if it is needed"}`
+
+// omitOldResults keeps the newest results within MaxReplayedResults and
+// replaces older ones with omittedResult.
+func omitOldResults(msgs []Message) {
+	budget := MaxReplayedResults
+	for i := len(msgs) - 1; i >= 0; i-- {
+		for j := len(msgs[i].Results) - 1; j >= 0; j-- {
+			r := &msgs[i].Results[j]
+			if len(r.Content) <= budget {
+				budget -= len(r.Content)
+				continue
+			}
+			budget = 0
+			r.Content = omittedResult
+		}
+	}
 }
 
 // replayedTools are the stored tool calls of assistant turn t as the model

@@ -183,3 +183,31 @@ func TestHistoryReplaysToolCalls(t *testing.T) {
 		t.Fatalf("Transcript:\n%s", transcript)
 	}
 }
+
+// TestHistoryBoundsReplayedResults: earlier tool results beyond
+// MaxReplayedResults, oldest first, are replaced by a short note.
+func TestHistoryBoundsReplayedResults(t *testing.T) {
+	big := `{"rows":"` + strings.Repeat("x", 12<<10) + `"}`
+	var turns []storage.Turn
+	for n := 1; n <= 4; n++ {
+		turns = append(turns, storage.Turn{Number: n, Role: storage.RoleCaller, Text: "Next order?"},
+			storage.Turn{Number: n, Role: storage.RoleAssistant, Text: "Here it is.", ToolCalls: []storage.ToolCall{
+				{ID: "c", Name: "orders", Arguments: []byte(`{}`), Result: []byte(big)}}})
+	}
+	var kept, omitted int
+	for _, m := range History(turns) {
+		for _, r := range m.Results {
+			switch r.Content {
+			case big:
+				kept++
+			case omittedResult:
+				omitted++
+			default:
+				t.Fatalf("result %.40q…", r.Content)
+			}
+		}
+	}
+	if kept != 2 || omitted != 2 {
+		t.Fatalf("kept %d, omitted %d; want the 2 newest kept", kept, omitted)
+	}
+}
