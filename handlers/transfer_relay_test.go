@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"switchboard/assistant"
+	"switchboard/assistant/bedrock"
+	"switchboard/assistant/bedrock/bedrocktest"
 	"switchboard/assistant/openai"
 	"switchboard/assistant/openai/openaitest"
 	"switchboard/handlers/relaytest"
@@ -159,6 +161,52 @@ func TestWarmTransferRelay(t *testing.T) {
 			t.Fatalf("API: %s", api.Body)
 		}
 	})
+}
+
+// TestBusinessToolRelayBedrock: the same with a Bedrock model: the
+// assistant's tool offered in toolConfig, the model's toolUse run (the
+// filler said meanwhile), its toolResult sent back for the answer.
+func TestBusinessToolRelayBedrock(t *testing.T) {
+	ts := newToolServer(t)
+	ts.answer = func(w http.ResponseWriter, req map[string]any) {
+		time.Sleep(assistant.FillerDelay + 800*time.Millisecond)
+		fmt.Fprint(w, `{"status": "shipped"}`)
+	}
+	fake := bedrocktest.New(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 0 {
+			bedrocktest.WriteJSON(w, http.StatusOK, bedrocktest.ToolUseOutput("order_status", map[string]any{"order": "A-1"}))
+			return
+		}
+		bedrocktest.WriteJSON(w, http.StatusOK, bedrocktest.TextOutput("Your order has shipped."))
+	})
+	ai, err := bedrock.NewWithClient(fake.Client(), bedrock.Config{ModelID: "m", Temperature: 0.3, MaxTokens: 150},
+		assistant.Deps{Config: assistant.DefaultModelConfig(), Logger: slog.New(slog.DiscardHandler),
+			Tools: assistant.HTTPTools{Client: outbound.New(outbound.Config{AllowPrivate: true})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := servicetest.Start(t, servicetest.Options{Assistant: ai})
+	call, a := routedCall(t, in, relayActingJSON(ts.URL+"/tools/order", "3s"))
+	ts.mu.Lock()
+	ts.secret = a.Tools[0].Secret
+	ts.mu.Unlock()
+	c := reconnect(t, in, call)
+	if text, _ := ask(t, c, "Where is my order A-1?"); text != assistant.Filler+" Your order has shipped." {
+		t.Fatalf("the caller heard %q", text)
+	}
+	var offered []string
+	for _, tool := range fake.Request(0).Body.ToolConfig.Tools {
+		offered = append(offered, tool.ToolSpec.Name)
+	}
+	second := fake.Request(1).Body.Messages
+	last := second[len(second)-1].Content[0].ToolResult
+	if strings.Join(offered, " ") != "end_call order_status transfer_call" || last == nil || last.ToolUseID != "tooluse_1" || last.Content[0].JSON["status"] != "shipped" {
+		t.Fatalf("tools offered %v; the answer's request ended with %+v", offered, second[len(second)-1])
+	}
+	got := waitTurns(t, in, call.CallSID, 3)
+	if tu, ok := findTurn(got.Turns, 1, storage.RoleAssistant); !ok || len(tu.ToolCalls) != 1 || tu.ToolCalls[0].ID != "tooluse_1" {
+		t.Fatalf("stored turn: %+v", tu)
+	}
 }
 
 // TestBusinessToolRelay: in a streamed call, a business tool that is slow
