@@ -151,6 +151,15 @@ func (p *provider) Chat(ctx context.Context, req assistant.ChatRequest) (assista
 // input builds the request: the system prompt as system content, the
 // caller's words as user messages.
 func (p *provider) input(req assistant.ChatRequest) *bedrockruntime.ConverseInput {
+	maxTokens := p.cfg.MaxTokens
+	if req.MaxTokens > 0 {
+		maxTokens = req.MaxTokens
+	}
+	model, temperature := p.cfg.ModelID, p.cfg.Temperature
+	if req.Model != "" {
+		model = req.Model
+	}
+	status := takesResultStatus(model)
 	var msgs []types.Message
 	for i, m := range req.Messages {
 		role := types.ConversationRoleAssistant
@@ -160,15 +169,7 @@ func (p *provider) input(req assistant.ChatRequest) *bedrockruntime.ConverseInpu
 		if i == 0 && role == types.ConversationRoleAssistant {
 			msgs = append(msgs, textMessage(types.ConversationRoleUser, callConnected))
 		}
-		msgs = append(msgs, types.Message{Role: role, Content: content(m)})
-	}
-	maxTokens := p.cfg.MaxTokens
-	if req.MaxTokens > 0 {
-		maxTokens = req.MaxTokens
-	}
-	model, temperature := p.cfg.ModelID, p.cfg.Temperature
-	if req.Model != "" {
-		model = req.Model
+		msgs = append(msgs, types.Message{Role: role, Content: content(m, status)})
 	}
 	if req.Temperature != nil {
 		// Assistants allow OpenAI's 0–2; Bedrock's models take 0–1.
@@ -222,18 +223,22 @@ func (p *provider) input(req assistant.ChatRequest) *bedrockruntime.ConverseInpu
 // Converse pairs them by toolUseId (Amazon Bedrock user guide, "Call a
 // tool with the Converse API":
 // https://docs.aws.amazon.com/bedrock/latest/userguide/tool-use-inference-call.html).
-func content(m assistant.Message) []types.ContentBlock {
+func content(m assistant.Message, withStatus bool) []types.ContentBlock {
 	var blocks []types.ContentBlock
 	for _, r := range m.Results {
-		status := types.ToolResultStatusSuccess
-		if r.IsError {
-			status = types.ToolResultStatusError
-		}
-		blocks = append(blocks, &types.ContentBlockMemberToolResult{Value: types.ToolResultBlock{
+		result := types.ToolResultBlock{
 			ToolUseId: aws.String(toolUseID(r.ID)),
 			Content:   []types.ToolResultContentBlock{resultContent(r.Content)},
-			Status:    status,
-		}})
+		}
+		switch {
+		case !withStatus:
+			// The {"error": …} content says it.
+		case r.IsError:
+			result.Status = types.ToolResultStatusError
+		default:
+			result.Status = types.ToolResultStatusSuccess
+		}
+		blocks = append(blocks, &types.ContentBlockMemberToolResult{Value: result})
 	}
 	if m.Text != "" || len(blocks) == 0 && len(m.Calls) == 0 {
 		blocks = append(blocks, &types.ContentBlockMemberText{Value: m.Text})
@@ -251,6 +256,17 @@ func content(m assistant.Message) []types.ContentBlock {
 		}})
 	}
 	return blocks
+}
+
+// takesResultStatus reports whether model accepts a toolResult's status:
+// "This field is only supported by Amazon Nova and Anthropic Claude 3 and
+// 4 models" (ToolResultBlock, Amazon Bedrock API reference:
+// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolResultBlock.html);
+// other models refuse the request. A model named by an inference
+// profile's ARN, which does not say which model it is, is sent none.
+func takesResultStatus(model string) bool {
+	m := strings.ToLower(model)
+	return strings.Contains(m, "anthropic.claude") || strings.Contains(m, "amazon.nova")
 }
 
 // resultContent is a tool's answer as a JSON block when it is a JSON

@@ -155,3 +155,36 @@ func TestReplyReplaysStoredToolCalls(t *testing.T) {
 		t.Fatalf("words after the call: %+v %+v", msgs[5], msgs[6])
 	}
 }
+
+// TestReplyToolResultStatusByModel: a toolResult's status goes only to
+// the models that accept it (Nova, Claude); others are sent none.
+func TestReplyToolResultStatusByModel(t *testing.T) {
+	for model, want := range map[string]string{
+		"anthropic.claude-3-haiku-20240307-v1:0":     "error",
+		"us.anthropic.claude-sonnet-4-20250514-v1:0": "error",
+		"amazon.nova-lite-v1:0":                      "error",
+		"meta.llama3-1-70b-instruct-v1:0":            "",
+		"mistral.mistral-large-2407-v1:0":            "",
+	} {
+		t.Run(model, func(t *testing.T) {
+			f := bedrocktest.New(t, bedrocktest.Always(http.StatusOK, bedrocktest.TextOutput("Autre chose ?")))
+			a, err := bedrock.NewWithClient(f.Client(), bedrock.Config{ModelID: model, Temperature: 0.3, MaxTokens: 150},
+				assistant.Deps{Config: assistant.DefaultModelConfig(), Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conv := conversation(caller(1, "Et la commande B-2 ?"),
+				storage.Turn{Number: 1, Role: storage.RoleAssistant, Text: "Le service ne répond pas.", ToolCalls: []storage.ToolCall{
+					{ID: "c1", Name: "order_status", Arguments: json.RawMessage(`{}`), Error: "the tool answered HTTP 500"}}},
+				caller(2, "Tant pis."))
+			conv.Assistant = shop("http://127.0.0.1:1/unused")
+			if _, err := a.Reply(turnCtx(t), conv); err != nil {
+				t.Fatalf("Reply: %v", err)
+			}
+			res := f.Request(0).Body.Messages[4].Content[0].ToolResult
+			if res == nil || res.Status != want || res.Content[0].JSON["error"] == nil {
+				t.Fatalf("toolResult %+v, want status %q", res, want)
+			}
+		})
+	}
+}
