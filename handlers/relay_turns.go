@@ -24,7 +24,10 @@ import (
 // punctuation) as the call's latest caller turn: Twilio replays the events
 // a dropped socket may have missed when it reconnects
 // (applicationReconnect), and the latest utterance before the drop is the
-// only one that may have been received already. A replay is attached to
+// only one that may have been received already. The exception is a turn
+// whose answer transferred the caller and whose transfer is over: the
+// caller is back in a new session, and the same words are a new request
+// (to try the transfer again, say). A replay is attached to
 // that turn: if its reply is stored, the stored text is sent again (unless
 // the caller had interrupted it) and nothing new is asked of the
 // assistant; if not, the reply is made and stored once. The store's
