@@ -251,8 +251,10 @@ func content(m assistant.Message, withStatus bool) []types.ContentBlock {
 		}
 		blocks = append(blocks, &types.ContentBlockMemberToolUse{Value: types.ToolUseBlock{
 			ToolUseId: aws.String(toolUseID(c.ID)),
-			Name:      aws.String(c.Name),
-			Input:     document.NewLazyDocument(input),
+			// A name the model made up may not be one Converse accepts in
+			// the history: refused once, it would fail every later turn.
+			Name:  aws.String(toolName(c.Name)),
+			Input: document.NewLazyDocument(input),
 		}})
 	}
 	return blocks
@@ -281,7 +283,16 @@ func resultContent(content string) types.ToolResultContentBlock {
 
 // toolUseID makes an identifier of another provider's (or none) one
 // Converse accepts: 1 to 64 characters of [a-zA-Z0-9_-].
-func toolUseID(id string) string {
+func toolUseID(id string) string { return converseName(id, "tooluse") }
+
+// toolName makes a tool's name one Converse accepts in a toolUse, which
+// it checks as it checks identifiers ([a-zA-Z0-9_-], 1 to 64 characters).
+// The assistants' own tools already have such names.
+func toolName(name string) string { return converseName(name, "tool") }
+
+// converseName folds the characters Converse refuses to _, keeps 64 at
+// most, and gives empty the fallback.
+func converseName(id, fallback string) string {
 	b := []byte(id)
 	for i, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
@@ -292,7 +303,7 @@ func toolUseID(id string) string {
 		b = b[:64]
 	}
 	if len(b) == 0 {
-		return "tooluse"
+		return fallback
 	}
 	return string(b)
 }

@@ -125,14 +125,17 @@ func TestReplyTransferTool(t *testing.T) {
 
 // TestReplyReplaysStoredToolCalls: on a later turn, the tool calls stored
 // on earlier turns are sent as toolUse and toolResult blocks, identifiers
-// made valid for Converse (another provider's, or none), a failed call as
-// an error result.
+// and names made valid for Converse (another provider's, or a name the
+// model made up), a failed call as an error result.
 func TestReplyReplaysStoredToolCalls(t *testing.T) {
 	f := bedrocktest.New(t, bedrocktest.Always(http.StatusOK, bedrocktest.TextOutput("Autre chose ?")))
 	a := actingAssistant(t, f)
 	conv := conversation(caller(1, "Et la commande B-2 ?"),
 		storage.Turn{Number: 1, Role: storage.RoleAssistant, Text: "Le service ne répond pas.", ToolCalls: []storage.ToolCall{
-			{ID: "call.7/x", Name: "order_status", Arguments: json.RawMessage(`{"order":"B-2"}`), Error: "the tool answered HTTP 500"}}},
+			{ID: "call.7/x", Name: "order_status", Arguments: json.RawMessage(`{"order":"B-2"}`), Error: "the tool answered HTTP 500"},
+			// A name the model made up, which Converse would refuse in
+			// the history on every later turn.
+			{ID: "call_8", Name: "browser.tabs.open", Arguments: json.RawMessage(`{}`), Error: `there is no tool named "browser.tabs.open"`}}},
 		caller(2, "Tant pis, merci."))
 	conv.Assistant = shop("http://127.0.0.1:1/unused")
 	if _, err := a.Reply(turnCtx(t), conv); err != nil {
@@ -150,6 +153,9 @@ func TestReplyReplaysStoredToolCalls(t *testing.T) {
 	if use == nil || use.ToolUseID != "call_7_x" || use.Input["order"] != "B-2" || res == nil || res.ToolUseID != "call_7_x" ||
 		res.Status != "error" || res.Content[0].JSON["error"] != "the tool answered HTTP 500" {
 		t.Fatalf("replayed call: %+v %+v", msgs[3], msgs[4])
+	}
+	if made := msgs[3].Content[1].ToolUse; made == nil || made.Name != "browser_tabs_open" || msgs[4].Content[1].ToolResult.ToolUseID != "call_8" {
+		t.Fatalf("the made-up tool as replayed: %+v", msgs[3].Content)
 	}
 	if msgs[5].Content[0].Text != "Le service ne répond pas." || msgs[6].Content[0].Text != "Tant pis, merci." {
 		t.Fatalf("words after the call: %+v %+v", msgs[5], msgs[6])
