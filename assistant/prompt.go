@@ -214,7 +214,7 @@ func replayedTools(t storage.Turn) ([]ToolUse, []ToolResult) {
 		if args == "" {
 			args = "{}"
 		}
-		calls = append(calls, ToolUse{ID: id, Name: tc.Name, Arguments: args})
+		calls = append(calls, ToolUse{ID: id, Name: replayedName(tc.Name), Arguments: args})
 		if tc.Error != "" || len(tc.Result) == 0 {
 			msg := tc.Error
 			if msg == "" {
@@ -226,6 +226,27 @@ func replayedTools(t storage.Turn) ([]ToolUse, []ToolResult) {
 		results = append(results, ToolResult{ID: id, Name: tc.Name, Content: string(tc.Result)})
 	}
 	return calls, results
+}
+
+// replayedName is a stored call's tool name as the history gives it: a
+// name the model made up is folded to the letters, digits, _ and - that
+// providers accept in a tool call (an assistant's own tools have such
+// names already), since a provider that refused it would refuse every
+// later turn of the call.
+func replayedName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > storage.MaxToolName {
+		b = b[:storage.MaxToolName]
+	}
+	if len(b) == 0 {
+		return "unknown_tool"
+	}
+	return string(b)
 }
 
 // roleOrder puts the caller's words before the assistant's answer within a turn.

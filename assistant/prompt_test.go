@@ -152,6 +152,7 @@ func TestHistoryReplaysToolCalls(t *testing.T) {
 		{Number: 1, Role: storage.RoleAssistant, Text: "It has shipped.", ToolCalls: []storage.ToolCall{
 			{ID: "call_9", Name: "order_status", Arguments: []byte(`{"order":"A-1"}`), Result: []byte(`{"status":"shipped"}`)},
 			{Name: "order_status", Arguments: []byte(`{"order":"B-2"}`), Error: "the tool answered HTTP 500"},
+			{ID: "call_10", Name: "web.search", Arguments: []byte(`{}`), Error: `there is no tool named "web.search"`},
 		}},
 		// An answer cut off before any word: the caller's next words
 		// follow the results.
@@ -166,10 +167,12 @@ func TestHistoryReplaysToolCalls(t *testing.T) {
 		{Role: storage.RoleCaller, Text: "Where is order A-1?"},
 		{Role: storage.RoleAssistant, Calls: []ToolUse{
 			{ID: "call_9", Name: "order_status", Arguments: `{"order":"A-1"}`},
-			{ID: "turn1_call2", Name: "order_status", Arguments: `{"order":"B-2"}`}}},
+			{ID: "turn1_call2", Name: "order_status", Arguments: `{"order":"B-2"}`},
+			{ID: "call_10", Name: "web_search", Arguments: `{}`}}},
 		{Role: storage.RoleCaller, Results: []ToolResult{
 			{ID: "call_9", Name: "order_status", Content: `{"status":"shipped"}`},
-			{ID: "turn1_call2", Name: "order_status", Content: `{"error":"the tool answered HTTP 500"}`, IsError: true}}},
+			{ID: "turn1_call2", Name: "order_status", Content: `{"error":"the tool answered HTTP 500"}`, IsError: true},
+			{ID: "call_10", Name: "web.search", Content: `{"error":"there is no tool named \"web.search\""}`, IsError: true}}},
 		{Role: storage.RoleAssistant, Text: "It has shipped."},
 		{Role: storage.RoleCaller, Text: "And B-2?"},
 		{Role: storage.RoleAssistant, Calls: []ToolUse{{ID: "call_9", Name: "order_status", Arguments: `{}`}}},
