@@ -319,7 +319,8 @@ func TestDialCallStatuses(t *testing.T) {
 
 // TestConsoleShowsTransfersAndTools: the console's call page marks the
 // turns that called tools or transferred, with each tool's arguments and
-// result or error, and the transfer's target and outcome.
+// result or error, and the transfer's target and outcome; its timeline has
+// the transfer's steps, the target's call leg linked to the call.
 func TestConsoleShowsTransfersAndTools(t *testing.T) {
 	ts := newToolServer(t)
 	ts.answer = func(w http.ResponseWriter, _ map[string]any) { fmt.Fprint(w, `{"status":"shipped"}`) }
@@ -331,6 +332,7 @@ func TestConsoleShowsTransfersAndTools(t *testing.T) {
 	in.Webhook("/twilio/gather?turn=1", call.Form("CallStatus", "in-progress", "SpeechResult", `use order_status {"order": "A-1"}`))
 	in.Webhook("/twilio/gather?turn=2", call.Form("CallStatus", "in-progress", "SpeechResult", "Transfer me to sales"))
 	leg := call.Leg("+14155550100")
+	in.Webhook("/twilio/whisper?call="+call.CallSID+"&turn=2", leg.LegForm(call.CallSID))
 	in.Webhook("/twilio/transfer?turn=2", call.DialAction("busy", leg.CallSID, 0))
 	in.Webhook("/twilio/gather?turn=3", call.Form("CallStatus", "in-progress", "SpeechResult", `use order_status {"order": 5}`))
 
@@ -346,6 +348,10 @@ func TestConsoleShowsTransfersAndTools(t *testing.T) {
 		`<span class="fail">failed: invalid arguments`,
 		`<span class="tag transfer">transferred to Sales</span>`,
 		`Transfer to <strong>Sales</strong> (warm): busy: the caller came back to the assistant; the target's call leg <code>` + leg.CallSID + `</code>.`,
+		// The status timeline has the transfer's steps.
+		`<span class="event">transfer to Sales (warm) requested</span>`,
+		`<span class="event">Sales answered on call leg ` + leg.CallSID + `</span>`,
+		`<span class="event">transfer to Sales ended: busy: the caller came back to the assistant</span>`,
 	} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("the call page lacks %s", want)

@@ -205,9 +205,11 @@ type Call struct {
 	Row CallRow
 	// Assistant is the assistant version the call ran with; Analysis its
 	// analysis's fields, in the schema's order.
-	Assistant  storage.AssistantRef
-	Analysis   []Field
-	Timeline   []storage.StatusEvent
+	Assistant storage.AssistantRef
+	Analysis  []Field
+	// Timeline is Twilio's status reports and the transfers' steps, in
+	// time order.
+	Timeline   []Event
 	Turns      []Turn
 	Failures   int
 	Summary    *storage.Summary
@@ -280,7 +282,7 @@ type Recording struct {
 // NewCall builds the call page. audio returns the console's URL of a
 // stored recording's audio.
 func NewCall(c storage.Call, audio func(recordingSID string) string) Call {
-	page := Call{Row: Rows([]storage.Call{c})[0], Timeline: c.Timeline, Summary: c.Summary, Assistant: c.Assistant}
+	page := Call{Row: Rows([]storage.Call{c})[0], Timeline: timeline(c), Summary: c.Summary, Assistant: c.Assistant}
 	asked := map[int]time.Time{}
 	for _, t := range c.Turns {
 		v := Turn{Number: t.Number, Caller: t.Role == storage.RoleCaller, Text: t.Text, At: t.CreatedAt,
@@ -415,4 +417,36 @@ func clip(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// Event is one entry of a call's timeline: a status Twilio reported, or a
+// step of a transfer (Status empty, Text says it).
+type Event struct {
+	Status storage.CallStatus
+	Text   string
+	At     time.Time
+}
+
+// timeline merges the call's status reports with its transfers' steps:
+// requested, answered by the target (its call leg), ended.
+func timeline(c storage.Call) []Event {
+	var events []Event
+	for _, e := range c.Timeline {
+		events = append(events, Event{Status: e.Status, At: e.At})
+	}
+	for _, tr := range c.Transfers {
+		events = append(events, Event{Text: fmt.Sprintf("transfer to %s (%s) requested", tr.Target, tr.Mode), At: tr.RequestedAt})
+		if tr.AnsweredAt != nil {
+			text := tr.Target + " answered"
+			if tr.ChildCallSID != "" {
+				text += " on call leg " + tr.ChildCallSID
+			}
+			events = append(events, Event{Text: text, At: *tr.AnsweredAt})
+		}
+		if tr.EndedAt != nil {
+			events = append(events, Event{Text: "transfer to " + tr.Target + " ended: " + transferOutcome(tr), At: *tr.EndedAt})
+		}
+	}
+	slices.SortStableFunc(events, func(a, b Event) int { return a.At.Compare(b.At) })
+	return events
 }
