@@ -470,7 +470,10 @@ func (rs *relaySession) interruptStored(heard string) {
 	if n < 0 {
 		return
 	}
-	if t, ok := storedTurn(rs.call.Turns, n, storage.RoleAssistant); ok && t.Interrupted {
+	if t, ok := storedTurn(rs.call.Turns, n, storage.RoleAssistant); ok && (t.Interrupted || transferredBack(rs.call.Turns, n)) {
+		// Already recorded; or the turn transferred the caller, who came
+		// back: what they talked over is this session's welcome (that
+		// the transfer failed), which is no turn's text.
 		return
 	}
 	ti, ok := rs.s.calls.(storage.TurnInterrupter)

@@ -114,9 +114,14 @@ func TestWarmTransferRelay(t *testing.T) {
 			t.Fatalf("after busy, want a new ConversationRelay session on the same call and no second recording:\n%s", back.Body)
 		}
 
-		// The caller asks again, in the same words: a new request (turn 2),
-		// not a replay of turn 1, so the transfer is dialled again.
+		// The caller talks over the new session's welcome (which is not a
+		// stored turn), then asks again, in the same words: a new request
+		// (turn 2), not a replay of turn 1, so the transfer is dialled
+		// again.
 		c = reconnect(t, in, call)
+		if err := c.Interrupt("I'm sorry, I", 400); err != nil {
+			t.Fatal(err)
+		}
 		_, h = transferOverRelay(t, c, words)
 		if h["reason"] != "transfer" || h["turn"] != float64(2) {
 			t.Fatalf("the repeated request did not transfer again: %v", h)
@@ -144,6 +149,9 @@ func TestWarmTransferRelay(t *testing.T) {
 		}
 		if strings.Join(numbers, " ") != "0a 1c 1a 2c 2a 3c 3a" {
 			t.Fatalf("turns %v", numbers)
+		}
+		if tu, _ := findTurn(got.Turns, 1, storage.RoleAssistant); tu.Text != "Please hold while I transfer you to Sales." || tu.Interrupted {
+			t.Fatalf("the welcome's interruption changed turn 1: %+v", tu)
 		}
 		if len(got.Transfers) != 2 {
 			t.Fatalf("transfers: %+v", got.Transfers)
