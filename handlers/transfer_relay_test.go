@@ -177,7 +177,7 @@ func TestWarmTransferRelay(t *testing.T) {
 func TestBusinessToolRelayBedrock(t *testing.T) {
 	ts := newToolServer(t)
 	ts.answer = func(w http.ResponseWriter, req map[string]any) {
-		time.Sleep(assistant.FillerDelay + 800*time.Millisecond)
+		time.Sleep(assistant.FillerDelay + 1500*time.Millisecond)
 		fmt.Fprint(w, `{"status": "shipped"}`)
 	}
 	fake := bedrocktest.New(t, func(n int, w http.ResponseWriter, r *http.Request) {
@@ -225,7 +225,7 @@ func TestBusinessToolRelayBedrock(t *testing.T) {
 func TestBusinessToolRelay(t *testing.T) {
 	ts := newToolServer(t)
 	ts.answer = func(w http.ResponseWriter, req map[string]any) {
-		time.Sleep(assistant.FillerDelay + 800*time.Millisecond)
+		time.Sleep(assistant.FillerDelay + 1500*time.Millisecond)
 		fmt.Fprint(w, `{"order": "A-1", "status": "shipped"}`)
 	}
 	fake := openaitest.New(t, func(n int, w http.ResponseWriter, r *http.Request) {
@@ -305,7 +305,7 @@ func findTurn(turns []storage.Turn, n int, role storage.Role) (storage.Turn, boo
 func TestBusinessToolRelayScripted(t *testing.T) {
 	ts := newToolServer(t)
 	ts.answer = func(w http.ResponseWriter, req map[string]any) {
-		time.Sleep(assistant.FillerDelay + 800*time.Millisecond)
+		time.Sleep(assistant.FillerDelay + 1500*time.Millisecond)
 		fmt.Fprint(w, `{"status": "shipped"}`)
 	}
 	in := servicetest.Start(t, servicetest.Options{})
