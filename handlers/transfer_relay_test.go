@@ -323,3 +323,27 @@ func TestBusinessToolRelayScripted(t *testing.T) {
 		t.Fatalf("stored turn: %+v", tu)
 	}
 }
+
+// TestTransferReplayedRelay: a socket that drops after the transfer's turn
+// is stored but before Twilio heard the session's end reconnects and
+// replays the prompt (applicationReconnect): the stored words are said
+// again and the session ends again with the same transfer, which is
+// dialled once.
+func TestTransferReplayedRelay(t *testing.T) {
+	in := servicetest.Start(t, servicetest.Options{})
+	call, _ := routedCall(t, in, relayActingJSON("http://127.0.0.1:1/unused", "1s"))
+	c := reconnect(t, in, call)
+	const words = "Please transfer me to sales"
+	_, first := transferOverRelay(t, c, words)
+	_ = c.Abort()
+
+	c = reconnect(t, in, call)
+	said, again := transferOverRelay(t, c, words)
+	if said != "Please hold while I transfer you to Sales." || again["reason"] != "transfer" || again["turn"] != first["turn"] {
+		t.Fatalf("replayed: said %q, handoff %v (first %v)", said, again, first)
+	}
+	got := in.GetCall(call.CallSID)
+	if len(got.Transfers) != 1 || len(got.Turns) != 3 {
+		t.Fatalf("after the replay: %d transfers, %d turns", len(got.Transfers), len(got.Turns))
+	}
+}
