@@ -269,6 +269,16 @@ func (r *Resilient) replyWithTools(ctx context.Context, c Conversation, cs callS
 		if len(resp.Tools) == 0 {
 			return Reply{Text: text, ToolCalls: calls}, nil
 		}
+		if round >= maxToolRounds {
+			// Tools were no longer offered: a server that calls them anyway
+			// gets its words said, or the turn fails, rather than more
+			// rounds until the deadline.
+			if text != "" {
+				return Reply{Text: text, ToolCalls: calls}, nil
+			}
+			return Reply{ToolCalls: calls}, &ModelError{Kind: storage.ErrUnavailable, Outcome: OutcomeMalformed,
+				Msg: "the model kept calling tools"}
+		}
 		var business []ToolUse
 		var results []ToolResult
 		for _, u := range resp.Tools {
@@ -284,6 +294,13 @@ func (r *Resilient) replyWithTools(ctx context.Context, c Conversation, cs callS
 				return Reply{Text: text, ToolCalls: calls, Transfer: tr}, nil
 			}
 			results = append(results, ToolResult{ID: u.ID, Name: u.Name, Content: errorJSON(terr.Error()), IsError: true})
+		}
+		// A turn stores at most storage.MaxToolCalls calls, over all rounds.
+		if room := max(storage.MaxToolCalls-len(calls), 0); len(business) > room {
+			for _, u := range business[room:] {
+				results = append(results, ToolResult{ID: u.ID, Name: u.Name, Content: errorJSON("too many tool calls in one turn"), IsError: true})
+			}
+			business = business[:room]
 		}
 		// The tools get the time left but what the model needs to answer.
 		reserve := min(r.cfg.AttemptTimeout, time.Until(deadline)/2)

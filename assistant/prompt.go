@@ -116,9 +116,13 @@ type Message struct {
 
 // History turns a call's turns into model messages, oldest first: the
 // greeting (turn 0) as the assistant's, then for each turn N the caller's
-// words and the assistant's answer. Empty turns are skipped and consecutive
-// messages of one role are merged, because several providers require the
-// roles to alternate (an unanswered caller turn is followed by another).
+// words and the assistant's answer. The business tools an answer called
+// come before its words, as the model made them: an assistant message with
+// the calls and a caller message with their results, so that on later
+// turns the model knows what it already looked up and does not call again.
+// Empty turns are skipped and consecutive messages of one role are merged,
+// because several providers require the roles to alternate (an unanswered
+// caller turn is followed by another).
 func History(turns []storage.Turn) []Message {
 	sorted := slices.Clone(turns)
 	slices.SortStableFunc(sorted, func(a, b storage.Turn) int {
@@ -128,22 +132,121 @@ func History(turns []storage.Turn) []Message {
 		return cmp.Compare(roleOrder(a.Role), roleOrder(b.Role))
 	})
 	var msgs []Message
+	add := func(m Message) {
+		n := len(msgs)
+		switch {
+		case n == 0 || msgs[n-1].Role != m.Role:
+			msgs = append(msgs, m)
+		case len(m.Calls) > 0 && len(msgs[n-1].Calls) == 0 && len(msgs[n-1].Results) == 0:
+			// Words then calls in one assistant message, as models write.
+			msgs[n-1].Calls = m.Calls
+		case len(m.Calls) > 0 || len(m.Results) > 0:
+			msgs = append(msgs, m)
+		case msgs[n-1].Text == "":
+			msgs[n-1].Text = m.Text
+		default:
+			msgs[n-1].Text += "\n" + m.Text
+		}
+	}
 	for _, t := range sorted {
+		if t.Role != storage.RoleCaller && t.Role != storage.RoleAssistant {
+			continue
+		}
+		if t.Role == storage.RoleAssistant && len(t.ToolCalls) > 0 {
+			calls, results := replayedTools(t)
+			add(Message{Role: storage.RoleAssistant, Calls: calls})
+			add(Message{Role: storage.RoleCaller, Results: results})
+		}
 		text := strings.TrimSpace(t.Text)
 		if tr := t.Transfer; tr != nil && t.Role == storage.RoleAssistant && tr.Ended() && !tr.Connected() {
 			// The caller came back: the model must know the transfer failed.
 			text += fmt.Sprintf("\n(The transfer to %s did not go through: %s. The caller is back on the line with you.)", tr.Target, tr.Status)
 		}
-		if text == "" || (t.Role != storage.RoleCaller && t.Role != storage.RoleAssistant) {
+		if text == "" {
 			continue
 		}
-		if n := len(msgs); n > 0 && msgs[n-1].Role == t.Role {
-			msgs[n-1].Text += "\n" + text
-			continue
-		}
-		msgs = append(msgs, Message{Role: t.Role, Text: text})
+		add(Message{Role: t.Role, Text: text})
 	}
+	omitOldResults(msgs)
 	return msgs
+}
+
+// MaxReplayedResults bounds the bytes of earlier tool results sent with a
+// request: every turn resends the history, and a long call's results
+// would otherwise grow each request (in cost and latency) without bound.
+const MaxReplayedResults = 32 << 10
+
+// omittedResult stands for a result left out of the history.
+const omittedResult = `{"omitted":"an earlier result, left out to keep the conversation short; call the tool again if it is needed"}`
+
+// omitOldResults keeps the newest results within MaxReplayedResults and
+// replaces older ones with omittedResult.
+func omitOldResults(msgs []Message) {
+	budget := MaxReplayedResults
+	for i := len(msgs) - 1; i >= 0; i-- {
+		for j := len(msgs[i].Results) - 1; j >= 0; j-- {
+			r := &msgs[i].Results[j]
+			if len(r.Content) <= budget {
+				budget -= len(r.Content)
+				continue
+			}
+			budget = 0
+			r.Content = omittedResult
+		}
+	}
+}
+
+// replayedTools are the stored tool calls of assistant turn t as the model
+// made them and the results it was given. Calls without an identifier (or
+// with a repeated one) get one from the turn, since providers pair each
+// result with its call by identifier.
+func replayedTools(t storage.Turn) ([]ToolUse, []ToolResult) {
+	calls := make([]ToolUse, 0, len(t.ToolCalls))
+	results := make([]ToolResult, 0, len(t.ToolCalls))
+	seen := map[string]bool{}
+	for i, tc := range t.ToolCalls {
+		id := tc.ID
+		if id == "" || seen[id] {
+			id = fmt.Sprintf("turn%d_call%d", t.Number, i+1)
+		}
+		seen[id] = true
+		args := strings.TrimSpace(string(tc.Arguments))
+		if args == "" {
+			args = "{}"
+		}
+		calls = append(calls, ToolUse{ID: id, Name: replayedName(tc.Name), Arguments: args})
+		if tc.Error != "" || len(tc.Result) == 0 {
+			msg := tc.Error
+			if msg == "" {
+				msg = "the tool gave no answer"
+			}
+			results = append(results, ToolResult{ID: id, Name: tc.Name, Content: errorJSON(msg), IsError: true})
+			continue
+		}
+		results = append(results, ToolResult{ID: id, Name: tc.Name, Content: string(tc.Result)})
+	}
+	return calls, results
+}
+
+// replayedName is a stored call's tool name as the history gives it: a
+// name the model made up is folded to the letters, digits, _ and - that
+// providers accept in a tool call (an assistant's own tools have such
+// names already), since a provider that refused it would refuse every
+// later turn of the call.
+func replayedName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > storage.MaxToolName {
+		b = b[:storage.MaxToolName]
+	}
+	if len(b) == 0 {
+		return "unknown_tool"
+	}
+	return string(b)
 }
 
 // roleOrder puts the caller's words before the assistant's answer within a turn.
@@ -159,6 +262,10 @@ func roleOrder(r storage.Role) int {
 func Transcript(turns []storage.Turn) string {
 	var b strings.Builder
 	for _, m := range History(turns) {
+		if m.Text == "" {
+			// Tool calls and results: the words around them tell the call.
+			continue
+		}
 		label := "Assistant"
 		if m.Role == storage.RoleCaller {
 			label = "Caller"

@@ -140,3 +140,77 @@ func TestModelConfigValidate(t *testing.T) {
 		}
 	})
 }
+
+// TestHistoryReplaysToolCalls: an answer's tool calls and their results
+// come before its words, so the model sees what it already looked up; a
+// failed call is replayed as the error the model was told; calls without
+// an identifier get one; the transcript keeps only the words.
+func TestHistoryReplaysToolCalls(t *testing.T) {
+	turns := []storage.Turn{
+		{Number: 0, Role: storage.RoleAssistant, Text: "Shop, how can I help?"},
+		{Number: 1, Role: storage.RoleCaller, Text: "Where is order A-1?"},
+		{Number: 1, Role: storage.RoleAssistant, Text: "It has shipped.", ToolCalls: []storage.ToolCall{
+			{ID: "call_9", Name: "order_status", Arguments: []byte(`{"order":"A-1"}`), Result: []byte(`{"status":"shipped"}`)},
+			{Name: "order_status", Arguments: []byte(`{"order":"B-2"}`), Error: "the tool answered HTTP 500"},
+			{ID: "call_10", Name: "web.search", Arguments: []byte(`{}`), Error: `there is no tool named "web.search"`},
+		}},
+		// An answer cut off before any word: the caller's next words
+		// follow the results.
+		{Number: 2, Role: storage.RoleCaller, Text: "And B-2?"},
+		{Number: 2, Role: storage.RoleAssistant, Interrupted: true, ToolCalls: []storage.ToolCall{
+			{ID: "call_9", Name: "order_status", Arguments: nil, Result: []byte(`{}`)},
+		}},
+		{Number: 3, Role: storage.RoleCaller, Text: "Hello?"},
+	}
+	want := []Message{
+		{Role: storage.RoleAssistant, Text: "Shop, how can I help?"},
+		{Role: storage.RoleCaller, Text: "Where is order A-1?"},
+		{Role: storage.RoleAssistant, Calls: []ToolUse{
+			{ID: "call_9", Name: "order_status", Arguments: `{"order":"A-1"}`},
+			{ID: "turn1_call2", Name: "order_status", Arguments: `{"order":"B-2"}`},
+			{ID: "call_10", Name: "web_search", Arguments: `{}`}}},
+		{Role: storage.RoleCaller, Results: []ToolResult{
+			{ID: "call_9", Name: "order_status", Content: `{"status":"shipped"}`},
+			{ID: "turn1_call2", Name: "order_status", Content: `{"error":"the tool answered HTTP 500"}`, IsError: true},
+			{ID: "call_10", Name: "web.search", Content: `{"error":"there is no tool named \"web.search\""}`, IsError: true}}},
+		{Role: storage.RoleAssistant, Text: "It has shipped."},
+		{Role: storage.RoleCaller, Text: "And B-2?"},
+		{Role: storage.RoleAssistant, Calls: []ToolUse{{ID: "call_9", Name: "order_status", Arguments: `{}`}}},
+		{Role: storage.RoleCaller, Text: "Hello?", Results: []ToolResult{{ID: "call_9", Name: "order_status", Content: `{}`}}},
+	}
+	if diff := cmp.Diff(want, History(turns)); diff != "" {
+		t.Fatalf("History (-want +got):\n%s", diff)
+	}
+	transcript := Transcript(turns)
+	if strings.Contains(transcript, "order_status") || !strings.Contains(transcript, "Assistant: It has shipped.\nCaller: And B-2?\nCaller: Hello?") {
+		t.Fatalf("Transcript:\n%s", transcript)
+	}
+}
+
+// TestHistoryBoundsReplayedResults: earlier tool results beyond
+// MaxReplayedResults, oldest first, are replaced by a short note.
+func TestHistoryBoundsReplayedResults(t *testing.T) {
+	big := `{"rows":"` + strings.Repeat("x", 12<<10) + `"}`
+	var turns []storage.Turn
+	for n := 1; n <= 4; n++ {
+		turns = append(turns, storage.Turn{Number: n, Role: storage.RoleCaller, Text: "Next order?"},
+			storage.Turn{Number: n, Role: storage.RoleAssistant, Text: "Here it is.", ToolCalls: []storage.ToolCall{
+				{ID: "c", Name: "orders", Arguments: []byte(`{}`), Result: []byte(big)}}})
+	}
+	var kept, omitted int
+	for _, m := range History(turns) {
+		for _, r := range m.Results {
+			switch r.Content {
+			case big:
+				kept++
+			case omittedResult:
+				omitted++
+			default:
+				t.Fatalf("result %.40q…", r.Content)
+			}
+		}
+	}
+	if kept != 2 || omitted != 2 {
+		t.Fatalf("kept %d, omitted %d; want the 2 newest kept", kept, omitted)
+	}
+}

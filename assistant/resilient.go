@@ -204,7 +204,7 @@ func (r *Resilient) Summarize(ctx context.Context, c Conversation) (storage.Summ
 	msgs := History(c.Turns)
 	spoke := false
 	for _, m := range msgs {
-		spoke = spoke || m.Role == storage.RoleCaller
+		spoke = spoke || m.Role == storage.RoleCaller && m.Text != ""
 	}
 	if !spoke {
 		return storage.Summary{

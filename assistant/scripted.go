@@ -70,6 +70,12 @@ func (s *Scripted) Greet(ctx context.Context, c Conversation) (Reply, error) {
 
 // Reply answers the caller's last turn from the rule set.
 func (s *Scripted) Reply(ctx context.Context, c Conversation) (Reply, error) {
+	return s.reply(ctx, c, nil)
+}
+
+// reply is Reply; around, when set, brackets each tool request (see
+// runTools).
+func (s *Scripted) reply(ctx context.Context, c Conversation, around func() func()) (Reply, error) {
 	if err := ctx.Err(); err != nil {
 		return Reply{}, storage.Wrap(storage.ErrUnavailable, err, "assistant gave up")
 	}
@@ -81,7 +87,7 @@ func (s *Scripted) Reply(ctx context.Context, c Conversation) (Reply, error) {
 	if s.MaxTurns > 0 && n >= s.MaxTurns {
 		return Reply{Text: "We have reached the end of what I can do on this call. " + s.Goodbye, EndCall: true}, nil
 	}
-	if r, ok := s.act(ctx, c, last); ok {
+	if r, ok := s.act(ctx, c, last, around); ok {
 		return r, nil
 	}
 	for _, r := range s.Rules {
@@ -200,7 +206,7 @@ var (
 //   - "use order_status {"order": "A-1"}" (or the tool's name with spaces,
 //     "order status") calls that tool with the JSON object in the
 //     utterance as its arguments ({} without one) and says its answer.
-func (s *Scripted) act(ctx context.Context, c Conversation, last string) (Reply, bool) {
+func (s *Scripted) act(ctx context.Context, c Conversation, last string, around func() func()) (Reply, bool) {
 	a := c.Assistant
 	if a == nil {
 		return Reply{}, false
@@ -226,7 +232,7 @@ func (s *Scripted) act(ctx context.Context, c Conversation, last string) (Reply,
 		if i, j := strings.Index(last, "{"), strings.LastIndex(last, "}"); i >= 0 && j > i {
 			args = last[i : j+1]
 		}
-		calls, results := runTools(ctx, s.Tools, c, []ToolUse{{ID: "scripted_1", Name: t.Name, Arguments: args}}, nil)
+		calls, results := runTools(ctx, s.Tools, c, []ToolUse{{ID: "scripted_1", Name: t.Name, Arguments: args}}, around)
 		spoken := strings.NewReplacer("_", " ", "-", " ").Replace(t.Name)
 		if results[0].IsError {
 			return Reply{Text: fmt.Sprintf("I couldn't get an answer from %s: %s. Is there anything else?", spoken, calls[0].Error), ToolCalls: calls}, true

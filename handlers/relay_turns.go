@@ -24,7 +24,10 @@ import (
 // punctuation) as the call's latest caller turn: Twilio replays the events
 // a dropped socket may have missed when it reconnects
 // (applicationReconnect), and the latest utterance before the drop is the
-// only one that may have been received already. A replay is attached to
+// only one that may have been received already. The exception is a turn
+// whose answer transferred the caller and whose transfer is over: the
+// caller is back in a new session, and the same words are a new request
+// (to try the transfer again, say). A replay is attached to
 // that turn: if its reply is stored, the stored text is sent again (unless
 // the caller had interrupted it) and nothing new is asked of the
 // assistant; if not, the reply is made and stored once. The store's
@@ -200,10 +203,18 @@ func (rs *relaySession) numberFor(text string) (int, bool) {
 			last, lastText = t.Number, t.Text
 		}
 	}
-	if rs.prompts == 0 && last >= 0 && sameUtterance(lastText, rs.s.storedForm(text)) {
+	if rs.prompts == 0 && last >= 0 && sameUtterance(lastText, rs.s.storedForm(text)) && !transferredBack(rs.call.Turns, last) {
 		return last, true
 	}
 	return max(next, 1), false
+}
+
+// transferredBack reports whether turn n's answer transferred the caller
+// and the transfer is over: the caller is back in a new session, so the
+// same words again are a new request, not a replay of turn n.
+func transferredBack(turns []storage.Turn, n int) bool {
+	a, ok := storedTurn(turns, n, storage.RoleAssistant)
+	return ok && a.Transfer != nil && a.Transfer.Ended()
 }
 
 // sameUtterance compares what a caller said, ignoring case, spacing and
@@ -263,15 +274,20 @@ func (rs *relaySession) remember(t storage.Turn) {
 }
 
 // resend says a stored reply again (a replayed prompt), unless the caller
-// had interrupted it; an ending turn ends the session again.
+// had interrupted it; an ending or transferring turn ends the session
+// again.
 func (rs *relaySession) resend(a storage.Turn) {
 	if !a.Interrupted && a.Text != "" && !a.EndsCall {
 		if rs.send(relayText{Type: "text", Token: a.Text, Last: true}, "text") != nil {
 			return
 		}
 	}
-	if a.EndsCall {
+	switch {
+	case a.EndsCall:
 		rs.sendEnd(handoff{Reason: handoffEndCall, Turn: a.Number, Farewell: a.Text})
+	case a.Transfer != nil && !a.Transfer.Ended():
+		// The session that said it ended before Twilio heard the end.
+		rs.sendEnd(handoff{Reason: handoffTransfer, Turn: a.Number})
 	}
 }
 
@@ -471,7 +487,10 @@ func (rs *relaySession) interruptStored(heard string) {
 	if n < 0 {
 		return
 	}
-	if t, ok := storedTurn(rs.call.Turns, n, storage.RoleAssistant); ok && t.Interrupted {
+	if t, ok := storedTurn(rs.call.Turns, n, storage.RoleAssistant); ok && (t.Interrupted || transferredBack(rs.call.Turns, n)) {
+		// Already recorded; or the turn transferred the caller, who came
+		// back: what they talked over is this session's welcome (that
+		// the transfer failed), which is no turn's text.
 		return
 	}
 	ti, ok := rs.s.calls.(storage.TurnInterrupter)

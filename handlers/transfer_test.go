@@ -59,10 +59,8 @@ func TestWarmTransferGather(t *testing.T) {
 
 		// The target answers: its leg's whisper request says the summary
 		// prepared with the turn, and creates no call.
-		child := twiliotest.NewCall(servicetest.AccountSID)
-		child.From, child.To = call.To, "+14155550100"
-		w := in.Webhook("/twilio/whisper?call="+call.CallSID+"&turn=1", child.Form("CallStatus", "in-progress",
-			"Direction", "outbound-dial", "ParentCallSid", call.CallSID))
+		child := call.Leg("+14155550100")
+		w := in.Webhook("/twilio/whisper?call="+call.CallSID+"&turn=1", child.LegForm(call.CallSID))
 		wantStatus(t, "whisper", w, 200)
 		if !strings.Contains(w.Body, "<Say") || !strings.Contains(w.Body, "They said: Please transfer me to sales about my order") {
 			t.Fatalf("whisper TwiML:\n%s", w.Body)
@@ -70,13 +68,12 @@ func TestWarmTransferGather(t *testing.T) {
 		if r := in.API(http.MethodGet, "/api/v1/calls/"+child.CallSID); r.Status != http.StatusNotFound {
 			t.Fatalf("the target's leg became a call: %d %s", r.Status, r.Body)
 		}
-		forged := in.Webhook("/twilio/whisper?call="+call.CallSID+"&turn=1", child.Form("ParentCallSid", twiliotest.SID("CA")))
+		forged := in.Webhook("/twilio/whisper?call="+call.CallSID+"&turn=1", child.LegForm(twiliotest.SID("CA")))
 		wantStatus(t, "whisper of another parent", forged, 400)
 
 		// Busy: the caller is back with the assistant, which says so and
 		// asks the next turn; the conversation carries on.
-		back := in.Webhook("/twilio/transfer?turn=1", call.Form("CallStatus", "in-progress", "DialCallStatus", "busy",
-			"DialCallSid", child.CallSID, "DialCallDuration", "0"))
+		back := in.Webhook("/twilio/transfer?turn=1", call.DialAction("busy", child.CallSID, 0))
 		wantStatus(t, "dial action", back, 200)
 		for _, want := range []string{"I&#39;m sorry, I couldn&#39;t reach Sales.", "/twilio/gather?turn=2"} {
 			if !strings.Contains(back.Body, want) {
@@ -115,8 +112,7 @@ func TestColdTransferConnected(t *testing.T) {
 	if !strings.Contains(r.Body, `<Sip>sip:desk@pbx.example.com</Sip>`) || strings.Contains(r.Body, "whisper") {
 		t.Fatalf("cold SIP transfer TwiML:\n%s", r.Body)
 	}
-	done := in.Webhook("/twilio/transfer?turn=1", call.Form("CallStatus", "in-progress", "DialCallStatus", "completed",
-		"DialCallSid", twiliotest.SID("CA"), "DialCallDuration", "42"))
+	done := in.Webhook("/twilio/transfer?turn=1", call.DialAction("completed", twiliotest.SID("CA"), 42))
 	if !strings.Contains(done.Body, "<Hangup></Hangup>") {
 		t.Fatalf("after a completed transfer:\n%s", done.Body)
 	}
@@ -274,5 +270,94 @@ func TestToolsAndTargetsRefused(t *testing.T) {
 		if r.Status != http.StatusBadRequest {
 			t.Errorf("%s: %d %s", name, r.Status, r.Body)
 		}
+	}
+}
+
+// TestDialCallStatuses: every DialCallStatus Twilio posts to the <Dial
+// action> URL once the dialled call ends ("completed", "answered", "busy",
+// "no-answer", "failed", "canceled"; the <Dial> TwiML page's action
+// section, https://www.twilio.com/docs/voice/twiml/dial#action, whose
+// answer TwiML the call then runs). A connected transfer is over and the
+// call hangs up when the target does; otherwise the caller is back with
+// the assistant, which says so and asks the next turn. A caller who hung
+// up meanwhile (CallStatus completed) hears nothing.
+func TestDialCallStatuses(t *testing.T) {
+	in := servicetest.Start(t, servicetest.Options{})
+	a := createAssistant(t, in, actingJSON("http://127.0.0.1:1/unused", "1s"))
+	for _, tt := range []struct {
+		status, callStatus string
+		back               bool
+	}{
+		{"completed", "in-progress", false},
+		{"answered", "in-progress", false},
+		{"busy", "in-progress", true},
+		{"no-answer", "in-progress", true},
+		{"failed", "in-progress", true},
+		{"canceled", "in-progress", true},
+		{"no-answer", "completed", false},
+	} {
+		t.Run(tt.status+"/"+tt.callStatus, func(t *testing.T) {
+			call := twiliotest.NewCall(servicetest.AccountSID)
+			call.To = fmt.Sprintf("+1800556%04d", time.Now().UnixNano()%10000)
+			wantStatus(t, "route", in.Send(http.MethodPost, "/api/v1/numbers", `{"number": "`+call.To+`", "assistant_id": "`+a.ID+`"}`), 201)
+			wantStatus(t, "voice", in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing")), 200)
+			in.Webhook("/twilio/gather?turn=1", call.Form("CallStatus", "in-progress", "SpeechResult", "Transfer me to sales"))
+			form := call.DialAction(tt.status, twiliotest.SID("CA"), 3)
+			form.Set("CallStatus", tt.callStatus)
+			r := in.Webhook("/twilio/transfer?turn=1", form)
+			wantStatus(t, "dial action", r, 200)
+			back := strings.Contains(r.Body, "couldn&#39;t reach Sales") && strings.Contains(r.Body, "/twilio/gather?turn=2")
+			if back != tt.back || !back && !strings.Contains(r.Body, "<Hangup>") {
+				t.Fatalf("DialCallStatus %s with CallStatus %s answered:\n%s", tt.status, tt.callStatus, r.Body)
+			}
+			if got := in.GetCall(call.CallSID).Transfers[0]; got.Status != tt.status || got.EndedAt == nil {
+				t.Fatalf("stored transfer: %+v", got)
+			}
+		})
+	}
+}
+
+// TestConsoleShowsTransfersAndTools: the console's call page marks the
+// turns that called tools or transferred, with each tool's arguments and
+// result or error, and the transfer's target and outcome; its timeline has
+// the transfer's steps, the target's call leg linked to the call.
+func TestConsoleShowsTransfersAndTools(t *testing.T) {
+	ts := newToolServer(t)
+	ts.answer = func(w http.ResponseWriter, _ map[string]any) { fmt.Fprint(w, `{"status":"shipped"}`) }
+	in := startConsole(t)
+	call, a := routedCall(t, in, actingJSON(ts.URL+"/tools/order", "1s"))
+	ts.mu.Lock()
+	ts.secret = a.Tools[0].Secret
+	ts.mu.Unlock()
+	in.Webhook("/twilio/gather?turn=1", call.Form("CallStatus", "in-progress", "SpeechResult", `use order_status {"order": "A-1"}`))
+	in.Webhook("/twilio/gather?turn=2", call.Form("CallStatus", "in-progress", "SpeechResult", "Transfer me to sales"))
+	leg := call.Leg("+14155550100")
+	in.Webhook("/twilio/whisper?call="+call.CallSID+"&turn=2", leg.LegForm(call.CallSID))
+	in.Webhook("/twilio/transfer?turn=2", call.DialAction("busy", leg.CallSID, 0))
+	in.Webhook("/twilio/gather?turn=3", call.Form("CallStatus", "in-progress", "SpeechResult", `use order_status {"order": 5}`))
+
+	client := browserClient(t)
+	signIn(t, client, in.URL, servicetest.APIToken)
+	p := get(t, client, in.URL, "/console/calls/"+call.CallSID)
+	if p.status != http.StatusOK {
+		t.Fatalf("call page: %d", p.status)
+	}
+	for _, want := range []string{
+		`<span class="tag tool">called 1 tool</span>`,
+		`<span class="tool-name">order_status</span>(<code>{&#34;order&#34;: &#34;A-1&#34;}</code>) → <code>{&#34;status&#34;:&#34;shipped&#34;}</code>`,
+		`<span class="fail">failed: invalid arguments`,
+		`<span class="tag transfer">transferred to Sales</span>`,
+		`Transfer to <strong>Sales</strong> (warm): busy: the caller came back to the assistant; the target's call leg <code>` + leg.CallSID + `</code>.`,
+		// The status timeline has the transfer's steps.
+		`<span class="event">transfer to Sales (warm) requested</span>`,
+		`<span class="event">Sales answered on call leg ` + leg.CallSID + `</span>`,
+		`<span class="event">transfer to Sales ended: busy: the caller came back to the assistant</span>`,
+	} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the call page lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("page:\n%s", p.body)
 	}
 }

@@ -8,6 +8,7 @@ package bedrock
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -150,6 +151,15 @@ func (p *provider) Chat(ctx context.Context, req assistant.ChatRequest) (assista
 // input builds the request: the system prompt as system content, the
 // caller's words as user messages.
 func (p *provider) input(req assistant.ChatRequest) *bedrockruntime.ConverseInput {
+	maxTokens := p.cfg.MaxTokens
+	if req.MaxTokens > 0 {
+		maxTokens = req.MaxTokens
+	}
+	model, temperature := p.cfg.ModelID, p.cfg.Temperature
+	if req.Model != "" {
+		model = req.Model
+	}
+	status := takesResultStatus(model)
 	var msgs []types.Message
 	for i, m := range req.Messages {
 		role := types.ConversationRoleAssistant
@@ -159,15 +169,7 @@ func (p *provider) input(req assistant.ChatRequest) *bedrockruntime.ConverseInpu
 		if i == 0 && role == types.ConversationRoleAssistant {
 			msgs = append(msgs, textMessage(types.ConversationRoleUser, callConnected))
 		}
-		msgs = append(msgs, textMessage(role, m.Text))
-	}
-	maxTokens := p.cfg.MaxTokens
-	if req.MaxTokens > 0 {
-		maxTokens = req.MaxTokens
-	}
-	model, temperature := p.cfg.ModelID, p.cfg.Temperature
-	if req.Model != "" {
-		model = req.Model
+		msgs = append(msgs, types.Message{Role: role, Content: content(m, status)})
 	}
 	if req.Temperature != nil {
 		// Assistants allow OpenAI's 0–2; Bedrock's models take 0–1.
@@ -195,20 +197,124 @@ func (p *provider) input(req assistant.ChatRequest) *bedrockruntime.ConverseInpu
 		}
 	}
 	if req.EndCall {
-		in.ToolConfig = &types.ToolConfiguration{Tools: []types.Tool{&types.ToolMemberToolSpec{Value: types.ToolSpecification{
+		tools := []types.Tool{&types.ToolMemberToolSpec{Value: types.ToolSpecification{
 			Name:        aws.String(assistant.EndCallTool),
 			Description: aws.String(assistant.EndCallDescription),
 			InputSchema: &types.ToolInputSchemaMemberJson{Value: document.NewLazyDocument(assistant.EndCallParameters())},
-		}}}}
+		}}}
+		for _, t := range req.Tools {
+			var schema map[string]any
+			if json.Unmarshal(t.Parameters, &schema) != nil {
+				continue
+			}
+			tools = append(tools, &types.ToolMemberToolSpec{Value: types.ToolSpecification{
+				Name:        aws.String(t.Name),
+				Description: aws.String(t.Description),
+				InputSchema: &types.ToolInputSchemaMemberJson{Value: document.NewLazyDocument(schema)},
+			}})
+		}
+		in.ToolConfig = &types.ToolConfiguration{Tools: tools}
 	}
 	return in
+}
+
+// content is a message's blocks: the results of the tools the previous
+// (assistant) message called, its text, then the tools it calls, as
+// Converse pairs them by toolUseId (Amazon Bedrock user guide, "Call a
+// tool with the Converse API":
+// https://docs.aws.amazon.com/bedrock/latest/userguide/tool-use-inference-call.html).
+func content(m assistant.Message, withStatus bool) []types.ContentBlock {
+	var blocks []types.ContentBlock
+	for _, r := range m.Results {
+		result := types.ToolResultBlock{
+			ToolUseId: aws.String(toolUseID(r.ID)),
+			Content:   []types.ToolResultContentBlock{resultContent(r.Content)},
+		}
+		switch {
+		case !withStatus:
+			// The {"error": …} content says it.
+		case r.IsError:
+			result.Status = types.ToolResultStatusError
+		default:
+			result.Status = types.ToolResultStatusSuccess
+		}
+		blocks = append(blocks, &types.ContentBlockMemberToolResult{Value: result})
+	}
+	if m.Text != "" || len(blocks) == 0 && len(m.Calls) == 0 {
+		blocks = append(blocks, &types.ContentBlockMemberText{Value: m.Text})
+	}
+	for _, c := range m.Calls {
+		var input any = map[string]any{}
+		var args map[string]any
+		if json.Unmarshal([]byte(c.Arguments), &args) == nil && args != nil {
+			input = args
+		}
+		blocks = append(blocks, &types.ContentBlockMemberToolUse{Value: types.ToolUseBlock{
+			ToolUseId: aws.String(toolUseID(c.ID)),
+			// A name the model made up may not be one Converse accepts in
+			// the history: refused once, it would fail every later turn.
+			Name:  aws.String(toolName(c.Name)),
+			Input: document.NewLazyDocument(input),
+		}})
+	}
+	return blocks
+}
+
+// takesResultStatus reports whether model accepts a toolResult's status:
+// "This field is only supported by Amazon Nova and Anthropic Claude 3 and
+// 4 models" (ToolResultBlock, Amazon Bedrock API reference:
+// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolResultBlock.html);
+// other models refuse the request. A model named by an inference
+// profile's ARN, which does not say which model it is, is sent none.
+func takesResultStatus(model string) bool {
+	m := strings.ToLower(model)
+	return strings.Contains(m, "anthropic.claude") || strings.Contains(m, "amazon.nova")
+}
+
+// resultContent is a tool's answer as a JSON block when it is a JSON
+// object, as text otherwise (a JSON block holds an object).
+func resultContent(content string) types.ToolResultContentBlock {
+	var obj map[string]any
+	if json.Unmarshal([]byte(content), &obj) == nil && obj != nil {
+		return &types.ToolResultContentBlockMemberJson{Value: document.NewLazyDocument(obj)}
+	}
+	return &types.ToolResultContentBlockMemberText{Value: content}
+}
+
+// toolUseID makes an identifier of another provider's (or none) one
+// Converse accepts: 1 to 64 characters of [a-zA-Z0-9_-].
+func toolUseID(id string) string { return converseName(id, "tooluse") }
+
+// toolName makes a tool's name one Converse accepts in a toolUse, which
+// it checks as it checks identifiers ([a-zA-Z0-9_-], 1 to 64 characters).
+// The assistants' own tools already have such names.
+func toolName(name string) string { return converseName(name, "tool") }
+
+// converseName folds the characters Converse refuses to _, keeps 64 at
+// most, and gives empty the fallback.
+func converseName(id, fallback string) string {
+	b := []byte(id)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	if len(b) == 0 {
+		return fallback
+	}
+	return string(b)
 }
 
 func textMessage(role types.ConversationRole, text string) types.Message {
 	return types.Message{Role: role, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: text}}}
 }
 
-// decode reads the assistant message: an end_call tool use wins over text.
+// decode reads the assistant message: an end_call tool use wins over text;
+// the use of any other tool (a business tool, transfer_call) is returned
+// for the caller of Chat to run.
 func decode(out *bedrockruntime.ConverseOutput) (assistant.ChatResponse, error) {
 	msg, ok := out.Output.(*types.ConverseOutputMemberMessage)
 	if !ok {
@@ -229,6 +335,8 @@ func decode(out *bedrockruntime.ConverseOutput) (assistant.ChatResponse, error) 
 			case assistant.EndCallTool:
 				res.EndCall = true
 				res.Text = farewell(b.Value.Input)
+			case "":
+				// A tool use without a name calls nothing.
 			case analysisTool:
 				// The analysis is the tool's input, as JSON.
 				if b.Value.Input != nil {
@@ -237,6 +345,11 @@ func decode(out *bedrockruntime.ConverseOutput) (assistant.ChatResponse, error) 
 					}
 				}
 				return assistant.ChatResponse{}, &assistant.MalformedError{What: "analysis tool input is unreadable"}
+			default:
+				if len(res.Tools) < storage.MaxToolCalls {
+					res.Tools = append(res.Tools, assistant.ToolUse{ID: aws.ToString(b.Value.ToolUseId),
+						Name: aws.ToString(b.Value.Name), Arguments: toolInput(b.Value.Input)})
+				}
 			}
 		}
 	}
@@ -247,10 +360,26 @@ func decode(out *bedrockruntime.ConverseOutput) (assistant.ChatResponse, error) 
 		return res, nil
 	}
 	res.Text = strings.Join(text, " ")
+	if len(res.Tools) > 0 {
+		return res, nil
+	}
 	if strings.TrimSpace(res.Text) == "" {
 		return assistant.ChatResponse{}, &assistant.MalformedError{What: "no text and no end_call"}
 	}
 	return res, nil
+}
+
+// toolInput is a tool use's input as the JSON the tool is given; an
+// unreadable one is "" (validation against the tool's schema refuses it).
+func toolInput(input document.Interface) string {
+	if input == nil {
+		return "{}"
+	}
+	b, err := input.MarshalSmithyDocument()
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // farewell reads end_call's optional argument; anything unreadable gives ""

@@ -146,6 +146,11 @@ func (p *provider) params(req assistant.ChatRequest) sdk.ChatCompletionNewParams
 			for _, r := range m.Results {
 				msgs = append(msgs, sdk.ToolMessage(r.Content, r.ID))
 			}
+			if m.Text != "" {
+				// The caller spoke after the results (an answer that
+				// said nothing in between).
+				msgs = append(msgs, sdk.UserMessage(m.Text))
+			}
 		case len(m.Calls) > 0:
 			am := sdk.ChatCompletionAssistantMessageParam{}
 			if m.Text != "" {

@@ -555,3 +555,35 @@ func TestReplyTransfer(t *testing.T) {
 		t.Fatalf("transfer_call as offered: %s", raw)
 	}
 }
+
+// TestReplyReplaysStoredToolCalls: the tool calls stored on earlier turns
+// are sent as the assistant's tool_calls and the tool messages answering
+// them (paired by id), the caller's next words after them, so the model
+// knows what it already looked up.
+func TestReplyReplaysStoredToolCalls(t *testing.T) {
+	f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.Completion("Anything else?")))
+	env := mustAssistant(t, f.BaseURL(), nil)
+	conv := conversation(caller(1, "Where is order A-1?"),
+		storage.Turn{Number: 1, Role: storage.RoleAssistant, Interrupted: true, ToolCalls: []storage.ToolCall{
+			{ID: "call_7", Name: "order_status", Arguments: json.RawMessage(`{"order":"A-1"}`), Result: json.RawMessage(`{"status":"shipped"}`)}}},
+		caller(2, "Hello?"))
+	conv.Assistant = &storage.Assistant{AssistantSettings: storage.AssistantSettings{Tools: []storage.Tool{{Name: "order_status",
+		Description: "Looks an order up.", URL: "http://127.0.0.1:1/", Parameters: json.RawMessage(`{"type":"object"}`)}}}}
+	if _, err := env.a.Reply(turnCtx(t), conv); err != nil {
+		t.Fatalf("Reply: %v", err)
+	}
+	msgs := f.Request(0).Body.Messages
+	var roles []string
+	for _, m := range msgs {
+		roles = append(roles, m.Role)
+	}
+	if strings.Join(roles, " ") != "system assistant user assistant tool user" {
+		t.Fatalf("roles %v", roles)
+	}
+	call, result, next := msgs[3], msgs[4], msgs[5]
+	if len(call.ToolCalls) != 1 || call.ToolCalls[0].ID != "call_7" || call.ToolCalls[0].Function.Name != "order_status" ||
+		call.ToolCalls[0].Function.Arguments != `{"order":"A-1"}` || result.ToolCallID != "call_7" || result.Content != `{"status":"shipped"}` ||
+		next.Content != "Hello?" {
+		t.Fatalf("replayed call: %+v %+v %+v", call, result, next)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"switchboard/storage"
 )
@@ -204,9 +205,11 @@ type Call struct {
 	Row CallRow
 	// Assistant is the assistant version the call ran with; Analysis its
 	// analysis's fields, in the schema's order.
-	Assistant  storage.AssistantRef
-	Analysis   []Field
-	Timeline   []storage.StatusEvent
+	Assistant storage.AssistantRef
+	Analysis  []Field
+	// Timeline is Twilio's status reports and the transfers' steps, in
+	// time order.
+	Timeline   []Event
 	Turns      []Turn
 	Failures   int
 	Summary    *storage.Summary
@@ -238,6 +241,32 @@ type Turn struct {
 	// Interrupted: the caller talked over this reply; Text is what they
 	// heard of it.
 	Interrupted bool
+	// Tools are the business tools called to make this answer.
+	Tools []ToolCall
+	// Transfer is the transfer this answer asked for.
+	Transfer *Transfer
+}
+
+// ToolCall is one call of a business tool, as the console shows it.
+type ToolCall struct {
+	Name      string
+	Arguments string
+	// Result is the tool's JSON answer; Error why there is none.
+	Result string
+	Error  string
+	Took   string
+}
+
+// Transfer is a transfer to a person and how it went.
+type Transfer struct {
+	Target string
+	Mode   storage.TransferMode
+	// Outcome says how it went, in words: "connected, talked 1 min 2 s",
+	// "busy: the caller came back", "ringing".
+	Outcome   string
+	Connected bool
+	// Leg is the target's call leg, linked to this call.
+	Leg string
 }
 
 // Recording is a recording of the call and where its audio can be heard.
@@ -253,7 +282,7 @@ type Recording struct {
 // NewCall builds the call page. audio returns the console's URL of a
 // stored recording's audio.
 func NewCall(c storage.Call, audio func(recordingSID string) string) Call {
-	page := Call{Row: Rows([]storage.Call{c})[0], Timeline: c.Timeline, Summary: c.Summary, Assistant: c.Assistant}
+	page := Call{Row: Rows([]storage.Call{c})[0], Timeline: timeline(c), Summary: c.Summary, Assistant: c.Assistant}
 	asked := map[int]time.Time{}
 	for _, t := range c.Turns {
 		v := Turn{Number: t.Number, Caller: t.Role == storage.RoleCaller, Text: t.Text, At: t.CreatedAt,
@@ -278,6 +307,13 @@ func NewCall(c storage.Call, audio func(recordingSID string) string) Call {
 					v.Latency = formatLatency(t.CreatedAt.Sub(at))
 				}
 			}
+		}
+		for _, tc := range t.ToolCalls {
+			v.Tools = append(v.Tools, ToolCall{Name: tc.Name, Arguments: clip(string(tc.Arguments)), Result: clip(string(tc.Result)),
+				Error: tc.Error, Took: formatLatency(msDuration(tc.DurationMS))})
+		}
+		if tr := t.Transfer; tr != nil && !v.Caller {
+			v.Transfer = &Transfer{Target: tr.Target, Mode: tr.Mode, Outcome: transferOutcome(*tr), Connected: tr.Connected(), Leg: tr.ChildCallSID}
 		}
 		if v.Error != "" {
 			page.Failures++
@@ -347,4 +383,70 @@ type Problem struct {
 type Live struct {
 	Rows []CallRow
 	At   time.Time
+}
+
+// transferOutcome says in words where a transfer stands.
+func transferOutcome(tr storage.Transfer) string {
+	switch {
+	case tr.Connected():
+		return "connected, talked " + secsText(tr.TalkSeconds)
+	case tr.Ended():
+		return strings.ReplaceAll(tr.Status, "-", " ") + ": the caller came back to the assistant"
+	case tr.Status == storage.TransferAnswered:
+		return "answered, hearing the summary"
+	}
+	return "ringing"
+}
+
+// secsText is a number of seconds as "1 min 2 s".
+func secsText(n int) string {
+	if n < 60 {
+		return fmt.Sprintf("%d s", n)
+	}
+	return fmt.Sprintf("%d min %d s", n/60, n%60)
+}
+
+// clip shortens a tool's JSON for the page: the API has it whole.
+func clip(s string) string {
+	const limit = 300
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// Event is one entry of a call's timeline: a status Twilio reported, or a
+// step of a transfer (Status empty, Text says it).
+type Event struct {
+	Status storage.CallStatus
+	Text   string
+	At     time.Time
+}
+
+// timeline merges the call's status reports with its transfers' steps:
+// requested, answered by the target (its call leg), ended.
+func timeline(c storage.Call) []Event {
+	var events []Event
+	for _, e := range c.Timeline {
+		events = append(events, Event{Status: e.Status, At: e.At})
+	}
+	for _, tr := range c.Transfers {
+		events = append(events, Event{Text: fmt.Sprintf("transfer to %s (%s) requested", tr.Target, tr.Mode), At: tr.RequestedAt})
+		if tr.AnsweredAt != nil {
+			text := tr.Target + " answered"
+			if tr.ChildCallSID != "" {
+				text += " on call leg " + tr.ChildCallSID
+			}
+			events = append(events, Event{Text: text, At: *tr.AnsweredAt})
+		}
+		if tr.EndedAt != nil {
+			events = append(events, Event{Text: "transfer to " + tr.Target + " ended: " + transferOutcome(tr), At: *tr.EndedAt})
+		}
+	}
+	slices.SortStableFunc(events, func(a, b Event) int { return a.At.Compare(b.At) })
+	return events
 }

@@ -42,10 +42,8 @@ const (
 type ConverseRequest struct {
 	System   []struct{ Text string } `json:"system"`
 	Messages []struct {
-		Role    string `json:"role"`
-		Content []struct {
-			Text string `json:"text"`
-		} `json:"content"`
+		Role    string         `json:"role"`
+		Content []ContentBlock `json:"content"`
 	} `json:"messages"`
 	InferenceConfig struct {
 		MaxTokens   int     `json:"maxTokens"`
@@ -55,6 +53,7 @@ type ConverseRequest struct {
 		Tools []struct {
 			ToolSpec struct {
 				Name        string `json:"name"`
+				Description string `json:"description"`
 				InputSchema struct {
 					JSON map[string]any `json:"json"`
 				} `json:"inputSchema"`
@@ -66,6 +65,26 @@ type ConverseRequest struct {
 			} `json:"tool"`
 		} `json:"toolChoice"`
 	} `json:"toolConfig"`
+}
+
+// ContentBlock is one block of a message's content: text, a tool use
+// (an assistant's) or a tool result (a user's), as the Converse API
+// shapes them.
+type ContentBlock struct {
+	Text    string `json:"text"`
+	ToolUse *struct {
+		ToolUseID string         `json:"toolUseId"`
+		Name      string         `json:"name"`
+		Input     map[string]any `json:"input"`
+	} `json:"toolUse"`
+	ToolResult *struct {
+		ToolUseID string `json:"toolUseId"`
+		Content   []struct {
+			JSON map[string]any `json:"json"`
+			Text string         `json:"text"`
+		} `json:"content"`
+		Status string `json:"status"`
+	} `json:"toolResult"`
 }
 
 // Summary reports whether the request asks for a post-call summary rather

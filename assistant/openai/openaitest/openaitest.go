@@ -25,6 +25,16 @@ type ChatRequest struct {
 	Messages    []struct {
 		Role    string `json:"role"`
 		Content string `json:"content"`
+		// ToolCalls are an assistant message's calls; ToolCallID is the
+		// call a tool message answers.
+		ToolCalls []struct {
+			ID       string `json:"id"`
+			Function struct {
+				Name      string `json:"name"`
+				Arguments string `json:"arguments"`
+			} `json:"function"`
+		} `json:"tool_calls"`
+		ToolCallID string `json:"tool_call_id"`
 	} `json:"messages"`
 	Tools []struct {
 		Type     string `json:"type"`
