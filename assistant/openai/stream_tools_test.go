@@ -1,0 +1,156 @@
+package openai_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"switchboard/assistant"
+	"switchboard/assistant/openai"
+	"switchboard/assistant/openai/openaitest"
+	"switchboard/runtime/outbound"
+	"switchboard/storage"
+)
+
+// streamedTools is an assistant on fake whose calls offer order_status,
+// served by a business endpoint that counts its requests, and transfer to
+// Sales.
+func streamedTools(t *testing.T, respond openaitest.Responder) (*openai.Assistant, *openaitest.Server, *atomic.Int32, assistant.Conversation) {
+	var hits atomic.Int32
+	biz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		fmt.Fprint(w, `{"status":"shipped"}`)
+	}))
+	t.Cleanup(biz.Close)
+	f := openaitest.New(t, respond)
+	a, err := openai.New(openai.Config{BaseURL: f.BaseURL(), APIKey: "k", Model: "test-model", MaxTokens: 150},
+		assistant.Deps{Config: assistant.DefaultModelConfig(), Logger: slog.New(slog.DiscardHandler),
+			Tools: assistant.HTTPTools{Client: outbound.New(outbound.Config{AllowPrivate: true})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := conversation(caller(1, "Where is order A-1?"))
+	conv.Assistant = &storage.Assistant{AssistantSettings: storage.AssistantSettings{
+		Tools: []storage.Tool{{Name: "order_status", Description: "Looks an order up.", URL: biz.URL, Secret: outbound.NewSecret(),
+			Parameters: json.RawMessage(`{"type":"object"}`)}},
+		TransferTargets: []storage.TransferTarget{{Name: "Sales", Number: "+14155550100", Description: "Quotes and orders.", Mode: storage.TransferWarm}}}}
+	return a, f, &hits, conv
+}
+
+// TestStreamToolCallsBounded: streamed rounds are bounded as whole ones
+// are: at most storage.MaxToolCalls calls run over the turn, the others
+// answered with an error without a request.
+func TestStreamToolCallsBounded(t *testing.T) {
+	a, f, hits, conv := streamedTools(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n < 2 {
+			s := openaitest.StartStream(w)
+			for i := range 5 {
+				_ = s.ToolCallAt(i, fmt.Sprintf("call_%d_%d", n, i), "order_status", `{"order":`, `"A-1"}`)
+			}
+			_ = s.Finish("tool_calls")
+			return
+		}
+		openaitest.Tokens(0, 0, nil, "It has ", "shipped.")(n, w, r)
+	})
+	log := newSinkLog()
+	got, err := a.Stream(turnCtx(t), conv, log.sink(0, nil))
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	if got.Text != "It has shipped." || log.said() != got.Text || len(got.ToolCalls) != storage.MaxToolCalls || hits.Load() != storage.MaxToolCalls {
+		t.Fatalf("Stream said %q, made %d calls (%d requests): %+v", log.said(), len(got.ToolCalls), hits.Load(), got)
+	}
+	turn := storage.Turn{Number: 1, Role: storage.RoleAssistant, Text: got.Text, ToolCalls: got.ToolCalls}
+	if err := turn.Check(); err != nil {
+		t.Fatalf("the turn cannot be stored: %v", err)
+	}
+	var refused int
+	for _, m := range f.Request(2).Body.Messages {
+		if m.Role == "tool" && m.Content == `{"error":"too many tool calls in one turn"}` {
+			refused++
+		}
+	}
+	if refused != 2 {
+		t.Fatalf("%d calls answered as too many, want 2", refused)
+	}
+}
+
+// TestStreamToolRoundsBounded: a server that keeps calling tools, even
+// once they are no longer offered, has the streamed turn fail after the
+// last round.
+func TestStreamToolRoundsBounded(t *testing.T) {
+	a, f, hits, conv := streamedTools(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		s := openaitest.StartStream(w)
+		_ = s.ToolCallAt(0, fmt.Sprintf("call_%d", n), "order_status", `{"order":"A-1"}`)
+		_ = s.Finish("tool_calls")
+	})
+	got, err := a.Stream(turnCtx(t), conv, newSinkLog().sink(0, nil))
+	var me *assistant.ModelError
+	if !errors.As(err, &me) || !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("Stream = %+v, %v; want a ModelError", got, err)
+	}
+	reqs := f.Requests()
+	if len(reqs) != 4 || len(reqs[3].Body.Tools) != 1 || hits.Load() != 3 || len(got.ToolCalls) != 3 {
+		t.Fatalf("%d model requests (the last offering %d tools), %d tool requests, %d calls kept",
+			len(reqs), len(reqs[len(reqs)-1].Body.Tools), hits.Load(), len(got.ToolCalls))
+	}
+}
+
+// TestStreamTransferAndEndCall: transfer_call and end_call in a streamed
+// round end the turn as in a whole one: the round's words said and the
+// transfer returned (or a sentence saying it when the model wrote none);
+// end_call's farewell kept for the end, after a tool's round.
+func TestStreamTransferAndEndCall(t *testing.T) {
+	const args = `{"target":"sales","summary":"Wants a quote."}`
+	for name, tc := range map[string]struct {
+		respond openaitest.Responder
+		said    string
+	}{
+		"TransferWithWords": {func(n int, w http.ResponseWriter, r *http.Request) {
+			s := openaitest.StartStream(w)
+			_ = s.Text("Connecting you ")
+			_ = s.Text("now.")
+			_ = s.ToolCallAt(0, "call_1", "transfer_call", args)
+			_ = s.Finish("tool_calls")
+		}, "Connecting you now."},
+		"TransferWithout": {func(n int, w http.ResponseWriter, r *http.Request) {
+			s := openaitest.StartStream(w)
+			_ = s.ToolCallAt(0, "call_1", "transfer_call", `{"target":`, `"sales","summary":"Wants a quote."}`)
+			_ = s.Finish("tool_calls")
+		}, "Please hold while I transfer you to Sales."},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, _, hits, conv := streamedTools(t, tc.respond)
+			log := newSinkLog()
+			got, err := a.Stream(turnCtx(t), conv, log.sink(0, nil))
+			if err != nil || got.Transfer == nil || got.Transfer.Target.Number != "+14155550100" || got.Transfer.Summary != "Wants a quote." ||
+				got.Text != tc.said || log.said() != tc.said || hits.Load() != 0 {
+				t.Fatalf("Stream = %+v, %v; said %q", got, err, log.said())
+			}
+		})
+	}
+	t.Run("EndCallAfterTool", func(t *testing.T) {
+		a, _, hits, conv := streamedTools(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			s := openaitest.StartStream(w)
+			if n == 0 {
+				_ = s.Text("Checking.")
+				_ = s.ToolCallAt(0, "call_1", "order_status", `{"order":"A-1"}`)
+			} else {
+				_ = s.Text("It shipped.")
+				_ = s.ToolCallAt(0, "call_2", "end_call", `{"farewell":`, `"Goodbye!"}`)
+			}
+			_ = s.Finish("tool_calls")
+		})
+		log := newSinkLog()
+		got, err := a.Stream(turnCtx(t), conv, log.sink(0, nil))
+		if err != nil || !got.EndCall || got.Farewell != "Goodbye!" || got.Text != "Checking. It shipped." ||
+			log.said() != got.Text || len(got.ToolCalls) != 1 || hits.Load() != 1 {
+			t.Fatalf("Stream = %+v, %v; said %q", got, err, log.said())
+		}
+	})
+}
