@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,9 +171,9 @@ func startBedrockRounds(t *testing.T, rounds func(n int) toolRound, deps assista
 
 // toolRelay starts an instance whose assistant is b's fake scripted by
 // rounds, with a business tool answering answer, and opens a call's socket.
-func toolRelay(t *testing.T, b toolBackend, rounds func(n int) toolRound, answer string) (*servicetest.Instance, *relaytest.Client, string, requestProbe) {
+func toolRelay(t *testing.T, b toolBackend, rounds func(n int) toolRound, answer func(w http.ResponseWriter, body map[string]any)) (*servicetest.Instance, *relaytest.Client, string, requestProbe) {
 	ts := newToolServer(t)
-	ts.answer = func(w http.ResponseWriter, _ map[string]any) { fmt.Fprint(w, answer) }
+	ts.answer = answer
 	ai, probe := b.start(t, rounds, assistant.Deps{Config: assistant.DefaultModelConfig(), Logger: slog.New(slog.DiscardHandler),
 		Tools: assistant.HTTPTools{Client: outbound.New(outbound.Config{AllowPrivate: true})}})
 	in := servicetest.Start(t, servicetest.Options{Assistant: ai})
@@ -182,6 +183,9 @@ func toolRelay(t *testing.T, b toolBackend, rounds func(n int) toolRound, answer
 	ts.mu.Unlock()
 	return in, reconnect(t, in, call), call.CallSID, probe
 }
+
+// shipped is the business tool's answer.
+func shipped(w http.ResponseWriter, _ map[string]any) { fmt.Fprint(w, `{"status": "shipped"}`) }
 
 // nextText reads the next text frame.
 func nextText(t *testing.T, c *relaytest.Client) relaytest.Frame {
@@ -209,7 +213,7 @@ func TestRelayToolTurnStreamsEachRound(t *testing.T) {
 				}
 				return toolRound{words: []string{"Your order ", "has ", "shipped."}, gate: answerHeard}
 			}
-			in, c, sid, probe := toolRelay(t, b, rounds, `{"status": "shipped"}`)
+			in, c, sid, probe := toolRelay(t, b, rounds, shipped)
 			if err := c.Prompt("Where is my order A-1?"); err != nil {
 				t.Fatal(err)
 			}
@@ -271,7 +275,7 @@ func TestRelayToolTurnBargeInDuringTheAnswer(t *testing.T) {
 					return toolRound{words: []string{"Okay."}}
 				}
 			}
-			in, c, sid, _ := toolRelay(t, b, rounds, `{"status": "shipped"}`)
+			in, c, sid, _ := toolRelay(t, b, rounds, shipped)
 			if err := c.Prompt("Where is my order A-1?"); err != nil {
 				t.Fatal(err)
 			}
@@ -296,6 +300,58 @@ func TestRelayToolTurnBargeInDuringTheAnswer(t *testing.T) {
 			tu, ok := findTurn(got.Turns, 1, storage.RoleAssistant)
 			if !ok || tu.Text != heard || !tu.Interrupted || len(tu.ToolCalls) != 1 || tu.ToolCalls[0].ID != b.callID || tu.ToolCalls[0].Error != "" {
 				t.Fatalf("stored turn: %+v", tu)
+			}
+		})
+	}
+}
+
+// TestRelayToolTurnBargeInDuringTheTool: the caller talking while the
+// tool runs cancels the tool's request and the turn: the model is not
+// asked for an answer, and the turn is stored as heard, with the tool call
+// and its error.
+func TestRelayToolTurnBargeInDuringTheTool(t *testing.T) {
+	for _, b := range toolBackends {
+		t.Run(b.name, func(t *testing.T) {
+			release := make(chan struct{})
+			slow := func(w http.ResponseWriter, _ map[string]any) {
+				select {
+				case <-release:
+				case <-time.After(10 * time.Second):
+				}
+				fmt.Fprint(w, `{"status": "shipped"}`)
+			}
+			var requests atomic.Int32
+			rounds := func(n int) toolRound {
+				requests.Add(1)
+				if n == 0 {
+					return toolRound{words: []string{"Let me ", "check."}, tool: "order_status", args: []string{`{"order": "A-1"}`}}
+				}
+				return toolRound{words: []string{"Your order has shipped."}}
+			}
+			in, c, sid, _ := toolRelay(t, b, rounds, slow)
+			// Registered after the tool server, so it runs before the
+			// server's Close waits for the held request.
+			t.Cleanup(func() { close(release) })
+			if err := c.Prompt("Where is my order A-1?"); err != nil {
+				t.Fatal(err)
+			}
+			var said strings.Builder
+			for said.String() != "Let me check." {
+				said.WriteString(nextText(t, c).Token)
+			}
+			if err := c.Interrupt("Let me check.", 300); err != nil {
+				t.Fatal(err)
+			}
+			got := waitTurns(t, in, sid, 3)
+			tu, ok := findTurn(got.Turns, 1, storage.RoleAssistant)
+			// The tool's own timeout is 3 s: a shorter call was cut by the
+			// interruption.
+			if !ok || tu.Text != "Let me check." || !tu.Interrupted || len(tu.ToolCalls) != 1 || tu.ToolCalls[0].ID != b.callID ||
+				tu.ToolCalls[0].Error == "" || tu.ToolCalls[0].DurationMS >= 3000 {
+				t.Fatalf("stored turn: %+v", tu)
+			}
+			if n := requests.Load(); n != 1 {
+				t.Fatalf("the model was asked %d times; want once, the answer never asked for", n)
 			}
 		})
 	}
