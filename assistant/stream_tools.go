@@ -92,7 +92,12 @@ func (r *Resilient) streamWithTools(ctx context.Context, sp StreamProvider, c Co
 			timedOut := !first.Stop() && !started
 			acancel()
 			in, out = in+resp.TokensIn, out+resp.TokensOut
-			if err == nil || errors.Is(err, errStopped) {
+			if errors.Is(err, errStopped) {
+				// The reply reached its length limit mid-round (which
+				// ended the request): the turn ends with what was said.
+				return ok(reply(), nil)
+			}
+			if err == nil {
 				err = shaper.Close()
 			}
 			if errors.Is(err, errStopped) {

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"switchboard/assistant"
 	"switchboard/assistant/openai"
@@ -18,12 +20,13 @@ import (
 )
 
 // streamedTools is an assistant on fake whose calls offer order_status,
-// served by a business endpoint that counts its requests, and transfer to
-// Sales.
-func streamedTools(t *testing.T, respond openaitest.Responder) (*openai.Assistant, *openaitest.Server, *atomic.Int32, assistant.Conversation) {
+// served by a business endpoint that counts its requests and answers
+// after delay, and transfer to Sales.
+func streamedTools(t *testing.T, delay time.Duration, respond openaitest.Responder) (*openai.Assistant, *openaitest.Server, *atomic.Int32, assistant.Conversation) {
 	var hits atomic.Int32
 	biz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
+		time.Sleep(delay)
 		fmt.Fprint(w, `{"status":"shipped"}`)
 	}))
 	t.Cleanup(biz.Close)
@@ -46,7 +49,7 @@ func streamedTools(t *testing.T, respond openaitest.Responder) (*openai.Assistan
 // are: at most storage.MaxToolCalls calls run over the turn, the others
 // answered with an error without a request.
 func TestStreamToolCallsBounded(t *testing.T) {
-	a, f, hits, conv := streamedTools(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	a, f, hits, conv := streamedTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
 		if n < 2 {
 			s := openaitest.StartStream(w)
 			for i := range 5 {
@@ -84,7 +87,7 @@ func TestStreamToolCallsBounded(t *testing.T) {
 // once they are no longer offered, has the streamed turn fail after the
 // last round.
 func TestStreamToolRoundsBounded(t *testing.T) {
-	a, f, hits, conv := streamedTools(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	a, f, hits, conv := streamedTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
 		s := openaitest.StartStream(w)
 		_ = s.ToolCallAt(0, fmt.Sprintf("call_%d", n), "order_status", `{"order":"A-1"}`)
 		_ = s.Finish("tool_calls")
@@ -125,7 +128,7 @@ func TestStreamTransferAndEndCall(t *testing.T) {
 		}, "Please hold while I transfer you to Sales."},
 	} {
 		t.Run(name, func(t *testing.T) {
-			a, _, hits, conv := streamedTools(t, tc.respond)
+			a, _, hits, conv := streamedTools(t, 0, tc.respond)
 			log := newSinkLog()
 			got, err := a.Stream(turnCtx(t), conv, log.sink(0, nil))
 			if err != nil || got.Transfer == nil || got.Transfer.Target.Number != "+14155550100" || got.Transfer.Summary != "Wants a quote." ||
@@ -135,7 +138,7 @@ func TestStreamTransferAndEndCall(t *testing.T) {
 		})
 	}
 	t.Run("EndCallAfterTool", func(t *testing.T) {
-		a, _, hits, conv := streamedTools(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		a, _, hits, conv := streamedTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
 			s := openaitest.StartStream(w)
 			if n == 0 {
 				_ = s.Text("Checking.")
@@ -153,4 +156,71 @@ func TestStreamTransferAndEndCall(t *testing.T) {
 			t.Fatalf("Stream = %+v, %v; said %q", got, err, log.said())
 		}
 	})
+}
+
+// TestStreamFillerBetweenRounds: a slow tool has the caller hear the
+// filler after the words the model wrote before calling it, then the
+// answer, each piece spaced from the one before.
+func TestStreamFillerBetweenRounds(t *testing.T) {
+	a, _, hits, conv := streamedTools(t, assistant.FillerDelay+300*time.Millisecond, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 0 {
+			s := openaitest.StartStream(w)
+			_ = s.Text("Let me ")
+			_ = s.Text("check.")
+			_ = s.ToolCallAt(0, "call_1", "order_status", `{"order":"A-1"}`)
+			_ = s.Finish("tool_calls")
+			return
+		}
+		openaitest.Tokens(0, 0, nil, "It has ", "shipped.")(n, w, r)
+	})
+	log := newSinkLog()
+	got, err := a.Stream(turnCtx(t), conv, log.sink(0, nil))
+	want := "Let me check. " + assistant.Filler + " It has shipped."
+	if err != nil || got.Text != want || log.said() != want || len(got.ToolCalls) != 1 || hits.Load() != 1 {
+		t.Fatalf("Stream = %+v, %v; said %q, want %q", got, err, log.said(), want)
+	}
+	if log.tokens != 1 {
+		t.Fatalf("first token reported %d times, want once per turn", log.tokens)
+	}
+}
+
+// TestStreamToolTurnStopsAtMaxReplyChars: the turn's length limit counts
+// every round: words before a tool call that reach it are cut there, the
+// tool still runs, and the answer's request, of which nothing more can be
+// said, is ended and ends the turn, rather than being asked again.
+func TestStreamToolTurnStopsAtMaxReplyChars(t *testing.T) {
+	ended := make(chan struct{})
+	a, f, hits, conv := streamedTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 0 {
+			s := openaitest.StartStream(w)
+			_ = s.Text("Let me check ")
+			for range 9 {
+				_ = s.Text("word ")
+			}
+			// Held back until the round ends, where it passes the limit.
+			_ = s.Text("overflowing")
+			_ = s.ToolCallAt(0, "call_1", "order_status", `{"order":"A-1"}`)
+			_ = s.Finish("tool_calls")
+			return
+		}
+		openaitest.Tokens(0, time.Millisecond, func() { close(ended) }, "It ", "has ", "shipped.")(n, w, r)
+	})
+	conv.Assistant.Speech.MaxReplyChars = 60
+	log := newSinkLog()
+	got, err := a.Stream(turnCtx(t), conv, log.sink(0, nil))
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	if n := len([]rune(got.Text)); n > 61 || n < 40 || !strings.HasPrefix(got.Text, "Let me check word") || !strings.HasSuffix(got.Text, ".") ||
+		log.said() != got.Text || len(got.ToolCalls) != 1 || hits.Load() != 1 {
+		t.Fatalf("Stream = %+v (%d runes); said %q", got, n, log.said())
+	}
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the answer's request did not end")
+	}
+	if n := len(f.Requests()); n != 2 {
+		t.Fatalf("%d model requests, want 2", n)
+	}
 }
