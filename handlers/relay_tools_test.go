@@ -356,3 +356,31 @@ func TestRelayToolTurnBargeInDuringTheTool(t *testing.T) {
 		})
 	}
 }
+
+// TestRelayScriptedToolTurnBargeIn: the scripted assistant (make run)
+// streams the answer after its tool word by word too, and barging in on
+// it stores the turn as heard, with the tool call.
+func TestRelayScriptedToolTurnBargeIn(t *testing.T) {
+	ts := newToolServer(t)
+	ts.answer = shipped
+	in := servicetest.Start(t, servicetest.Options{})
+	call, a := routedCall(t, in, relayActingJSON(ts.URL+"/tools/order", "3s"))
+	ts.mu.Lock()
+	ts.secret = a.Tools[0].Secret
+	ts.mu.Unlock()
+	c := reconnect(t, in, call)
+	if err := c.Prompt(`use order_status {"order": "A-1"}`); err != nil {
+		t.Fatal(err)
+	}
+	if f := nextText(t, c); f.Token != "order " || f.Last {
+		t.Fatalf("first frame %s; want the answer's first word alone", f.Raw)
+	}
+	if err := c.Interrupt("order", 200); err != nil {
+		t.Fatal(err)
+	}
+	got := waitTurns(t, in, call.CallSID, 3)
+	if tu, ok := findTurn(got.Turns, 1, storage.RoleAssistant); !ok || tu.Text != "order" || !tu.Interrupted ||
+		len(tu.ToolCalls) != 1 || tu.ToolCalls[0].Name != "order_status" || tu.ToolCalls[0].Error != "" {
+		t.Fatalf("stored turn: %+v", tu)
+	}
+}
