@@ -75,8 +75,9 @@ var errStopped = errors.New("reply reached its length limit")
 // retried like Reply's only while nothing has been said: once the caller
 // has heard part of a reply, a second attempt would repeat or contradict
 // it. ASSISTANT_ATTEMPT_TIMEOUT bounds the wait for the first token, the
-// turn deadline the whole reply. A provider that cannot stream answers in
-// one piece.
+// turn deadline the whole reply. An assistant with tools or transfer
+// targets streams each model request of the turn (streamWithTools). A
+// provider that cannot stream answers in one piece.
 func (r *Resilient) Stream(ctx context.Context, c Conversation, sink Sink) (StreamReply, error) {
 	sp, ok := r.p.(StreamProvider)
 	if !ok {
