@@ -384,3 +384,29 @@ func TestRelayScriptedToolTurnBargeIn(t *testing.T) {
 		t.Fatalf("stored turn: %+v", tu)
 	}
 }
+
+// TestRelayToolTurnTransfer: a model's transfer_call in a streamed round
+// ends the session with the transfer once the round's words, streamed,
+// are said; the transfer's summary is the model's.
+func TestRelayToolTurnTransfer(t *testing.T) {
+	for _, b := range toolBackends {
+		t.Run(b.name, func(t *testing.T) {
+			rounds := func(n int) toolRound {
+				return toolRound{words: []string{"Connecting you ", "to sales."}, tool: assistant.TransferTool,
+					args: []string{`{"target": "Sales", `, `"summary": "Wants a quote for chairs."}`}}
+			}
+			in, c, sid, _ := toolRelay(t, b, rounds, shipped)
+			said, h := transferOverRelay(t, c, "Put me through to sales, please.")
+			if said != "Connecting you to sales." || h["reason"] != "transfer" || h["turn"] != float64(1) {
+				t.Fatalf("said %q, handoff %v", said, h)
+			}
+			got := waitTurns(t, in, sid, 3)
+			if tu, ok := findTurn(got.Turns, 1, storage.RoleAssistant); !ok || tu.Text != said || tu.Transfer == nil {
+				t.Fatalf("stored turn: %+v", tu)
+			}
+			if len(got.Transfers) != 1 || got.Transfers[0].Summary != "Wants a quote for chairs." {
+				t.Fatalf("transfers: %+v", got.Transfers)
+			}
+		})
+	}
+}
