@@ -61,7 +61,11 @@ func (p *provider) ChatStream(ctx context.Context, req assistant.ChatRequest, on
 				calls[tc.Index] = c
 				order = append(order, tc.Index)
 			}
-			if c.id.Len() < 256 {
+			// As openai-go's ChatCompletionAccumulator does: a piece that
+			// carries an id sets it (servers that repeat it on every piece
+			// do not make it longer); name and arguments are appended.
+			if tc.ID != "" && len(tc.ID) <= 256 {
+				c.id.Reset()
 				c.id.WriteString(tc.ID)
 			}
 			if c.name.Len() < 256 {

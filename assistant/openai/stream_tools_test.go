@@ -224,3 +224,26 @@ func TestStreamToolTurnStopsAtMaxReplyChars(t *testing.T) {
 		t.Fatalf("%d model requests, want 2", n)
 	}
 }
+
+// TestStreamToolCallIDRepeated: a server that repeats a call's id on
+// every piece of it (some compatible servers do) gives the call that id
+// once, as the SDK's accumulator does, not the pieces' ids joined.
+func TestStreamToolCallIDRepeated(t *testing.T) {
+	a, _, hits, conv := streamedTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n > 0 {
+			openaitest.Tokens(0, 0, nil, "It has ", "shipped.")(n, w, r)
+			return
+		}
+		s := openaitest.StartStream(w)
+		_ = s.ToolCallAt(0, "call_9", "order_status")
+		for _, piece := range []string{`{"order":`, `"A-1"}`} {
+			_ = s.ToolCallAt(0, "call_9", "", piece)
+		}
+		_ = s.Finish("tool_calls")
+	})
+	got, err := a.Stream(turnCtx(t), conv, newSinkLog().sink(0, nil))
+	if err != nil || len(got.ToolCalls) != 1 || got.ToolCalls[0].ID != "call_9" || got.ToolCalls[0].Name != "order_status" ||
+		string(got.ToolCalls[0].Arguments) != `{"order":"A-1"}` || got.ToolCalls[0].Error != "" || hits.Load() != 1 {
+		t.Fatalf("Stream = %+v, %v", got, err)
+	}
+}
