@@ -240,7 +240,9 @@ func truncateBytes(s string, n int) string {
 // the model keeps time to answer) and is asked again with their results,
 // at most maxToolRounds times; a transfer_call ends the turn at once with
 // the transfer, and its summary prepared now, while the caller waits.
-func (r *Resilient) replyWithTools(ctx context.Context, c Conversation, cs callSettings, req ChatRequest, around func() func()) (Reply, error) {
+// Streamed calls answer with streamWithTools, which runs tools the same
+// way.
+func (r *Resilient) replyWithTools(ctx context.Context, c Conversation, cs callSettings, req ChatRequest) (Reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.TurnTimeout)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -305,7 +307,7 @@ func (r *Resilient) replyWithTools(ctx context.Context, c Conversation, cs callS
 		// The tools get the time left but what the model needs to answer.
 		reserve := min(r.cfg.AttemptTimeout, time.Until(deadline)/2)
 		tctx, tcancel := context.WithDeadline(ctx, deadline.Add(-reserve))
-		made, res := runTools(tctx, r.tools, c, business, around)
+		made, res := runTools(tctx, r.tools, c, business, nil)
 		tcancel()
 		calls = append(calls, made...)
 		results = append(results, res...)

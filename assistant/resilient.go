@@ -177,7 +177,7 @@ func (r *Resilient) Reply(ctx context.Context, c Conversation) (Reply, error) {
 	req := cs.request(ChatRequest{System: SystemPrompt(cs.business, c.Language), Messages: msgs, EndCall: true})
 	if HasActions(c.Assistant) {
 		req.Tools = ToolSpecs(c.Assistant)
-		return r.replyWithTools(ctx, c, cs, req, nil)
+		return r.replyWithTools(ctx, c, cs, req)
 	}
 	return run(ctx, r, "reply", c.CallSID, r.cfg.TurnTimeout, r.cfg.AttemptTimeout, req,
 		func(resp ChatResponse) (Reply, error) {

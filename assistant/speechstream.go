@@ -230,3 +230,9 @@ func cutWords(s string, n int) string {
 	}
 	return endSentence(head)
 }
+
+// discard drops the text held back from an attempt that failed before
+// saying it, so that the next attempt starts clean.
+func (s *SpeechStream) discard() {
+	s.pend = ""
+}

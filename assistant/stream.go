@@ -3,8 +3,6 @@ package assistant
 import (
 	"context"
 	"errors"
-	"strings"
-	"sync"
 	"time"
 
 	"switchboard/storage"
@@ -48,8 +46,10 @@ type StreamReply struct {
 
 // StreamProvider is a Provider that can stream: ChatStream makes one
 // attempt, calling onText with each text delta as it arrives; an onText
-// error cancels the request and is returned. Failures are reported as
-// Chat's are.
+// error cancels the request and is returned. A model that starts its
+// answer with a tool call rather than text has onText called once with ""
+// then, so that the wait for its first token ends. Failures are reported
+// as Chat's are.
 type StreamProvider interface {
 	Provider
 	ChatStream(ctx context.Context, req ChatRequest, onText func(delta string) error) (StreamResponse, error)
@@ -60,8 +60,10 @@ type StreamResponse struct {
 	// Text is every delta joined.
 	Text string
 	// EndCall: the model called end_call; Farewell is its argument.
-	EndCall   bool
-	Farewell  string
+	EndCall  bool
+	Farewell string
+	// Tools are the other tools the model called, their arguments whole.
+	Tools     []ToolUse
 	TokensIn  int64
 	TokensOut int64
 }
@@ -73,24 +75,16 @@ var errStopped = errors.New("reply reached its length limit")
 // retried like Reply's only while nothing has been said: once the caller
 // has heard part of a reply, a second attempt would repeat or contradict
 // it. ASSISTANT_ATTEMPT_TIMEOUT bounds the wait for the first token, the
-// turn deadline the whole reply. A provider that cannot stream answers in
-// one piece.
+// turn deadline the whole reply. An assistant with tools or transfer
+// targets streams each model request of the turn (streamWithTools). A
+// provider that cannot stream answers in one piece.
 func (r *Resilient) Stream(ctx context.Context, c Conversation, sink Sink) (StreamReply, error) {
 	sp, ok := r.p.(StreamProvider)
 	if !ok {
 		return streamWhole(ctx, r, c, sink)
 	}
 	if HasActions(c.Assistant) {
-		return streamActions(sink, func(around func() func()) (Reply, error) {
-			msgs := History(c.Turns)
-			if len(msgs) == 0 || msgs[len(msgs)-1].Role != storage.RoleCaller {
-				return Reply{}, &ModelError{Kind: storage.ErrInvalid, Outcome: OutcomeError,
-					Msg: "the conversation does not end with the caller's words"}
-			}
-			cs := r.settings(c)
-			req := cs.request(ChatRequest{System: SystemPrompt(cs.business, c.Language), Messages: msgs, EndCall: true, Tools: ToolSpecs(c.Assistant)})
-			return r.replyWithTools(ctx, c, cs, req, around)
-		})
+		return r.streamWithTools(ctx, sp, c, sink)
 	}
 	msgs := History(c.Turns)
 	if len(msgs) == 0 || msgs[len(msgs)-1].Role != storage.RoleCaller {
@@ -228,62 +222,4 @@ func itoa(n int) string {
 		return digits[n : n+1]
 	}
 	return itoa(n/10) + digits[n%10:n%10+1]
-}
-
-// FillerDelay is how long a tool may run in a streamed call before the
-// caller hears Filler: silence longer than that sounds like a dropped line.
-const FillerDelay = 700 * time.Millisecond
-
-// Filler is said while a slow tool runs.
-const Filler = "One moment, please."
-
-// streamActions answers a turn of an assistant that has tools or
-// transfer targets: the model's answer, which may have to wait for tools,
-// is said whole once it is known, and a tool that runs longer than
-// FillerDelay has the caller hear Filler meanwhile (once per turn).
-func streamActions(sink Sink, reply func(around func() func()) (Reply, error)) (StreamReply, error) {
-	var mu sync.Mutex // held while saying; orders the filler before the answer
-	var said strings.Builder
-	var sinkErr error
-	sayLocked := func(text string) {
-		if sinkErr != nil || text == "" {
-			return
-		}
-		if err := sink.Text(text); err != nil {
-			sinkErr = &SinkError{Err: err}
-			return
-		}
-		said.WriteString(text)
-	}
-	filled := false
-	around := func() func() {
-		t := time.AfterFunc(FillerDelay, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			if !filled {
-				filled = true
-				sayLocked(Filler + " ")
-			}
-		})
-		return func() { t.Stop() }
-	}
-	r, err := reply(around)
-	if sink.FirstToken != nil {
-		sink.FirstToken(time.Now())
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	filled = true // no filler after the answer
-	out := StreamReply{ToolCalls: r.ToolCalls}
-	if err == nil {
-		if r.EndCall {
-			out.EndCall, out.Farewell = true, r.Text
-		} else {
-			sayLocked(r.Text)
-			out.Transfer = r.Transfer
-		}
-		err = sinkErr
-	}
-	out.Text = strings.TrimSpace(said.String())
-	return out, err
 }

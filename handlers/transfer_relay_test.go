@@ -182,10 +182,12 @@ func TestBusinessToolRelayBedrock(t *testing.T) {
 	}
 	fake := bedrocktest.New(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		if n == 0 {
-			bedrocktest.WriteJSON(w, http.StatusOK, bedrocktest.ToolUseOutput("order_status", map[string]any{"order": "A-1"}))
+			s := bedrocktest.StartStream(w)
+			_ = s.ToolUseAt(0, "tooluse_1", "order_status", `{"order":`, ` "A-1"}`)
+			_ = s.Finish("tool_use")
 			return
 		}
-		bedrocktest.WriteJSON(w, http.StatusOK, bedrocktest.TextOutput("Your order has shipped."))
+		bedrocktest.Tokens(0, 0, nil, "Your order ", "has shipped.")(n, w, r)
 	})
 	ai, err := bedrock.NewWithClient(fake.Client(), bedrock.Config{ModelID: "m", Temperature: 0.3, MaxTokens: 150},
 		assistant.Deps{Config: assistant.DefaultModelConfig(), Logger: slog.New(slog.DiscardHandler),
@@ -231,11 +233,13 @@ func TestBusinessToolRelay(t *testing.T) {
 	fake := openaitest.New(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		switch n {
 		case 0:
-			openaitest.WriteJSON(w, http.StatusOK, openaitest.ToolCall("order_status", `{"order":"A-1"}`))
+			s := openaitest.StartStream(w)
+			_ = s.ToolCall("order_status", `{"order":`, `"A-1"}`)
+			_ = s.Finish("tool_calls")
 		case 1:
-			openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("Your order A-1 has shipped."))
+			openaitest.Tokens(0, 0, nil, "Your order A-1 ", "has shipped.")(n, w, r)
 		default:
-			openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("It cost twenty dollars."))
+			openaitest.Tokens(0, 0, nil, "It cost ", "twenty dollars.")(n, w, r)
 		}
 	})
 	mc := assistant.DefaultModelConfig()

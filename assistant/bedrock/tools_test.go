@@ -194,3 +194,60 @@ func TestReplyToolResultStatusByModel(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamTools: in a streamed turn, the words before the toolUse
+// blocks are said as they arrive, every toolUse block (its input streamed
+// in pieces) is run, in block order, and the next ConverseStream request
+// sends the text and the toolUse blocks back with their toolResults.
+func TestStreamTools(t *testing.T) {
+	var business atomic.Int32
+	biz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		business.Add(1)
+		fmt.Fprint(w, `{"status":"shipped"}`)
+	}))
+	t.Cleanup(biz.Close)
+	f := bedrocktest.New(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n > 0 {
+			bedrocktest.Tokens(0, 0, nil, "Elles sont ", "expédiées.")(n, w, r)
+			return
+		}
+		s := bedrocktest.StartStream(w)
+		_ = s.Text("Je ")
+		_ = s.Text("regarde.")
+		_ = s.Event("contentBlockStop", map[string]any{"contentBlockIndex": 0})
+		_ = s.ToolUseAt(1, "tooluse_a", "order_status", `{"order"`, `: "A-1"}`)
+		_ = s.ToolUseAt(2, "tooluse_b", "order_status", `{"order": "B-2"}`)
+		_ = s.Finish("tool_use")
+	})
+	a := actingAssistant(t, f)
+	conv := conversation(caller(1, "Où en sont mes commandes A-1 et B-2 ?"))
+	conv.Assistant = shop(biz.URL)
+	got := newCollect()
+	reply, err := a.Stream(turnCtx(t), conv, got.sink())
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	const want = "Je regarde. Elles sont expédiées."
+	if reply.Text != want || got.said() != want || len(reply.ToolCalls) != 2 || reply.ToolCalls[0].ID != "tooluse_a" ||
+		reply.ToolCalls[1].ID != "tooluse_b" || string(reply.ToolCalls[1].Arguments) != `{"order": "B-2"}` || business.Load() != 2 {
+		t.Fatalf("Stream = %+v, said %q (business requests %d)", reply, got.said(), business.Load())
+	}
+	if !f.Request(0).Stream || !f.Request(1).Stream {
+		t.Fatal("a round was not a ConverseStream request")
+	}
+	second := f.Request(1).Body.Messages
+	use, result := second[len(second)-2], second[len(second)-1]
+	var ids []string
+	for _, c := range use.Content {
+		if c.ToolUse != nil {
+			ids = append(ids, c.ToolUse.ToolUseID+"="+fmt.Sprint(c.ToolUse.Input["order"]))
+		}
+	}
+	if use.Role != "assistant" || use.Content[0].Text != "Je regarde." || strings.Join(ids, " ") != "tooluse_a=A-1 tooluse_b=B-2" {
+		t.Fatalf("the toolUse sent back: %+v", use)
+	}
+	if len(result.Content) != 2 || result.Content[0].ToolResult == nil || result.Content[0].ToolResult.ToolUseID != "tooluse_a" ||
+		result.Content[1].ToolResult == nil || result.Content[1].ToolResult.ToolUseID != "tooluse_b" {
+		t.Fatalf("the toolResults: %+v", result)
+	}
+}

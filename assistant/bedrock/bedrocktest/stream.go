@@ -65,20 +65,32 @@ func (s *EventStream) Text(delta string) error {
 	return s.Event("contentBlockDelta", map[string]any{"contentBlockIndex": 0, "delta": map[string]any{"text": delta}})
 }
 
-// ToolUse sends a toolUse block (index 1) calling name, its JSON input
-// streamed in the given pieces.
+// ToolUse sends a toolUse block (index 1, after a text block) calling
+// name, its JSON input streamed in the given pieces.
 func (s *EventStream) ToolUse(name string, inputPieces ...string) error {
-	if err := s.Event("contentBlockStart", map[string]any{"contentBlockIndex": 1,
-		"start": map[string]any{"toolUse": map[string]any{"toolUseId": "tooluse_1", "name": name}}}); err != nil {
+	return s.ToolUseAt(1, "tooluse_1", name, inputPieces...)
+}
+
+// ToolUseAt sends content block index as a toolUse block with id and name:
+// contentBlockStart {start: {toolUse: {toolUseId, name}}}, a
+// contentBlockDelta {delta: {toolUse: {input}}} for each piece of its JSON
+// input, then contentBlockStop. The answer then ends with messageStop
+// stopReason "tool_use" (see Finish). Shapes: the ConverseStream API
+// reference's ContentBlockStart, ToolUseBlockStart and
+// ToolUseBlockDelta, and the user guide's ConverseStream tool use example
+// (docs.aws.amazon.com/bedrock/latest/userguide/tool-use-examples.html).
+func (s *EventStream) ToolUseAt(index int, id, name string, inputPieces ...string) error {
+	if err := s.Event("contentBlockStart", map[string]any{"contentBlockIndex": index,
+		"start": map[string]any{"toolUse": map[string]any{"toolUseId": id, "name": name}}}); err != nil {
 		return err
 	}
 	for _, p := range inputPieces {
-		if err := s.Event("contentBlockDelta", map[string]any{"contentBlockIndex": 1,
+		if err := s.Event("contentBlockDelta", map[string]any{"contentBlockIndex": index,
 			"delta": map[string]any{"toolUse": map[string]any{"input": p}}}); err != nil {
 			return err
 		}
 	}
-	return s.Event("contentBlockStop", map[string]any{"contentBlockIndex": 1})
+	return s.Event("contentBlockStop", map[string]any{"contentBlockIndex": index})
 }
 
 // Finish sends messageStop with reason and the metadata event.

@@ -39,17 +39,30 @@ func (s *Streamer) Text(delta string) error {
 	return s.event(chunk(map[string]any{"content": delta}, nil))
 }
 
-// ToolCall sends a call of name whose arguments arrive in the given pieces.
+// ToolCall sends a call of name whose arguments arrive in the given pieces,
+// as the answer's only call (index 0, id "call_1").
 func (s *Streamer) ToolCall(name string, argPieces ...string) error {
+	return s.ToolCallAt(0, "call_1", name, argPieces...)
+}
+
+// ToolCallAt sends the call at index (of the answer's calls) with id and
+// name, whose arguments arrive in the given pieces. As the API streams it,
+// the first delta.tool_calls piece carries index, id, type "function" and
+// function.name with empty arguments; the next ones only the index and a
+// piece of function.arguments; the answer then ends with finish_reason
+// "tool_calls" (see Finish). Shapes: the chat completion chunk object's
+// choices[].delta.tool_calls in the API reference, and openai-go's
+// ChatCompletionChunkChoiceDeltaToolCall.
+func (s *Streamer) ToolCallAt(index int, id, name string, argPieces ...string) error {
 	first := map[string]any{"tool_calls": []any{map[string]any{
-		"index": 0, "id": "call_1", "type": "function",
+		"index": index, "id": id, "type": "function",
 		"function": map[string]any{"name": name, "arguments": ""},
 	}}}
 	if err := s.event(chunk(first, nil)); err != nil {
 		return err
 	}
 	for _, p := range argPieces {
-		d := map[string]any{"tool_calls": []any{map[string]any{"index": 0, "function": map[string]any{"arguments": p}}}}
+		d := map[string]any{"tool_calls": []any{map[string]any{"index": index, "function": map[string]any{"arguments": p}}}}
 		if err := s.event(chunk(d, nil)); err != nil {
 			return err
 		}
