@@ -263,6 +263,11 @@ func (s *Server) addRelay(rs *relaySession) {
 	s.relay.count.Add(1)
 	s.relay.mu.Lock()
 	s.relay.sessions[rs] = struct{}{}
+	// A socket accepted as the drain began (Drain marks the server
+	// draining before it walks the sessions) leaves too.
+	if s.draining.Load() && s.relay.cfg.ApplicationReconnect {
+		rs.goAway()
+	}
 	s.relay.mu.Unlock()
 	s.relay.metrics.sessions.Inc()
 }
