@@ -97,9 +97,9 @@ func TestReplicaErasureThroughTheAPI(t *testing.T) {
 	if resp := in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); resp.Status != http.StatusNotFound {
 		t.Errorf("GET after DELETE: %d, want 404", resp.Status)
 	}
-	if vs := a.Versions(t, key); len(vs) != 0 {
-		t.Errorf("region A's bucket still holds %v after the DELETE", vs)
-	}
+	servicetest.Eventually(t, 30*time.Second, "region A's copy removed by the workers", func() bool {
+		return len(a.Versions(t, key)) == 0
+	})
 
 	// The erasure waits, and says why, where an operator looks: the
 	// metrics and the blob_erasures table.

@@ -12,12 +12,15 @@ import (
 	"time"
 
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service"
 	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 	"switchboard/storage/localfs"
 	"switchboard/storage/memory"
 	"switchboard/storage/postgres"
 	"switchboard/storage/postgres/pgtest"
+	s3store "switchboard/storage/s3"
+	"switchboard/storage/s3/s3test"
 )
 
 // callStores are the call stores the deletion tests run on.
@@ -106,8 +109,14 @@ func TestDeletedCallStaysDeleted(t *testing.T) {
 				t.Fatalf("blob store holds %v, want the one recording", files)
 			}
 			deleteCall(t, in, call.CallSID)
-			if files := objectFiles(t, dir); len(files) != 0 {
-				t.Fatalf("blob store holds %v after the delete", files)
+			// The workers delete the audio, here and at Twilio, from the
+			// purge the delete recorded.
+			servicetest.Eventually(t, 10*time.Second, "the deleted call's audio removed", func() bool {
+				return len(objectFiles(t, dir)) == 0 &&
+					metricSum(t, in.Registry, "switchboard_retention_purge_attempts_total", map[string]string{"outcome": "ok"}) == 1
+			})
+			if n := in.Media.Deletes(recSID); n != 1 {
+				t.Errorf("the recording's media was deleted %d times at Twilio, want once", n)
 			}
 			// From here on, any work a webhook enqueued stays where the
 			// test can see it.
@@ -212,7 +221,9 @@ func TestDeleteLiveCall(t *testing.T) {
 // TestDeleteRemovesAudioWrittenBeforeACrash: a worker uploaded the audio
 // and died before recording it, so the store still calls the recording
 // pending while its object exists under the recording's key. Deleting the
-// call must delete that object too.
+// call must delete that object too. The instance that answered the DELETE
+// runs no worker, as if it died once the deletion committed: another
+// instance's workers delete the object.
 func TestDeleteRemovesAudioWrittenBeforeACrash(t *testing.T) {
 	for _, cs := range callStores {
 		t.Run(cs.name, func(t *testing.T) {
@@ -239,12 +250,119 @@ func TestDeleteRemovesAudioWrittenBeforeACrash(t *testing.T) {
 			}
 
 			deleteCall(t, in, call.CallSID)
+			if _, err := in.Calls.GetCall(t.Context(), call.CallSID); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("GetCall after the delete: %v, want ErrNotFound", err)
+			}
+			in.Terminate()
+
+			other := servicetest.Start(t, servicetest.Options{Calls: in.Calls, Blobs: blobs, Media: in.Media, NoWorkers: true})
+			if n := other.Workers.Drain(t.Context()); n == 0 {
+				t.Error("another instance's workers found nothing to do for the deleted call")
+			}
 			if _, err := blobs.Stat(t.Context(), key); !errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("audio of the pending recording left at %s: %v", key, err)
 			}
 			if files := objectFiles(t, dir); len(files) != 0 {
 				t.Errorf("blob store holds %v after the delete", files)
 			}
+			if n := other.Workers.Drain(t.Context()); n != 0 {
+				t.Errorf("%d more items ran once the audio was deleted, want none", n)
+			}
+		})
+	}
+}
+
+// TestDeleteWhileTheBucketIsDown deletes an archived call while the bucket
+// holding its audio hangs on every request: the DELETE answers 204 at once,
+// since it only records the deletion of the audio, and the workers keep
+// trying until the bucket answers again, then delete every version of the
+// object. Meanwhile the call stays deleted.
+func TestDeleteWhileTheBucketIsDown(t *testing.T) {
+	for _, cs := range callStores {
+		t.Run(cs.name, func(t *testing.T) {
+			f := s3test.NewVersioned(t)
+			blobs, err := s3store.NewWithClient(f.Client(0), s3store.Config{Bucket: s3test.Bucket})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A short lease bounds each attempt at the hanging bucket.
+			in := servicetest.Start(t, servicetest.Options{Calls: cs.open(t), Blobs: blobs, Configure: func(c *service.Config) {
+				c.Worker.Lease = 2 * time.Second
+			}})
+			call := twiliotest.NewCall(servicetest.AccountSID)
+			in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
+			recSID := twiliotest.SID("RE")
+			in.Media.Add(recSID, bytes.Repeat([]byte("audio-in-a-bucket-"), 1000))
+			endCall(t, in, call)
+			completeRecording(t, in, call, recSID)
+			servicetest.Eventually(t, 10*time.Second, "recording stored", func() bool {
+				return recordingOf(t, in, call.CallSID).State == storage.RecordingStored
+			})
+			stored, err := in.Calls.GetRecording(t.Context(), call.CallSID, recSID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := stored.BlobKey
+			if vs := f.Versions(t, key); len(vs) != 1 {
+				t.Fatalf("the bucket holds %v, want the recording's one version", vs)
+			}
+
+			f.SetFault(func(*http.Request) s3test.Fault { return s3test.Fault{Hang: true} })
+			start := time.Now()
+			deleteCall(t, in, call.CallSID)
+			t.Logf("DELETE answered in %v with the bucket hanging", time.Since(start))
+			if r := in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNotFound {
+				t.Fatalf("GET after the DELETE: %d, want 404", r.Status)
+			}
+
+			// A worker tried, failed and keeps the purge with its error. The
+			// test peeks at it between two attempts (past the retry's
+			// backoff, never past a worker's live lease) and hands it back.
+			var last string
+			peek := func() (storage.Purge, bool) {
+				p, ok, err := in.Calls.ClaimPurge(t.Context(), time.Now().Add(100*time.Millisecond), time.Minute)
+				if err != nil {
+					t.Fatalf("ClaimPurge: %v", err)
+				}
+				if ok {
+					if err := in.Calls.ReleasePurge(t.Context(), p); err != nil {
+						t.Fatalf("ReleasePurge: %v", err)
+					}
+				}
+				return p, ok
+			}
+			servicetest.Eventually(t, 20*time.Second, "a failed attempt at the purge", func() bool {
+				p, ok := peek()
+				last = p.LastError
+				return ok && last != ""
+			})
+			t.Logf("the pending purge's last error: %s", last)
+			if vs := f.Versions(t, key); len(vs) != 1 {
+				t.Errorf("the bucket holds %v while it hangs, want what it had", vs)
+			}
+			if n, err := in.Calls.PurgeTombstones(t.Context(), time.Now().Add(time.Hour), 10); err != nil || n != 0 {
+				t.Errorf("PurgeTombstones while the purge is pending = %d, %v; want 0", n, err)
+			}
+			if r := in.Webhook("/twilio/status", call.Form("CallStatus", "completed", "SequenceNumber", "9")); r.Status != http.StatusNoContent {
+				t.Errorf("late status callback: %d", r.Status)
+			}
+			if r := in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNotFound {
+				t.Errorf("GET after a late callback: %d, want 404", r.Status)
+			}
+
+			f.SetFault(nil)
+			servicetest.Eventually(t, 30*time.Second, "the audio deleted once the bucket is back", func() bool {
+				return len(f.Versions(t, key)) == 0
+			})
+			// The tombstone was kept while the purge was pending; once the
+			// purge is finished it may go.
+			servicetest.Eventually(t, 10*time.Second, "the purge finished", func() bool {
+				n, err := in.Calls.PurgeTombstones(t.Context(), time.Now().Add(time.Hour), 10)
+				if err != nil {
+					t.Fatalf("PurgeTombstones: %v", err)
+				}
+				return n == 1
+			})
 		})
 	}
 }
