@@ -171,7 +171,8 @@ func (s *Server) getCall(c *fiber.Ctx) error {
 // Twilio let them, so the request neither waits for them nor fails when
 // they are down, and a process that dies after the commit loses nothing.
 // What an archive upload still running writes after the call is gone its
-// worker deletes itself.
+// worker deletes itself; should that worker die first, the purge, which
+// waits for the archive's lease to end, deletes it.
 //
 // With a replica bucket the store records, with the deletion, the erasure
 // of the same keys there; the workers do that too.

@@ -366,3 +366,55 @@ func TestDeleteWhileTheBucketIsDown(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteRemovesAnUploadThatLandsAfterIt: a worker is archiving the
+// recording when the call is deleted; its upload lands after the delete
+// committed and the worker dies before it can delete the object itself.
+// The purge the delete recorded waits for that worker's lease to end, by
+// which time the upload is over, and then deletes the object.
+func TestDeleteRemovesAnUploadThatLandsAfterIt(t *testing.T) {
+	for _, cs := range callStores {
+		t.Run(cs.name, func(t *testing.T) {
+			blobs, dir := mustBlobDir(t)
+			in := servicetest.Start(t, servicetest.Options{Calls: cs.open(t), Blobs: blobs, NoWorkers: true})
+			call := twiliotest.NewCall(servicetest.AccountSID)
+			in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
+			recSID := twiliotest.SID("RE")
+			in.Media.Add(recSID, []byte("audio"))
+			endCall(t, in, call)
+			completeRecording(t, in, call, recSID)
+			stored, err := in.Calls.GetRecording(t.Context(), call.CallSID, recSID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The test is the worker: it holds the archive for a short lease.
+			const lease = 2 * time.Second
+			var archive storage.Work
+			for archive.Lease == "" {
+				w, ok, err := in.Calls.ClaimWork(t.Context(), time.Now(), lease)
+				if err != nil || !ok {
+					t.Fatalf("ClaimWork = %v, %v; want the recording's archive", ok, err)
+				}
+				if w.Kind == storage.WorkArchiveRecording {
+					archive = w
+				}
+			}
+
+			deleteCall(t, in, call.CallSID)
+			// The upload lands; the worker dies before its cleanup.
+			key := stored.ArchiveKey()
+			if _, err := blobs.Put(t.Context(), key, strings.NewReader("landed after the delete"), "audio/x-wav"); err != nil {
+				t.Fatal(err)
+			}
+
+			other := servicetest.Start(t, servicetest.Options{Calls: in.Calls, Blobs: blobs, Media: in.Media})
+			servicetest.Eventually(t, lease+20*time.Second, "the late upload deleted once the archive's lease ended", func() bool {
+				return len(objectFiles(t, dir)) == 0
+			})
+			if now := time.Now(); now.Before(archive.LeaseUntil) {
+				t.Errorf("the object was deleted at %v, before the archive's lease ended at %v: the purge did not wait", now, archive.LeaseUntil)
+			}
+			other.StopWorkers()
+		})
+	}
+}

@@ -30,13 +30,17 @@ type CallStore interface {
 	// DeleteCall removes the call and everything it owns, including its
 	// pending work, and leaves a tombstone for its SID, in one transaction.
 	// It returns every recording the call had, whatever its state. When
-	// the call had recordings the same transaction records, due at once,
-	// the Purge of their audio (Retention): every blob key of every one of
-	// them (BlobKeys), since a pending one may already have audio under its
+	// the call had recordings the same transaction records the Purge of
+	// their audio (Retention): every blob key of every one of them
+	// (BlobKeys), since a pending one may already have audio under its
 	// ArchiveKey (an upload that finished just before a crash, or one still
 	// running), and their media at Twilio; the workers carry it out, so
 	// the deletion of the audio survives a crash or a blob store that is
-	// down. With o.ReplicaBucket it also records the Erasure of those keys
+	// down. The purge is due at once, unless a worker holds the archive of
+	// one of the recordings: then it is due when that lease ends, by which
+	// time the upload has finished or been abandoned, so an object it wrote
+	// after the call was gone is deleted even when its worker died before
+	// deleting it itself. With o.ReplicaBucket it also records the Erasure of those keys
 	// in that bucket (ErasureQueue), due at once. ErrNotFound when absent
 	// (a second delete included); ErrConflict, naming the status and
 	// changing nothing, while the call has not ended (see CheckDeletable).

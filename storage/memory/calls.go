@@ -303,6 +303,14 @@ func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOpti
 // call's recordings. The caller holds s.mu.
 func (s *Store) removeCall(sid string, deleted time.Time, o storage.DeleteOptions) []storage.Recording {
 	r := s.calls[sid]
+	// The purge waits for the lease of an archive a worker holds (see
+	// storage.CallStore.DeleteCall).
+	var due time.Time
+	for _, it := range s.work {
+		if it.w.CallSID == sid && it.w.Kind == storage.WorkArchiveRecording && it.w.Lease != "" && it.w.LeaseUntil.After(deleted) && it.w.LeaseUntil.After(due) {
+			due = it.w.LeaseUntil
+		}
+	}
 	recs := make([]storage.Recording, 0, len(r.recordings))
 	for _, rsid := range r.recordings {
 		recs = append(recs, cloneRecording(s.recordings[rsid]))
@@ -318,7 +326,7 @@ func (s *Store) removeCall(sid string, deleted time.Time, o storage.DeleteOption
 		if i := s.purgeOf(sid); i >= 0 {
 			s.purges = slices.Delete(s.purges, i, i+1)
 		}
-		s.purges = append(s.purges, &purgeItem{p: storage.Purge{CallSID: sid, Keys: storage.BlobKeys(recs), Media: storage.MediaOf(recs), ExpiredAt: deleted}})
+		s.purges = append(s.purges, &purgeItem{p: storage.Purge{CallSID: sid, Keys: storage.BlobKeys(recs), Media: storage.MediaOf(recs), ExpiredAt: deleted}, due: due})
 	}
 	return recs
 }

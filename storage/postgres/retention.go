@@ -73,15 +73,20 @@ func (s *Store) ExpireCalls(ctx context.Context, before time.Time, limit int, o 
 
 // queuePurge queues the purge of the audio of recs, the recordings of
 // call sid deleted at the given time, in the batch that deletes the call
-// and writes its tombstone.
+// and writes its tombstone, before the delete whose cascade takes the
+// call's work: while a worker holds one of its archives (an upload may be
+// running) the purge waits for that lease to end (see
+// storage.CallStore.DeleteCall).
 func queuePurge(b *pgx.Batch, sid string, recs []storage.Recording, deleted time.Time) {
 	var media []string
 	for _, m := range storage.MediaOf(recs) {
 		media = append(media, m.AccountSID+"/"+m.RecordingSID)
 	}
-	b.Queue(`INSERT INTO call_purges (call_sid, keys, media, expired_at) VALUES ($1, $2, $3, $4)
+	b.Queue(`INSERT INTO call_purges (call_sid, keys, media, expired_at, run_at)
+		SELECT $1, $2, $3, $4, (SELECT max(lease_until) FROM work
+			WHERE call_sid = $1 AND kind = $5 AND lease IS NOT NULL AND lease_until > $4)
 		ON CONFLICT (call_sid) DO UPDATE SET keys = excluded.keys, media = excluded.media, expired_at = excluded.expired_at`,
-		sid, nonNil(storage.BlobKeys(recs)), nonNil(media), deleted)
+		sid, nonNil(storage.BlobKeys(recs)), nonNil(media), deleted, storage.WorkArchiveRecording)
 }
 
 func nonNil(s []string) []string {

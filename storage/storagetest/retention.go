@@ -217,6 +217,36 @@ func testRetention(t *testing.T, newStore newStoreFunc) {
 		}
 	})
 
+	t.Run("DeleteCallPurgeWaitsForAnArchiveInFlight", func(t *testing.T) {
+		// A worker holds the archive of the call's recording, so its upload
+		// may land after a purge run at once; the purge is due when that
+		// lease ends, when the upload is over either way.
+		s := newStore(t)
+		nc := endedCall(t, s, 1)
+		var archive storage.Work
+		for _, w := range drain(t, s, claimAt) {
+			if w.Kind == storage.WorkArchiveRecording {
+				archive = w
+			}
+		}
+		if archive.Lease == "" {
+			t.Fatal("no archive work claimed for the call's recording")
+		}
+		mustDelete(t, s, nc.SID)
+		mustNoPurge(t, s, archive.LeaseUntil.Add(-time.Second))
+		p := mustClaimPurge(t, s, archive.LeaseUntil)
+		if p.CallSID != nc.SID || len(p.Keys) != 1 {
+			t.Errorf("purge after the archive's lease: %+v", p)
+		}
+
+		// An archive whose lease already ended holds nothing back.
+		s = newStore(t)
+		nc = endedCall(t, s, 1)
+		drain(t, s, time.Now().Add(-2*lease))
+		mustDelete(t, s, nc.SID)
+		mustClaimPurge(t, s, time.Now())
+	})
+
 	t.Run("ReplicaErasure", func(t *testing.T) {
 		s := newStore(t)
 		endedCall(t, s, 1)
