@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -415,6 +416,74 @@ func TestDeleteRemovesAnUploadThatLandsAfterIt(t *testing.T) {
 				t.Errorf("the object was deleted at %v, before the archive's lease ended at %v: the purge did not wait", now, archive.LeaseUntil)
 			}
 			other.StopWorkers()
+		})
+	}
+}
+
+// TestDeleteUnderLambda: under Lambda nothing runs after a response, so
+// the DELETE answers with the audio's deletion recorded and the next
+// scheduled invocation carries it out.
+func TestDeleteUnderLambda(t *testing.T) {
+	for _, cs := range callStores {
+		t.Run(cs.name, func(t *testing.T) {
+			blobs, dir := mustBlobDir(t)
+			in := servicetest.Start(t, servicetest.Options{Calls: cs.open(t), Blobs: blobs, NoWorkers: true})
+			fn := in.Service.LambdaFunction()
+			scheduled := func() int {
+				t.Helper()
+				out, err := fn.Invoke(t.Context(), []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`))
+				if err != nil {
+					t.Fatalf("scheduled invocation: %v", err)
+				}
+				var got struct{ Processed int }
+				if err := json.Unmarshal(out, &got); err != nil {
+					t.Fatalf("scheduled invocation answered %s: %v", out, err)
+				}
+				return got.Processed
+			}
+			call := twiliotest.NewCall(servicetest.AccountSID)
+			in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
+			recSID := twiliotest.SID("RE")
+			in.Media.Add(recSID, []byte("audio archived by a scheduled run"))
+			endCall(t, in, call)
+			completeRecording(t, in, call, recSID)
+			scheduled()
+			if rec := recordingOf(t, in, call.CallSID); rec.State != storage.RecordingStored {
+				t.Fatalf("recording %s after a scheduled run, want stored", rec.State)
+			}
+
+			ev, _ := json.Marshal(map[string]any{
+				"version": "2.0", "routeKey": "$default", "rawPath": "/api/v1/calls/" + call.CallSID, "rawQueryString": "",
+				"headers": map[string]string{"authorization": "Bearer " + servicetest.APIToken, "host": "abc.execute-api.eu-west-1.amazonaws.com"},
+				"requestContext": map[string]any{
+					"http":      map[string]string{"method": http.MethodDelete, "path": "/api/v1/calls/" + call.CallSID, "sourceIp": "203.0.113.9", "protocol": "HTTP/1.1"},
+					"requestId": "apigw-1", "stage": "$default", "domainName": "abc.execute-api.eu-west-1.amazonaws.com",
+				},
+				"isBase64Encoded": false,
+			})
+			out, err := fn.Invoke(t.Context(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resp struct {
+				StatusCode int    `json:"statusCode"`
+				Body       string `json:"body"`
+			}
+			if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("DELETE under Lambda: %s (%v), want 204", out, err)
+			}
+			if files := objectFiles(t, dir); len(files) != 1 {
+				t.Fatalf("objects once the DELETE answered: %v, want the recording's until the next scheduled run", files)
+			}
+			if n := scheduled(); n < 1 {
+				t.Errorf("the scheduled run processed %d items, want the purge", n)
+			}
+			if files := objectFiles(t, dir); len(files) != 0 {
+				t.Errorf("objects after the scheduled run: %v, want none", files)
+			}
+			if in.Media.Deletes(recSID) != 1 {
+				t.Errorf("the media was deleted %d times at Twilio, want once", in.Media.Deletes(recSID))
+			}
 		})
 	}
 }
