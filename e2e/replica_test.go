@@ -50,7 +50,7 @@ func metricsOf(t *testing.T, in *servicetest.Instance, name string) map[string]f
 // whose recordings go to region A's bucket, which S3 replicates to region
 // B's (S3_REPLICA_BUCKET), from a call's webhooks to its deletion through
 // the calls API while region B is down. The DELETE succeeds at once and the
-// audio is gone from A; the erasure in B waits, its error in the database
+// workers delete the audio from A; the erasure in B waits, its error in the database
 // and in the metrics; once B is back the workers erase every version there
 // in two passes, the second one catching a version that replication
 // delivered after the first.
