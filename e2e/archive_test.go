@@ -280,13 +280,14 @@ func TestArchiveWholeCall(t *testing.T) {
 				t.Errorf("presigned GET: %d, %d bytes (%v), want 200 and the %d bytes Twilio served", played.StatusCode, len(body), err, len(audio))
 			}
 
-			// Deleting the call deletes its object.
+			// Deleting the call deletes its object: the DELETE records the
+			// purge, the workers carry it out.
 			if resp := r.in.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID); resp.Status != http.StatusNoContent {
 				t.Fatalf("DELETE call: %d %s", resp.Status, resp.Body)
 			}
-			if r.f.Exists(t, key) {
-				t.Errorf("object %s still in S3 after the call was deleted", key)
-			}
+			servicetest.Eventually(t, 30*time.Second, "the deleted call's object removed from S3", func() bool {
+				return !r.f.Exists(t, key)
+			})
 			if resp := r.in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); resp.Status != http.StatusNotFound {
 				t.Errorf("GET deleted call: %d", resp.Status)
 			}
@@ -678,11 +679,14 @@ func TestArchiveDeleteVersioned(t *testing.T) {
 			if resp := r.in.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID); resp.Status != http.StatusNoContent {
 				t.Fatalf("DELETE call: %d %s", resp.Status, resp.Body)
 			}
-			for _, k := range []string{storedKey, pendingKey} {
-				if vs := r.f.Versions(t, k); len(vs) != 0 {
-					t.Errorf("after the delete the bucket still holds %v of %s", vs, k)
-				}
-			}
+			servicetest.Eventually(t, 30*time.Second, "every version of both objects removed by the workers", func() bool {
+				return len(r.f.Versions(t, storedKey)) == 0 && len(r.f.Versions(t, pendingKey)) == 0
+			})
+			// The same purge deletes both recordings' media at Twilio, the
+			// pending one's included.
+			servicetest.Eventually(t, 30*time.Second, "both recordings' media deleted at Twilio", func() bool {
+				return r.in.Media.Deletes(stored) >= 1 && r.in.Media.Deletes(pending) >= 1
+			})
 
 			// Twilio's late callback is acknowledged and archives nothing.
 			late := r.in.Webhook("/twilio/recording", call.Form(

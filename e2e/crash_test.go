@@ -22,14 +22,16 @@ import (
 
 // severable is an instance's call store that can be cut off from the
 // database at once, as it is when the process is killed: from then on
-// nothing the instance does reaches the database. It remembers the work it
-// claimed and whether a release was attempted after the cut.
+// nothing the instance does reaches the database. It remembers the work
+// and the audio purges it claimed and how many releases were attempted
+// after the cut.
 type severable struct {
 	storage.Store
 	cut atomic.Bool
 
 	mu             sync.Mutex
 	claimed        []storage.Work
+	purges         []storage.Purge
 	releaseRefused int
 }
 
@@ -206,4 +208,142 @@ func recordingOf(t *testing.T, in *servicetest.Instance, callSID string) storage
 		t.Fatalf("call has %d recordings, want 1", len(c.Recordings))
 	}
 	return c.Recordings[0]
+}
+
+func (s *severable) ClaimPurge(ctx context.Context, now time.Time, lease time.Duration) (storage.Purge, bool, error) {
+	if s.cut.Load() {
+		return storage.Purge{}, false, errKilled
+	}
+	p, ok, err := s.Store.ClaimPurge(ctx, now, lease)
+	if ok {
+		s.mu.Lock()
+		s.purges = append(s.purges, p)
+		s.mu.Unlock()
+	}
+	return p, ok, err
+}
+
+func (s *severable) FinishPurge(ctx context.Context, p storage.Purge) error {
+	if s.cut.Load() {
+		return errKilled
+	}
+	return s.Store.FinishPurge(ctx, p)
+}
+
+func (s *severable) FailPurge(ctx context.Context, p storage.Purge, msg string, retryAt time.Time) error {
+	if s.cut.Load() {
+		return errKilled
+	}
+	return s.Store.FailPurge(ctx, p, msg, retryAt)
+}
+
+func (s *severable) ReleasePurge(ctx context.Context, p storage.Purge) error {
+	if s.cut.Load() {
+		s.mu.Lock()
+		s.releaseRefused++
+		s.mu.Unlock()
+		return errKilled
+	}
+	return s.Store.ReleasePurge(ctx, p)
+}
+
+// stuckDeletes is a blob store whose deletes never finish: each one says
+// it started, then waits for its context, as a process stuck on a dying
+// connection would.
+type stuckDeletes struct {
+	storage.BlobStore
+	entered chan string
+}
+
+func (b *stuckDeletes) Delete(ctx context.Context, key string) error {
+	select {
+	case b.entered <- key:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestInstanceKilledAfterADelete kills the instance that answered a call's
+// DELETE while its worker is deleting the audio: the deletion committed
+// with the record of the purge, so another instance, once the killed
+// one's lease has expired, deletes the object and the media at Twilio.
+func TestInstanceKilledAfterADelete(t *testing.T) {
+	const lease = 2 * time.Second
+	dbURL := pgtest.MigratedURL(t)
+	media := mustMedia(t)
+	local, blobDir := mustBlobs(t)
+	shortLease := func(c *service.Config) { c.Worker.Lease = lease }
+
+	doomedStore := &severable{Store: mustOpen(t, storeConfig(dbURL))}
+	doomedBlobs := &stuckDeletes{BlobStore: local, entered: make(chan string, 1)}
+	doomed := servicetest.Start(t, servicetest.Options{Calls: doomedStore, Blobs: doomedBlobs, Media: media, Configure: shortLease})
+
+	call := twiliotest.NewCall(servicetest.AccountSID)
+	if r := doomed.Webhook("/twilio/voice", call.Form()); r.Status != http.StatusOK {
+		t.Fatalf("incoming call: %d %s", r.Status, r.Body)
+	}
+	recSID := twiliotest.SID("RE")
+	media.Add(recSID, bytes.Repeat([]byte("deleted-call-audio"), 1000))
+	if r := doomed.Webhook("/twilio/recording", recordingForm(call, media, recSID)); r.Status != http.StatusNoContent {
+		t.Fatalf("recording callback: %d %s", r.Status, r.Body)
+	}
+	if r := doomed.Webhook("/twilio/status", call.Form("CallStatus", "completed", "CallDuration", "42")); r.Status != http.StatusNoContent {
+		t.Fatalf("status: %d %s", r.Status, r.Body)
+	}
+	servicetest.Eventually(t, 20*time.Second, "the recording archived", func() bool {
+		return recordingOf(t, doomed, call.CallSID).State == storage.RecordingStored
+	})
+	objects := func() []string {
+		var files []string
+		err := filepath.WalkDir(filepath.Join(blobDir, "objects"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				files = append(files, p)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	if files := objects(); len(files) != 1 {
+		t.Fatalf("objects before the delete: %q, want the recording's", files)
+	}
+
+	if r := doomed.API(http.MethodDelete, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", r.Status, r.Body)
+	}
+	select {
+	case <-doomedBlobs.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the killed instance's worker never started deleting the audio")
+	}
+	// Kill: the database is cut off, then the worker stops mid-delete; its
+	// attempt to hand the purge back goes nowhere.
+	doomedStore.cut.Store(true)
+	doomed.StopWorkers()
+	doomedStore.mu.Lock()
+	purges, refused := doomedStore.purges, doomedStore.releaseRefused
+	doomedStore.mu.Unlock()
+	if len(purges) != 1 || purges[0].CallSID != call.CallSID || refused != 1 {
+		t.Fatalf("killed instance claimed purges %+v and tried %d releases; want the call's purge and one release", purges, refused)
+	}
+	if files := objects(); len(files) != 1 {
+		t.Fatalf("objects after the kill: %q, want the recording's still there", files)
+	}
+
+	survivor := servicetest.Start(t, servicetest.Options{Calls: mustOpen(t, storeConfig(dbURL)), Blobs: local, Media: media, Configure: shortLease})
+	servicetest.Eventually(t, lease+20*time.Second, "the survivor deleting the audio", func() bool {
+		return len(objects()) == 0 && media.Deletes(recSID) >= 1
+	})
+	if now := time.Now(); now.Before(purges[0].LeaseUntil) {
+		t.Errorf("audio deleted at %v, before the killed instance's lease ended at %v", now, purges[0].LeaseUntil)
+	}
+	if r := survivor.Webhook("/twilio/status", call.Form("CallStatus", "completed", "CallDuration", "42", "SequenceNumber", "7")); r.Status != http.StatusNoContent {
+		t.Errorf("late status callback: %d", r.Status)
+	}
+	if r := survivor.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNotFound {
+		t.Errorf("GET the deleted call: %d, want 404", r.Status)
+	}
 }

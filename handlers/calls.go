@@ -161,21 +161,21 @@ func (s *Server) getCall(c *fiber.Ctx) error {
 }
 
 // deleteCall answers DELETE /api/v1/calls/{sid}. Only a call that has
-// ended can be deleted (409 naming its status otherwise). The audio goes
-// first, then the call, so a failure part-way leaves the call in place to
-// be deleted again rather than audio nobody can find. The store then keeps
-// a tombstone, so Twilio's late callbacks cannot bring the call back.
-//
-// Every recording's audio is deleted under its deterministic key, whatever
-// the store says of it: a pending recording may have an object already
-// (its upload finished just before the worker crashed) or be uploading
-// now. What the worker writes after the call is gone it deletes itself;
-// the second pass covers an upload that finished between the two reads.
+// ended can be deleted (409 naming its status otherwise). The store
+// deletes the call's rows, keeps a tombstone, so Twilio's late callbacks
+// cannot bring the call back, and records in the same transaction the
+// purge of its audio: every object each recording may have, whatever the
+// store says of it (a pending recording may have an object already, its
+// upload finished just before a worker crashed), and the media at Twilio.
+// The workers carry the purge out, retrying until the blob store and
+// Twilio let them, so the request neither waits for them nor fails when
+// they are down, and a process that dies after the commit loses nothing.
+// What an archive upload still running writes after the call is gone its
+// worker deletes itself; should that worker die first, the purge, which
+// waits for the archive's lease to end, deletes it.
 //
 // With a replica bucket the store records, with the deletion, the erasure
-// of the same keys there; the workers do it in the background, since the
-// replica's region may be down, and the request neither waits for nor
-// fails on it.
+// of the same keys there; the workers do that too.
 func (s *Server) deleteCall(c *fiber.Ctx) error {
 	sid, err := callSIDParam(c)
 	if err != nil {
@@ -187,48 +187,21 @@ func (s *Server) deleteCall(c *fiber.Ctx) error {
 	return c.SendStatus(http.StatusNoContent)
 }
 
-// removeCall deletes an ended call and its audio (see deleteCall): the
-// API's DELETE and the console's delete both come here.
+// removeCall deletes an ended call and records the deletion of its audio
+// (see deleteCall): the API's DELETE and the console's delete both come
+// here.
 func (s *Server) removeCall(c *fiber.Ctx, sid string) error {
 	ctx, cancel := s.storeContext(c)
-	call, err := s.calls.GetCall(ctx, sid)
-	cancel()
-	if err != nil {
-		return err
-	}
-	if err := storage.CheckDeletable(sid, call.Status); err != nil {
-		return err
-	}
-	if err := s.deleteAudio(c, call.Recordings); err != nil {
-		return err
-	}
-	ctx, cancel = s.storeContext(c)
 	recs, err := s.calls.DeleteCall(ctx, sid, storage.DeleteOptions{ReplicaBucket: s.cfg.ReplicaBucket})
 	cancel()
 	if err != nil {
 		return err
 	}
-	if s.cfg.ReplicaBucket != "" && len(recs) > 0 {
+	if len(recs) > 0 {
+		// The purge (and any replica erasure) is due now: a worker of this
+		// process need not wait for its next poll.
 		s.workReady()
 	}
-	if err := s.deleteAudio(c, recs); err != nil {
-		return err
-	}
-	s.logger(c).Info("call deleted", "call_sid", sid, "recordings", len(recs))
-	return nil
-}
-
-// deleteAudio deletes every object a recording may have (storage.BlobKeys):
-// the one the archive worker writes under the recording's ArchiveKey, and
-// the one it was stored under, should that differ.
-func (s *Server) deleteAudio(c *fiber.Ctx, recs []storage.Recording) error {
-	for _, key := range storage.BlobKeys(recs) {
-		ctx, cancel := s.storeContext(c)
-		err := s.blobs.Delete(ctx, key)
-		cancel()
-		if err != nil {
-			return err
-		}
-	}
+	s.logger(c).Info("call deleted; its audio is deleted by the workers", "call_sid", sid, "recordings", len(recs))
 	return nil
 }

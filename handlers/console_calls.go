@@ -107,8 +107,9 @@ func (s *Server) consoleDeleteForm(c *fiber.Ctx) error {
 	})
 }
 
-// consoleDelete deletes the call as the API's DELETE does (audio first,
-// then the call, leaving a tombstone) and goes back to the list.
+// consoleDelete deletes the call as the API's DELETE does (the call, a
+// tombstone and the recorded deletion of its audio, which the workers
+// carry out) and goes back to the list.
 func (s *Server) consoleDelete(c *fiber.Ctx) error {
 	sid, err := callSIDParam(c)
 	if err != nil {

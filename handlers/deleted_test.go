@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -12,12 +13,15 @@ import (
 	"time"
 
 	"switchboard/handlers/twiliotest"
+	"switchboard/runtime/service"
 	"switchboard/runtime/service/servicetest"
 	"switchboard/storage"
 	"switchboard/storage/localfs"
 	"switchboard/storage/memory"
 	"switchboard/storage/postgres"
 	"switchboard/storage/postgres/pgtest"
+	s3store "switchboard/storage/s3"
+	"switchboard/storage/s3/s3test"
 )
 
 // callStores are the call stores the deletion tests run on.
@@ -106,8 +110,14 @@ func TestDeletedCallStaysDeleted(t *testing.T) {
 				t.Fatalf("blob store holds %v, want the one recording", files)
 			}
 			deleteCall(t, in, call.CallSID)
-			if files := objectFiles(t, dir); len(files) != 0 {
-				t.Fatalf("blob store holds %v after the delete", files)
+			// The workers delete the audio, here and at Twilio, from the
+			// purge the delete recorded.
+			servicetest.Eventually(t, 10*time.Second, "the deleted call's audio removed", func() bool {
+				return len(objectFiles(t, dir)) == 0 &&
+					metricSum(t, in.Registry, "switchboard_retention_purge_attempts_total", map[string]string{"outcome": "ok"}) == 1
+			})
+			if n := in.Media.Deletes(recSID); n != 1 {
+				t.Errorf("the recording's media was deleted %d times at Twilio, want once", n)
 			}
 			// From here on, any work a webhook enqueued stays where the
 			// test can see it.
@@ -212,7 +222,9 @@ func TestDeleteLiveCall(t *testing.T) {
 // TestDeleteRemovesAudioWrittenBeforeACrash: a worker uploaded the audio
 // and died before recording it, so the store still calls the recording
 // pending while its object exists under the recording's key. Deleting the
-// call must delete that object too.
+// call must delete that object too. The instance that answered the DELETE
+// runs no worker, as if it died once the deletion committed: another
+// instance's workers delete the object.
 func TestDeleteRemovesAudioWrittenBeforeACrash(t *testing.T) {
 	for _, cs := range callStores {
 		t.Run(cs.name, func(t *testing.T) {
@@ -239,11 +251,238 @@ func TestDeleteRemovesAudioWrittenBeforeACrash(t *testing.T) {
 			}
 
 			deleteCall(t, in, call.CallSID)
+			if _, err := in.Calls.GetCall(t.Context(), call.CallSID); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("GetCall after the delete: %v, want ErrNotFound", err)
+			}
+			in.Terminate()
+
+			other := servicetest.Start(t, servicetest.Options{Calls: in.Calls, Blobs: blobs, Media: in.Media, NoWorkers: true})
+			if n := other.Workers.Drain(t.Context()); n == 0 {
+				t.Error("another instance's workers found nothing to do for the deleted call")
+			}
 			if _, err := blobs.Stat(t.Context(), key); !errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("audio of the pending recording left at %s: %v", key, err)
 			}
 			if files := objectFiles(t, dir); len(files) != 0 {
 				t.Errorf("blob store holds %v after the delete", files)
+			}
+			if n := other.Workers.Drain(t.Context()); n != 0 {
+				t.Errorf("%d more items ran once the audio was deleted, want none", n)
+			}
+		})
+	}
+}
+
+// TestDeleteWhileTheBucketIsDown deletes an archived call while the bucket
+// holding its audio hangs on every request: the DELETE answers 204 at once,
+// since it only records the deletion of the audio, and the workers keep
+// trying until the bucket answers again, then delete every version of the
+// object. Meanwhile the call stays deleted.
+func TestDeleteWhileTheBucketIsDown(t *testing.T) {
+	for _, cs := range callStores {
+		t.Run(cs.name, func(t *testing.T) {
+			f := s3test.NewVersioned(t)
+			blobs, err := s3store.NewWithClient(f.Client(0), s3store.Config{Bucket: s3test.Bucket})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A short lease bounds each attempt at the hanging bucket.
+			in := servicetest.Start(t, servicetest.Options{Calls: cs.open(t), Blobs: blobs, Configure: func(c *service.Config) {
+				c.Worker.Lease = 2 * time.Second
+			}})
+			call := twiliotest.NewCall(servicetest.AccountSID)
+			in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
+			recSID := twiliotest.SID("RE")
+			in.Media.Add(recSID, bytes.Repeat([]byte("audio-in-a-bucket-"), 1000))
+			endCall(t, in, call)
+			completeRecording(t, in, call, recSID)
+			servicetest.Eventually(t, 10*time.Second, "recording stored", func() bool {
+				return recordingOf(t, in, call.CallSID).State == storage.RecordingStored
+			})
+			stored, err := in.Calls.GetRecording(t.Context(), call.CallSID, recSID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := stored.BlobKey
+			if vs := f.Versions(t, key); len(vs) != 1 {
+				t.Fatalf("the bucket holds %v, want the recording's one version", vs)
+			}
+
+			f.SetFault(func(*http.Request) s3test.Fault { return s3test.Fault{Hang: true} })
+			start := time.Now()
+			deleteCall(t, in, call.CallSID)
+			t.Logf("DELETE answered in %v with the bucket hanging", time.Since(start))
+			if r := in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNotFound {
+				t.Fatalf("GET after the DELETE: %d, want 404", r.Status)
+			}
+
+			// A worker tried, failed and keeps the purge with its error. The
+			// test peeks at it between two attempts (past the retry's
+			// backoff, never past a worker's live lease) and hands it back.
+			var last string
+			peek := func() (storage.Purge, bool) {
+				p, ok, err := in.Calls.ClaimPurge(t.Context(), time.Now().Add(100*time.Millisecond), time.Minute)
+				if err != nil {
+					t.Fatalf("ClaimPurge: %v", err)
+				}
+				if ok {
+					if err := in.Calls.ReleasePurge(t.Context(), p); err != nil {
+						t.Fatalf("ReleasePurge: %v", err)
+					}
+				}
+				return p, ok
+			}
+			servicetest.Eventually(t, 20*time.Second, "a failed attempt at the purge", func() bool {
+				p, ok := peek()
+				last = p.LastError
+				return ok && last != ""
+			})
+			t.Logf("the pending purge's last error: %s", last)
+			if vs := f.Versions(t, key); len(vs) != 1 {
+				t.Errorf("the bucket holds %v while it hangs, want what it had", vs)
+			}
+			if n, err := in.Calls.PurgeTombstones(t.Context(), time.Now().Add(time.Hour), 10); err != nil || n != 0 {
+				t.Errorf("PurgeTombstones while the purge is pending = %d, %v; want 0", n, err)
+			}
+			if r := in.Webhook("/twilio/status", call.Form("CallStatus", "completed", "SequenceNumber", "9")); r.Status != http.StatusNoContent {
+				t.Errorf("late status callback: %d", r.Status)
+			}
+			if r := in.API(http.MethodGet, "/api/v1/calls/"+call.CallSID); r.Status != http.StatusNotFound {
+				t.Errorf("GET after a late callback: %d, want 404", r.Status)
+			}
+
+			f.SetFault(nil)
+			servicetest.Eventually(t, 30*time.Second, "the audio deleted once the bucket is back", func() bool {
+				return len(f.Versions(t, key)) == 0
+			})
+			// The tombstone was kept while the purge was pending; once the
+			// purge is finished it may go.
+			servicetest.Eventually(t, 10*time.Second, "the purge finished", func() bool {
+				n, err := in.Calls.PurgeTombstones(t.Context(), time.Now().Add(time.Hour), 10)
+				if err != nil {
+					t.Fatalf("PurgeTombstones: %v", err)
+				}
+				return n == 1
+			})
+		})
+	}
+}
+
+// TestDeleteRemovesAnUploadThatLandsAfterIt: a worker is archiving the
+// recording when the call is deleted; its upload lands after the delete
+// committed and the worker dies before it can delete the object itself.
+// The purge the delete recorded waits for that worker's lease to end, by
+// which time the upload is over, and then deletes the object.
+func TestDeleteRemovesAnUploadThatLandsAfterIt(t *testing.T) {
+	for _, cs := range callStores {
+		t.Run(cs.name, func(t *testing.T) {
+			blobs, dir := mustBlobDir(t)
+			in := servicetest.Start(t, servicetest.Options{Calls: cs.open(t), Blobs: blobs, NoWorkers: true})
+			call := twiliotest.NewCall(servicetest.AccountSID)
+			in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
+			recSID := twiliotest.SID("RE")
+			in.Media.Add(recSID, []byte("audio"))
+			endCall(t, in, call)
+			completeRecording(t, in, call, recSID)
+			stored, err := in.Calls.GetRecording(t.Context(), call.CallSID, recSID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The test is the worker: it holds the archive for a short lease.
+			const lease = 2 * time.Second
+			var archive storage.Work
+			for archive.Lease == "" {
+				w, ok, err := in.Calls.ClaimWork(t.Context(), time.Now(), lease)
+				if err != nil || !ok {
+					t.Fatalf("ClaimWork = %v, %v; want the recording's archive", ok, err)
+				}
+				if w.Kind == storage.WorkArchiveRecording {
+					archive = w
+				}
+			}
+
+			deleteCall(t, in, call.CallSID)
+			// The upload lands; the worker dies before its cleanup.
+			key := stored.ArchiveKey()
+			if _, err := blobs.Put(t.Context(), key, strings.NewReader("landed after the delete"), "audio/x-wav"); err != nil {
+				t.Fatal(err)
+			}
+
+			other := servicetest.Start(t, servicetest.Options{Calls: in.Calls, Blobs: blobs, Media: in.Media})
+			servicetest.Eventually(t, lease+20*time.Second, "the late upload deleted once the archive's lease ended", func() bool {
+				return len(objectFiles(t, dir)) == 0
+			})
+			if now := time.Now(); now.Before(archive.LeaseUntil) {
+				t.Errorf("the object was deleted at %v, before the archive's lease ended at %v: the purge did not wait", now, archive.LeaseUntil)
+			}
+			other.StopWorkers()
+		})
+	}
+}
+
+// TestDeleteUnderLambda: under Lambda nothing runs after a response, so
+// the DELETE answers with the audio's deletion recorded and the next
+// scheduled invocation carries it out.
+func TestDeleteUnderLambda(t *testing.T) {
+	for _, cs := range callStores {
+		t.Run(cs.name, func(t *testing.T) {
+			blobs, dir := mustBlobDir(t)
+			in := servicetest.Start(t, servicetest.Options{Calls: cs.open(t), Blobs: blobs, NoWorkers: true})
+			fn := in.Service.LambdaFunction()
+			scheduled := func() int {
+				t.Helper()
+				out, err := fn.Invoke(t.Context(), []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`))
+				if err != nil {
+					t.Fatalf("scheduled invocation: %v", err)
+				}
+				var got struct{ Processed int }
+				if err := json.Unmarshal(out, &got); err != nil {
+					t.Fatalf("scheduled invocation answered %s: %v", out, err)
+				}
+				return got.Processed
+			}
+			call := twiliotest.NewCall(servicetest.AccountSID)
+			in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing"))
+			recSID := twiliotest.SID("RE")
+			in.Media.Add(recSID, []byte("audio archived by a scheduled run"))
+			endCall(t, in, call)
+			completeRecording(t, in, call, recSID)
+			scheduled()
+			if rec := recordingOf(t, in, call.CallSID); rec.State != storage.RecordingStored {
+				t.Fatalf("recording %s after a scheduled run, want stored", rec.State)
+			}
+
+			ev, _ := json.Marshal(map[string]any{
+				"version": "2.0", "routeKey": "$default", "rawPath": "/api/v1/calls/" + call.CallSID, "rawQueryString": "",
+				"headers": map[string]string{"authorization": "Bearer " + servicetest.APIToken, "host": "abc.execute-api.eu-west-1.amazonaws.com"},
+				"requestContext": map[string]any{
+					"http":      map[string]string{"method": http.MethodDelete, "path": "/api/v1/calls/" + call.CallSID, "sourceIp": "203.0.113.9", "protocol": "HTTP/1.1"},
+					"requestId": "apigw-1", "stage": "$default", "domainName": "abc.execute-api.eu-west-1.amazonaws.com",
+				},
+				"isBase64Encoded": false,
+			})
+			out, err := fn.Invoke(t.Context(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resp struct {
+				StatusCode int    `json:"statusCode"`
+				Body       string `json:"body"`
+			}
+			if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("DELETE under Lambda: %s (%v), want 204", out, err)
+			}
+			if files := objectFiles(t, dir); len(files) != 1 {
+				t.Fatalf("objects once the DELETE answered: %v, want the recording's until the next scheduled run", files)
+			}
+			if n := scheduled(); n < 1 {
+				t.Errorf("the scheduled run processed %d items, want the purge", n)
+			}
+			if files := objectFiles(t, dir); len(files) != 0 {
+				t.Errorf("objects after the scheduled run: %v, want none", files)
+			}
+			if in.Media.Deletes(recSID) != 1 {
+				t.Errorf("the media was deleted %d times at Twilio, want once", in.Media.Deletes(recSID))
 			}
 		})
 	}

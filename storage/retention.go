@@ -15,8 +15,8 @@ import (
 // its transaction, so their deletion is durable work of its own that a
 // worker carries out with a lease and retries until done. A process that
 // dies after the batch committed loses nothing: the purge waits for the
-// next worker. The replica bucket's copies are an Erasure, as for a call
-// deleted through the API.
+// next worker. The replica bucket's copies are an Erasure. A call deleted
+// through the API (DeleteCall) records the same Purge and Erasure.
 
 // MediaRef names a recording's media at Twilio.
 type MediaRef struct {
@@ -24,8 +24,8 @@ type MediaRef struct {
 	RecordingSID string
 }
 
-// Purge is the pending deletion of an expired call's audio, as claimed by
-// a worker.
+// Purge is the pending deletion of an expired or deleted call's audio, as
+// claimed by a worker.
 type Purge struct {
 	CallSID string
 	// Keys are the blob keys the call's audio may be under in the blob
@@ -33,7 +33,8 @@ type Purge struct {
 	Keys []string
 	// Media are the call's recordings, whose media may still be at Twilio.
 	Media []MediaRef
-	// ExpiredAt is when the call's rows were deleted.
+	// ExpiredAt is when the call's rows were deleted (expired, or deleted
+	// through the API).
 	ExpiredAt time.Time
 	// Attempts counts the claims, including this one.
 	Attempts int

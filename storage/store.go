@@ -17,7 +17,8 @@ import (
 // after the call was deleted, and none of them may bring it back. Reads of a
 // deleted call answer ErrNotFound. Once its tombstone is purged a SID is
 // unknown again and may be created afresh. A tombstone whose call still has
-// a replica erasure pending (ErasureQueue) is kept until the erasure is done.
+// a replica erasure (ErasureQueue) or a purge of its audio (Retention)
+// pending is kept until they are done.
 type CallStore interface {
 	CallReader
 
@@ -28,14 +29,21 @@ type CallStore interface {
 
 	// DeleteCall removes the call and everything it owns, including its
 	// pending work, and leaves a tombstone for its SID, in one transaction.
-	// It returns every recording the call had, whatever its state: a pending
-	// one may already have audio under its ArchiveKey (an upload that
-	// finished just before a crash, or one still running), so the caller
-	// deletes the blobs of all of them (BlobKeys). With o.ReplicaBucket, and
-	// when the call had recordings, the same transaction records the
-	// Erasure of those keys in that bucket (ErasureQueue), due at once. ErrNotFound when absent (a second delete included); ErrConflict,
-	// naming the status and changing nothing, while the call has not ended
-	// (see CheckDeletable).
+	// It returns every recording the call had, whatever its state. When
+	// the call had recordings the same transaction records the Purge of
+	// their audio (Retention): every blob key of every one of them
+	// (BlobKeys), since a pending one may already have audio under its
+	// ArchiveKey (an upload that finished just before a crash, or one still
+	// running), and their media at Twilio; the workers carry it out, so
+	// the deletion of the audio survives a crash or a blob store that is
+	// down. The purge is due at once, unless a worker holds the archive of
+	// one of the recordings: then it is due when that lease ends, by which
+	// time the upload has finished or been abandoned, so an object it wrote
+	// after the call was gone is deleted even when its worker died before
+	// deleting it itself. With o.ReplicaBucket it also records the Erasure of those keys
+	// in that bucket (ErasureQueue), due at once. ErrNotFound when absent
+	// (a second delete included); ErrConflict, naming the status and
+	// changing nothing, while the call has not ended (see CheckDeletable).
 	DeleteCall(ctx context.Context, sid string, o DeleteOptions) ([]Recording, error)
 
 	// Ping reports whether the store can serve requests; ErrUnavailable when not.

@@ -63,6 +63,7 @@ func newReplicaRig(t *testing.T) *replicaRig {
 	r.pool = New(wcfg, Deps{
 		Calls: r.calls, Work: r.calls, Blobs: r.primary, Log: slog.New(slog.NewJSONHandler(r.logs, nil)), Registry: r.reg,
 		Erasures: r.calls, Buckets: map[string]storage.BlobStore{s3test.Bucket: r.primary, s3test.ReplicaBucket: r.replica},
+		Retention: r.calls,
 	})
 	r.now = time.Now()
 	r.pool.now = func() time.Time { return r.now }
@@ -100,20 +101,17 @@ func (r *replicaRig) archivedCall(t *testing.T, n int) (string, string) {
 }
 
 // deleteCall deletes the call as the calls API does: the store records
-// the replica erasure with the deletion, and the audio in the primary
-// bucket goes at once. The primary's deletion starts with a plain
-// DeleteObject, whose delete marker replication copies to the replica
-// like any new version.
+// the purge of the audio in the primary bucket and the replica erasure
+// with the deletion, and a worker runs the purge at once. The primary's
+// deletion starts with a plain DeleteObject, whose delete marker
+// replication copies to the replica like any new version.
 func (r *replicaRig) deleteCall(t *testing.T, sid, objectKey string) {
 	t.Helper()
-	recs, err := r.calls.DeleteCall(t.Context(), sid, storage.DeleteOptions{ReplicaBucket: s3test.ReplicaBucket})
-	if err != nil {
+	if _, err := r.calls.DeleteCall(t.Context(), sid, storage.DeleteOptions{ReplicaBucket: s3test.ReplicaBucket}); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range storage.BlobKeys(recs) {
-		if err := r.primary.Delete(t.Context(), key); err != nil {
-			t.Fatal(err)
-		}
+	if !r.pool.runPurge(t.Context()) {
+		t.Fatal("no purge of the deleted call's audio was due")
 	}
 	if _, err := r.b.Client(0).DeleteObject(t.Context(), &s3api.DeleteObjectInput{Bucket: aws.String(s3test.ReplicaBucket), Key: aws.String(objectKey)}); err != nil {
 		t.Fatal(err)

@@ -101,19 +101,19 @@ func (p *Pool) retain(ctx context.Context, force bool) int {
 	return total
 }
 
-// runPurge claims one due purge of an expired call's audio and runs it:
-// every key in the blob store (every version of it, on a versioned
-// bucket) and every recording's media at Twilio. It reports whether one
-// was found. Like a replica erasure, a purge is never given up: the
-// audio of a call past its retention must go; a failure keeps its error
-// and is retried with the work's backoff.
+// runPurge claims one due purge of the audio of a call deleted through
+// the API or past its retention, and runs it: every key in the blob store
+// (every version of it, on a versioned bucket) and every recording's
+// media at Twilio. It reports whether one was found. Like a replica
+// erasure, a purge is never given up: the audio of a deleted call must
+// go; a failure keeps its error and is retried with the work's backoff.
 func (p *Pool) runPurge(ctx context.Context) bool {
 	if p.retention == nil {
 		return false
 	}
 	pu, ok, err := p.retention.ClaimPurge(context.WithoutCancel(ctx), p.now(), p.cfg.Lease)
 	if err != nil {
-		p.log.Warn("worker: claiming a retention purge failed", "err", err.Error())
+		p.log.Warn("worker: claiming an audio purge failed", "err", err.Error())
 		return false
 	}
 	if !ok {
@@ -129,14 +129,14 @@ func (p *Pool) runPurge(ctx context.Context) bool {
 	case err == nil:
 		if ferr := p.retention.FinishPurge(bctx, pu); ferr != nil {
 			// It runs again; deleting what is gone already is harmless.
-			log.Warn("worker: recording a finished retention purge failed", "err", ferr.Error())
+			log.Warn("worker: recording a finished audio purge failed", "err", ferr.Error())
 			break
 		}
 		p.metrics.purges.WithLabelValues("ok").Inc()
-		log.Info("expired call's audio deleted")
+		log.Info("deleted call's audio removed from the blob store and Twilio")
 	case ctx.Err() != nil:
 		if rerr := p.retention.ReleasePurge(bctx, pu); rerr != nil {
-			log.Warn("worker: releasing a retention purge failed", "err", rerr.Error())
+			log.Warn("worker: releasing an audio purge failed", "err", rerr.Error())
 		}
 		p.metrics.purges.WithLabelValues("released").Inc()
 	default:
@@ -146,14 +146,14 @@ func (p *Pool) runPurge(ctx context.Context) bool {
 		}
 		retryAt := p.now().Add(p.backoff(pu.Attempts))
 		if ferr := p.retention.FailPurge(bctx, pu, msg, retryAt); ferr != nil && !errors.Is(ferr, storage.ErrConflict) {
-			log.Warn("worker: recording a retention purge failure failed", "err", ferr.Error())
+			log.Warn("worker: recording an audio purge failure failed", "err", ferr.Error())
 		}
 		p.metrics.purges.WithLabelValues("retry").Inc()
 		level := slog.LevelWarn
 		if pu.Attempts >= p.cfg.MaxAttempts {
 			level = slog.LevelError
 		}
-		log.Log(bctx, level, "deleting an expired call's audio failed; will retry", "err", msg, "retry_at", retryAt)
+		log.Log(bctx, level, "deleting a call's audio failed; will retry", "err", msg, "retry_at", retryAt)
 	}
 	return true
 }
@@ -173,7 +173,7 @@ func (p *Pool) purgeAudio(ctx context.Context, pu storage.Purge, log *slog.Logge
 	if p.twilio == nil || p.twilio.AuthToken == "" {
 		// Development without Twilio credentials: there is no account to
 		// delete from, and asking would only be refused.
-		log.Warn("expired call's media not deleted at Twilio: TWILIO_AUTH_TOKEN is not set")
+		log.Warn("deleted call's media not deleted at Twilio: TWILIO_AUTH_TOKEN is not set")
 		return nil
 	}
 	for _, m := range pu.Media {

@@ -550,7 +550,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	})
 	m.purges = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "switchboard_retention_purge_attempts_total",
-		Help: "Attempts at deleting an expired call's audio (blobs and media at Twilio), by outcome (ok, retry, released).",
+		Help: "Attempts at deleting a deleted or expired call's audio (blobs and media at Twilio), by outcome (ok, retry, released).",
 	}, []string{"outcome"})
 	if reg != nil {
 		reg.MustRegister(m.done, m.erasures, m.pending, m.failing, m.deliveries, m.expired, m.purges)

@@ -298,10 +298,19 @@ func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOpti
 }
 
 // removeCall deletes call sid and everything it owns, leaves its
-// tombstone and, with o.ReplicaBucket, records the erasure of its audio
-// there; it returns the call's recordings. The caller holds s.mu.
+// tombstone, records the purge of its audio when it had recordings and,
+// with o.ReplicaBucket, the erasure of that audio there; it returns the
+// call's recordings. The caller holds s.mu.
 func (s *Store) removeCall(sid string, deleted time.Time, o storage.DeleteOptions) []storage.Recording {
 	r := s.calls[sid]
+	// The purge waits for the lease of an archive a worker holds (see
+	// storage.CallStore.DeleteCall).
+	var due time.Time
+	for _, it := range s.work {
+		if it.w.CallSID == sid && it.w.Kind == storage.WorkArchiveRecording && it.w.Lease != "" && it.w.LeaseUntil.After(deleted) && it.w.LeaseUntil.After(due) {
+			due = it.w.LeaseUntil
+		}
+	}
 	recs := make([]storage.Recording, 0, len(r.recordings))
 	for _, rsid := range r.recordings {
 		recs = append(recs, cloneRecording(s.recordings[rsid]))
@@ -312,6 +321,12 @@ func (s *Store) removeCall(sid string, deleted time.Time, o storage.DeleteOption
 	s.tombstones[sid] = deleted
 	if keys := storage.BlobKeys(recs); o.ReplicaBucket != "" && len(keys) > 0 && s.erasureOf(sid) < 0 {
 		s.erasures = append(s.erasures, &erasureItem{e: storage.Erasure{CallSID: sid, Bucket: o.ReplicaBucket, Keys: keys, DeletedAt: deleted, Pass: 1}})
+	}
+	if len(recs) > 0 {
+		if i := s.purgeOf(sid); i >= 0 {
+			s.purges = slices.Delete(s.purges, i, i+1)
+		}
+		s.purges = append(s.purges, &purgeItem{p: storage.Purge{CallSID: sid, Keys: storage.BlobKeys(recs), Media: storage.MediaOf(recs), ExpiredAt: deleted}, due: due})
 	}
 	return recs
 }

@@ -38,13 +38,7 @@ func (s *Store) ExpireCalls(ctx context.Context, before time.Time, limit int, o 
 	old = old[:min(limit, len(old))]
 	now := norm(time.Now())
 	for _, c := range old {
-		recs := s.removeCall(c.SID, now, o)
-		if keys := storage.BlobKeys(recs); len(keys) > 0 || len(recs) > 0 {
-			if i := s.purgeOf(c.SID); i >= 0 {
-				s.purges = slices.Delete(s.purges, i, i+1)
-			}
-			s.purges = append(s.purges, &purgeItem{p: storage.Purge{CallSID: c.SID, Keys: keys, Media: storage.MediaOf(recs), ExpiredAt: now}})
-		}
+		s.removeCall(c.SID, now, o)
 	}
 	return len(old), nil
 }

@@ -480,9 +480,10 @@ func (s *Store) ApplyStatus(ctx context.Context, nc storage.NewCall, ev storage.
 // by cascade. Locks are taken in the order every path uses (call, work
 // items, recordings), so a worker finishing an item of this call waits for
 // the delete instead of deadlocking with it. Webhooks waiting on the call's
-// row find it gone and the tombstone committed with it. The replica
-// erasure, when asked for, is written in the same batch as the tombstone it
-// hangs off, so no crash can keep one without the other.
+// row find it gone and the tombstone committed with it. The purge of the
+// call's audio and the replica erasure, when asked for, are written in the
+// same batch as the tombstone they hang off, so no crash can keep the
+// deletion without them.
 func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOptions) ([]storage.Recording, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -511,7 +512,11 @@ func (s *Store) DeleteCall(ctx context.Context, sid string, o storage.DeleteOpti
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO call_tombstones (sid, deleted_at) VALUES ($1, $2)
 			ON CONFLICT (sid) DO UPDATE SET deleted_at = excluded.deleted_at`, sid, deleted)
-		if keys := storage.BlobKeys(recs); o.ReplicaBucket != "" && len(keys) > 0 {
+		keys := storage.BlobKeys(recs)
+		if len(recs) > 0 {
+			queuePurge(b, sid, recs, deleted)
+		}
+		if o.ReplicaBucket != "" && len(keys) > 0 {
 			b.Queue(`INSERT INTO blob_erasures (call_sid, bucket, keys, deleted_at) VALUES ($1, $2, $3, $4)`, sid, o.ReplicaBucket, keys, deleted)
 		}
 		b.Queue(`DELETE FROM calls WHERE sid = $1`, sid)

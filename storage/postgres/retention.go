@@ -55,13 +55,7 @@ func (s *Store) ExpireCalls(ctx context.Context, before time.Time, limit int, o 
 				continue
 			}
 			keys := storage.BlobKeys(rs)
-			var media []string
-			for _, m := range storage.MediaOf(rs) {
-				media = append(media, m.AccountSID+"/"+m.RecordingSID)
-			}
-			b.Queue(`INSERT INTO call_purges (call_sid, keys, media, expired_at) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (call_sid) DO UPDATE SET keys = excluded.keys, media = excluded.media, expired_at = excluded.expired_at`,
-				sid, nonNil(keys), nonNil(media), now)
+			queuePurge(b, sid, rs, now)
 			if o.ReplicaBucket != "" && len(keys) > 0 {
 				b.Queue(`INSERT INTO blob_erasures (call_sid, bucket, keys, deleted_at) VALUES ($1, $2, $3, $4)
 					ON CONFLICT (call_sid) DO NOTHING`, sid, o.ReplicaBucket, keys, now)
@@ -75,6 +69,24 @@ func (s *Store) ExpireCalls(ctx context.Context, before time.Time, limit int, o 
 		return 0, err
 	}
 	return n, nil
+}
+
+// queuePurge queues the purge of the audio of recs, the recordings of
+// call sid deleted at the given time, in the batch that deletes the call
+// and writes its tombstone, before the delete whose cascade takes the
+// call's work: while a worker holds one of its archives (an upload may be
+// running) the purge waits for that lease to end (see
+// storage.CallStore.DeleteCall).
+func queuePurge(b *pgx.Batch, sid string, recs []storage.Recording, deleted time.Time) {
+	var media []string
+	for _, m := range storage.MediaOf(recs) {
+		media = append(media, m.AccountSID+"/"+m.RecordingSID)
+	}
+	b.Queue(`INSERT INTO call_purges (call_sid, keys, media, expired_at, run_at)
+		SELECT $1, $2, $3, $4, (SELECT max(lease_until) FROM work
+			WHERE call_sid = $1 AND kind = $5 AND lease IS NOT NULL AND lease_until > $4)
+		ON CONFLICT (call_sid) DO UPDATE SET keys = excluded.keys, media = excluded.media, expired_at = excluded.expired_at`,
+		sid, nonNil(storage.BlobKeys(recs)), nonNil(media), deleted, storage.WorkArchiveRecording)
 }
 
 func nonNil(s []string) []string {

@@ -1581,6 +1581,7 @@ func testDeleteCall(t *testing.T, newStore newStoreFunc) {
 		// Once its tombstone is purged the SID may be used again, and nothing
 		// of the old call comes back under it.
 		wantKind(t, "UpsertCall of a deleted call", upsertErr(t, s, gone), storage.ErrGone)
+		finishPurges(t, s)
 		if n, err := s.PurgeTombstones(t.Context(), claimAt, 10); err != nil || n != 1 {
 			t.Fatalf("PurgeTombstones = %d, %v; want 1 purged", n, err)
 		}
@@ -1836,6 +1837,7 @@ func testTombstones(t *testing.T, newStore newStoreFunc) {
 		time.Sleep(5 * time.Millisecond)
 		mustDelete(t, s, callSID(2))
 		mustDelete(t, s, callSID(3))
+		finishPurges(t, s)
 
 		if n, err := s.PurgeTombstones(t.Context(), time.Now().Add(-time.Hour), 10); err != nil || n != 0 {
 			t.Fatalf("PurgeTombstones before any deletion = %d, %v; want 0", n, err)

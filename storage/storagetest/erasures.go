@@ -359,6 +359,7 @@ func testErasures(t *testing.T, newStore newStoreFunc) {
 		erasedCall(t, s, 1)
 		endedCall(t, s, 2)
 		mustDelete(t, s, callSID(2)) // no erasure
+		finishPurges(t, s)           // the main bucket's audio is gone
 		purgeAll := claimAt.Add(1000 * recheck)
 		if n, err := s.PurgeTombstones(t.Context(), purgeAll, 10); err != nil || n != 1 {
 			t.Fatalf("PurgeTombstones = %d, %v; want 1 (only the call without an erasure)", n, err)

@@ -50,6 +50,25 @@ func mustNoPurge(t *testing.T, s storage.Store, now time.Time) {
 	}
 }
 
+// finishPurges claims and finishes every purge due at claimAt, as the
+// workers do once the audio is deleted, so that tests of tombstones see
+// only what they are about.
+func finishPurges(t *testing.T, s storage.Store) {
+	t.Helper()
+	for {
+		p, ok, err := s.ClaimPurge(t.Context(), claimAt, lease)
+		if err != nil {
+			t.Fatalf("ClaimPurge: %v", err)
+		}
+		if !ok {
+			return
+		}
+		if err := s.FinishPurge(t.Context(), p); err != nil {
+			t.Fatalf("FinishPurge(%s): %v", p.CallSID, err)
+		}
+	}
+}
+
 // purgeOf is the purge expiring endedCall n records, as claimed at now.
 func purgeOf(n, attempts int, lastErr string, now time.Time) storage.Purge {
 	keys := storage.BlobKeys([]storage.Recording{newRecording(n, n)})
@@ -147,6 +166,85 @@ func testRetention(t *testing.T, newStore newStoreFunc) {
 		if n, err := s.PurgeTombstones(t.Context(), claimAt.Add(1000*time.Hour), 100); err != nil || n != 1 {
 			t.Errorf("PurgeTombstones after the purge: %d, %v; want call 1's", n, err)
 		}
+	})
+
+	t.Run("DeleteCallRecordsThePurge", func(t *testing.T) {
+		// A call deleted through the API hands its audio to the same
+		// purge: every key of every recording, whatever its state (a
+		// pending one may have an object already), and every recording's
+		// media at Twilio.
+		s := newStore(t)
+		nc := endedCall(t, s, 1) // recording 1 stays pending
+		failed := newRecording(4, 1)
+		failed.State, failed.LastError = storage.RecordingFailed, "Twilio reported the recording absent"
+		mustAddRecording(t, s, failed)
+		nothing := newCall(2, t0.Add(2*time.Second)) // no recording: nothing to purge
+		mustUpsert(t, s, nothing)
+		mustApply(t, s, nothing.SID, storage.StatusEvent{Status: storage.StatusCompleted, At: t0.Add(time.Minute), Sequence: 2})
+		mustUpsert(t, s, newCall(3, t0)) // live: refused, nothing recorded
+		mustAddRecording(t, s, newRecording(3, 3))
+
+		before := time.Now().Truncate(time.Microsecond)
+		recs := mustDelete(t, s, nc.SID)
+		after := time.Now()
+		mustDelete(t, s, nothing.SID)
+		_, err := s.DeleteCall(t.Context(), callSID(3), storage.DeleteOptions{})
+		wantKind(t, "DeleteCall of a live call", err, storage.ErrConflict)
+
+		p := mustClaimPurge(t, s, claimAt)
+		want := storage.Purge{CallSID: nc.SID, Keys: storage.BlobKeys(recs), Media: storage.MediaOf(recs), Attempts: 1, LeaseUntil: claimAt.Add(lease)}
+		if len(want.Keys) != 2 || len(want.Media) != 2 {
+			t.Fatalf("deleted call's recordings %+v: want two keys and two media", recs)
+		}
+		sortedMedia := cmpopts.SortSlices(func(a, b storage.MediaRef) bool { return a.RecordingSID < b.RecordingSID })
+		if diff := cmp.Diff(want, p, ignorePurgeIdentity, sortedKeys, sortedMedia); diff != "" {
+			t.Errorf("purge of the deleted call (-want +got):\n%s", diff)
+		}
+		if p.ExpiredAt.Before(before) || p.ExpiredAt.After(after) {
+			t.Errorf("purge ExpiredAt = %v, want the deletion time, between %v and %v", p.ExpiredAt, before, after)
+		}
+		mustNoPurge(t, s, claimAt) // none for the call without recordings, nor the live one
+		// The tombstone outlives the call's rows until its audio is gone.
+		if n, err := s.PurgeTombstones(t.Context(), claimAt.Add(1000*time.Hour), 100); err != nil || n != 1 {
+			t.Errorf("PurgeTombstones while the purge is pending: %d, %v; want call 2's alone", n, err)
+		}
+		wantKind(t, "UpsertCall while the purge is pending", upsertErr(t, s, nc), storage.ErrGone)
+		if err := s.FinishPurge(t.Context(), p); err != nil {
+			t.Fatalf("FinishPurge: %v", err)
+		}
+		if n, err := s.PurgeTombstones(t.Context(), claimAt.Add(1000*time.Hour), 100); err != nil || n != 1 {
+			t.Errorf("PurgeTombstones after the purge: %d, %v; want call 1's", n, err)
+		}
+	})
+
+	t.Run("DeleteCallPurgeWaitsForAnArchiveInFlight", func(t *testing.T) {
+		// A worker holds the archive of the call's recording, so its upload
+		// may land after a purge run at once; the purge is due when that
+		// lease ends, when the upload is over either way.
+		s := newStore(t)
+		nc := endedCall(t, s, 1)
+		var archive storage.Work
+		for _, w := range drain(t, s, claimAt) {
+			if w.Kind == storage.WorkArchiveRecording {
+				archive = w
+			}
+		}
+		if archive.Lease == "" {
+			t.Fatal("no archive work claimed for the call's recording")
+		}
+		mustDelete(t, s, nc.SID)
+		mustNoPurge(t, s, archive.LeaseUntil.Add(-time.Second))
+		p := mustClaimPurge(t, s, archive.LeaseUntil)
+		if p.CallSID != nc.SID || len(p.Keys) != 1 {
+			t.Errorf("purge after the archive's lease: %+v", p)
+		}
+
+		// An archive whose lease already ended holds nothing back.
+		s = newStore(t)
+		nc = endedCall(t, s, 1)
+		drain(t, s, time.Now().Add(-2*lease))
+		mustDelete(t, s, nc.SID)
+		mustClaimPurge(t, s, time.Now())
 	})
 
 	t.Run("ReplicaErasure", func(t *testing.T) {
