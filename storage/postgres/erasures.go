@@ -51,7 +51,7 @@ func (s *Store) ClaimErasure(ctx context.Context, now time.Time, lease time.Dura
 // FinishErasurePass removes the erasure after its last pass, or makes the
 // next pass due at next, in one statement guarded by the lease.
 func (s *Store) FinishErasurePass(ctx context.Context, e storage.Erasure, next time.Time) error {
-	return s.changeErasure(ctx, e, "finish erasure pass", `
+	return s.changeLeased(ctx, e.CallSID, e.Lease, "finish erasure pass", `
 		WITH done AS (
 			DELETE FROM blob_erasures WHERE call_sid = $1 AND lease = $2 AND pass >= $3
 			RETURNING 1
@@ -67,7 +67,7 @@ func (s *Store) FinishErasurePass(ctx context.Context, e storage.Erasure, next t
 
 // FailErasure keeps the error and schedules the retry.
 func (s *Store) FailErasure(ctx context.Context, e storage.Erasure, msg string, retryAt time.Time) error {
-	return s.changeErasure(ctx, e, "fail erasure", `
+	return s.changeLeased(ctx, e.CallSID, e.Lease, "fail erasure", `
 		WITH w AS (
 			UPDATE blob_erasures SET last_error = $3, lease = NULL, lease_until = NULL, run_at = $4
 			WHERE call_sid = $1 AND lease = $2
@@ -80,7 +80,7 @@ func (s *Store) FailErasure(ctx context.Context, e storage.Erasure, msg string, 
 // ReleaseErasure hands the erasure back untried: due at once, the attempt
 // uncounted.
 func (s *Store) ReleaseErasure(ctx context.Context, e storage.Erasure) error {
-	return s.changeErasure(ctx, e, "release erasure", `
+	return s.changeLeased(ctx, e.CallSID, e.Lease, "release erasure", `
 		WITH w AS (
 			UPDATE blob_erasures SET attempts = attempts - 1, lease = NULL, lease_until = NULL, run_at = NULL
 			WHERE call_sid = $1 AND lease = $2
@@ -89,17 +89,18 @@ func (s *Store) ReleaseErasure(ctx context.Context, e storage.Erasure) error {
 		SELECT count(*) FROM w`)
 }
 
-// changeErasure runs q, which counts the rows it changed, with e's call SID
-// and lease as $1 and $2 and args after them. No row changed means e's lease
-// is no longer held.
-func (s *Store) changeErasure(ctx context.Context, e storage.Erasure, what, q string, args ...any) error {
-	if e.Lease == "" {
+// changeLeased runs q, which counts the rows it changed, with a leased
+// item's call SID and lease as $1 and $2 and args after them; erasures and
+// purges are both changed this way. No row changed means the lease is no
+// longer held.
+func (s *Store) changeLeased(ctx context.Context, callSID, lease, what, q string, args ...any) error {
+	if lease == "" {
 		return errLostLease
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var n int
-	if err := s.pool.QueryRow(ctx, q, append([]any{e.CallSID, e.Lease}, args...)...).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, q, append([]any{callSID, lease}, args...)...).Scan(&n); err != nil {
 		return translate(err, what)
 	}
 	if n == 0 {

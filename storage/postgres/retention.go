@@ -141,14 +141,14 @@ func (s *Store) ClaimPurge(ctx context.Context, now time.Time, lease time.Durati
 
 // FinishPurge removes the purge, guarded by its lease.
 func (s *Store) FinishPurge(ctx context.Context, p storage.Purge) error {
-	return s.changePurge(ctx, p, "finish purge", `
+	return s.changeLeased(ctx, p.CallSID, p.Lease, "finish purge", `
 		WITH w AS (DELETE FROM call_purges WHERE call_sid = $1 AND lease = $2 RETURNING 1)
 		SELECT count(*) FROM w`)
 }
 
 // FailPurge keeps the error and schedules the retry.
 func (s *Store) FailPurge(ctx context.Context, p storage.Purge, msg string, retryAt time.Time) error {
-	return s.changePurge(ctx, p, "fail purge", `
+	return s.changeLeased(ctx, p.CallSID, p.Lease, "fail purge", `
 		WITH w AS (
 			UPDATE call_purges SET last_error = $3, lease = NULL, lease_until = NULL, run_at = $4
 			WHERE call_sid = $1 AND lease = $2
@@ -159,30 +159,11 @@ func (s *Store) FailPurge(ctx context.Context, p storage.Purge, msg string, retr
 
 // ReleasePurge hands the purge back untried.
 func (s *Store) ReleasePurge(ctx context.Context, p storage.Purge) error {
-	return s.changePurge(ctx, p, "release purge", `
+	return s.changeLeased(ctx, p.CallSID, p.Lease, "release purge", `
 		WITH w AS (
 			UPDATE call_purges SET attempts = attempts - 1, lease = NULL, lease_until = NULL, run_at = NULL
 			WHERE call_sid = $1 AND lease = $2
 			RETURNING 1
 		)
 		SELECT count(*) FROM w`)
-}
-
-// changePurge runs q, which counts the rows it changed, with p's call SID
-// and lease as $1 and $2 and args after them. No row changed means p's
-// lease is no longer held.
-func (s *Store) changePurge(ctx context.Context, p storage.Purge, what, q string, args ...any) error {
-	if p.Lease == "" {
-		return errLostLease
-	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	var n int
-	if err := s.pool.QueryRow(ctx, q, append([]any{p.CallSID, p.Lease}, args...)...).Scan(&n); err != nil {
-		return translate(err, what)
-	}
-	if n == 0 {
-		return errLostLease
-	}
-	return nil
 }
