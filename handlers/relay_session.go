@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -124,6 +125,27 @@ func (s *Server) runRelay(conn *fiberws.Conn, callSID string) {
 	cancel()
 	rs.closeWith(*why)
 	wg.Wait()
+	if why.code != noCloseFrame {
+		linger(rs.ws.UnderlyingConn())
+	}
+}
+
+// Closing a socket whose input holds unread bytes makes the kernel answer
+// with a reset, which can destroy the close frame just sent before the
+// peer reads it (a peer still sending: a flood, pings, a prompt in
+// flight); the peer would see an abnormal closure instead of the reason.
+// So after its close frame the server reads and drops what still comes,
+// until the peer closes its end, for at most closeLinger and lingerBytes.
+const (
+	closeLinger = time.Second
+	lingerBytes = 64 << 10
+)
+
+func linger(c net.Conn) {
+	if err := c.SetReadDeadline(time.Now().Add(closeLinger)); err != nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, lingerBytes))
 }
 
 // start loads the call. A call the store does not know yet is created
