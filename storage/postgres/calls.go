@@ -94,6 +94,33 @@ func upsertArgs(nc storage.NewCall) []any {
 	return []any{nc.SID, nc.AccountSID, nc.From, nc.To, nc.Direction, nc.Status, nc.Status.Rank(), orNow(nc.At)}
 }
 
+// startCall is StartCall's statement: upsertCall, the call.started event
+// and the greeting. The greeting is the call's assistant version's, or $9
+// (the default assistant's, with its error $12) when the call runs with
+// the default; $10, $11 and $13 are its confidence, ends_call and time.
+var startCall = `
+	WITH call AS (` + upsertCall + `
+	), started AS (` + eventInsert(storage.EventCallStarted, `call.sid, '' FROM call WHERE true`) + `
+	), said AS (
+		SELECT call.sid, COALESCE(v.settings->>'greeting', $9) AS text,
+			CASE WHEN v.settings IS NULL THEN $12 ELSE '' END AS error
+		FROM call LEFT JOIN assistant_versions v
+			ON v.assistant_id = call.assistant_id AND v.version = call.assistant_version
+	), greeting AS (
+		INSERT INTO turns (` + turnCols + `)
+		SELECT sid, 0, 'assistant', text, $10, $11, error, $13 FROM said WHERE text <> ''
+		ON CONFLICT (call_sid, number, role) DO NOTHING
+		RETURNING ` + turnCols + `
+	), turn0 AS (
+		SELECT ` + turnCols + ` FROM greeting
+		UNION ALL
+		SELECT ` + turnCols + ` FROM turns WHERE call_sid = $1 AND number = 0 AND role = 'assistant'
+	)
+	SELECT ` + callColsOf("call") + `,
+		turn0.number, COALESCE(turn0.text, ''), COALESCE(turn0.confidence, 0), COALESCE(turn0.ends_call, false),
+		COALESCE(turn0.error, ''), COALESCE(turn0.created_at, call.created_at), (SELECT text <> '' FROM said)
+	FROM call LEFT JOIN turn0 ON true`
+
 // StartCall upserts the call, with its number's assistant, and keeps the
 // greeting of that assistant's version as turn 0 unless one exists, in one
 // statement. The stored turn 0 is the greeting just inserted or the one
@@ -117,32 +144,14 @@ func (s *Store) StartCall(ctx context.Context, nc storage.NewCall, greeting stor
 	var t storage.Turn
 	var has, greets bool
 	var tnum *int
-	// The greeting is the call's assistant version's, or $9 (the default
-	// assistant's, with its error $12) when the call runs with the default.
 	var cs callScan
-	err = s.pool.QueryRow(ctx, `
-		WITH call AS (`+upsertCall+`
-		), started AS (`+eventInsert(storage.EventCallStarted, `call.sid, '' FROM call WHERE true`)+`
-		), said AS (
-			SELECT call.sid, COALESCE(v.settings->>'greeting', $9) AS text,
-				CASE WHEN v.settings IS NULL THEN $12 ELSE '' END AS error
-			FROM call LEFT JOIN assistant_versions v
-				ON v.assistant_id = call.assistant_id AND v.version = call.assistant_version
-		), greeting AS (
-			INSERT INTO turns (`+turnCols+`)
-			SELECT sid, 0, 'assistant', text, $10, $11, error, $13 FROM said WHERE text <> ''
-			ON CONFLICT (call_sid, number, role) DO NOTHING
-			RETURNING `+turnCols+`
-		), turn0 AS (
-			SELECT `+turnCols+` FROM greeting
-			UNION ALL
-			SELECT `+turnCols+` FROM turns WHERE call_sid = $1 AND number = 0 AND role = 'assistant'
-		)
-		SELECT `+callColsOf("call")+`,
-			turn0.number, COALESCE(turn0.text, ''), COALESCE(turn0.confidence, 0), COALESCE(turn0.ends_call, false),
-			COALESCE(turn0.error, ''), COALESCE(turn0.created_at, call.created_at), (SELECT text <> '' FROM said)
-		FROM call LEFT JOIN turn0 ON true`, args...).Scan(append(cs.dest(),
-		&tnum, &t.Text, &t.Confidence, &t.EndsCall, &t.Error, &t.CreatedAt, &greets)...)
+	err = s.send(ctx, write{
+		sid:   nc.SID,
+		queue: func(b *pgx.Batch) { b.Queue(startCall, args...) },
+		read: func(br pgx.BatchResults) error {
+			return br.QueryRow().Scan(append(cs.dest(), &tnum, &t.Text, &t.Confidence, &t.EndsCall, &t.Error, &t.CreatedAt, &greets)...)
+		},
+	})
 	if errors.Is(err, pgx.ErrNoRows) || isTombstoned(err) {
 		return storage.Call{}, storage.Turn{}, storage.CallGone(nc.SID)
 	}
@@ -455,8 +464,17 @@ func (s *Store) ApplyStatus(ctx context.Context, nc storage.NewCall, ev storage.
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	args := append(upsertArgs(nc), ev.At, ev.Status.Terminal(), ev.Duration, ev.Sequence)
+	var c storage.Call
+	w := write{
+		sid:   nc.SID,
+		queue: func(b *pgx.Batch) { b.Queue(applyStatus, args...) },
+		read: func(br pgx.BatchResults) (err error) {
+			c, err = scanCall(br.QueryRow())
+			return err
+		},
+	}
 	for attempt := 0; ; attempt++ {
-		c, err := scanCall(s.pool.QueryRow(ctx, applyStatus, args...))
+		err := s.send(ctx, w)
 		switch {
 		case err == nil:
 			return c, nil

@@ -29,6 +29,15 @@ type Config struct {
 	// MaxConns bounds the pool: size ASG max × MaxConns below the server's
 	// max_connections.
 	MaxConns int32 `env:"DB_MAX_CONNS" envDefault:"10"`
+	// WriteConcurrency is how many batches of webhook writes (incoming
+	// call, status and recording callbacks, turns) run at once. A write
+	// that finds one free goes at once, on its own; writes that arrive
+	// while all are busy wait for the first to finish and then go together,
+	// in one round trip and one transaction, so a busy instance pays a
+	// transaction's fixed costs once per batch. 0 sends every write on its
+	// own, as many at once as the pool allows; more than MaxConns counts as
+	// MaxConns.
+	WriteConcurrency int `env:"DB_WRITE_CONCURRENCY" envDefault:"4"`
 	// MinConns keeps that many connections open even when idle.
 	MinConns int32 `env:"DB_MIN_CONNS" envDefault:"0"`
 	// ConnectTimeout bounds opening one connection (TCP, TLS, authentication).
@@ -73,6 +82,9 @@ func (c Config) Validate() error {
 	}
 	if c.MinConns < 0 || c.MinConns > c.MaxConns {
 		bad("DB_MIN_CONNS must be between 0 and DB_MAX_CONNS (%d), got %d", c.MaxConns, c.MinConns)
+	}
+	if c.WriteConcurrency < 0 {
+		bad("DB_WRITE_CONCURRENCY must be 0 or more, got %d", c.WriteConcurrency)
 	}
 	if c.ConnectTimeout <= 0 {
 		bad("DB_CONNECT_TIMEOUT must be positive, got %s", c.ConnectTimeout)

@@ -32,18 +32,19 @@ func TestValidate(t *testing.T) {
 
 	t.Run("ReportsEveryProblem", func(t *testing.T) {
 		c := Config{
-			MaxConns:       0,
-			MinConns:       -1,
-			ConnectTimeout: 0,
-			QueryTimeout:   -time.Second,
-			CAFile:         filepath.Join(t.TempDir(), "missing.pem"),
-			IAMAuth:        true,
+			MaxConns:         0,
+			MinConns:         -1,
+			WriteConcurrency: -1,
+			ConnectTimeout:   0,
+			QueryTimeout:     -time.Second,
+			CAFile:           filepath.Join(t.TempDir(), "missing.pem"),
+			IAMAuth:          true,
 		}
 		err := c.Validate()
 		if err == nil {
 			t.Fatal("Validate accepted an empty configuration")
 		}
-		for _, v := range []string{"DATABASE_URL", "DB_MAX_CONNS", "DB_MIN_CONNS", "DB_CONNECT_TIMEOUT", "DB_QUERY_TIMEOUT", "DB_CA_FILE", "AWS_REGION"} {
+		for _, v := range []string{"DATABASE_URL", "DB_MAX_CONNS", "DB_MIN_CONNS", "DB_WRITE_CONCURRENCY", "DB_CONNECT_TIMEOUT", "DB_QUERY_TIMEOUT", "DB_CA_FILE", "AWS_REGION"} {
 			if !strings.Contains(err.Error(), v) {
 				t.Errorf("Validate error does not name %s:\n%v", v, err)
 			}

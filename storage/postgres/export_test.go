@@ -10,3 +10,10 @@ var ListQuery = listQuery
 func (s *Store) QueryRowForTest(ctx context.Context, sql string, dest ...any) error {
 	return s.pool.QueryRow(ctx, sql).Scan(dest...)
 }
+
+// PendingWrites is how many webhook writes wait for a batch slot.
+func (s *Store) PendingWrites() int {
+	s.group.mu.Lock()
+	defer s.group.mu.Unlock()
+	return len(s.group.pending)
+}

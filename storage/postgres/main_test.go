@@ -17,10 +17,11 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // the environment's defaults.
 func testConfig(url string) postgres.Config {
 	return postgres.Config{
-		URL:            url,
-		MaxConns:       10,
-		ConnectTimeout: 3 * time.Second,
-		QueryTimeout:   5 * time.Second,
+		URL:              url,
+		MaxConns:         10,
+		WriteConcurrency: 4,
+		ConnectTimeout:   3 * time.Second,
+		QueryTimeout:     5 * time.Second,
 	}
 }
 

@@ -20,6 +20,26 @@ func scanRecording(row pgx.Row) (storage.Recording, error) {
 	return r, err
 }
 
+// addRecording is AddRecording's statement. Archive results are only ever
+// set by CompleteRecording and FailWork.
+const addRecording = `
+	WITH call AS (
+		INSERT INTO calls (sid, account_sid, status, status_rank, created_at, updated_at)
+		SELECT $2, $3, $12, $13, $10, $10
+		WHERE NOT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $2)
+		ON CONFLICT (sid) DO NOTHING
+	), rec AS (
+		INSERT INTO recordings (sid, call_sid, account_sid, source_url, duration, channels, started_at, state, last_error, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (sid) DO NOTHING
+		RETURNING ` + recordingCols + `
+	), queued AS (
+		INSERT INTO work (kind, call_sid, recording_sid)
+		SELECT $11, call_sid, sid FROM rec WHERE state = 'pending'
+		ON CONFLICT (kind, call_sid, recording_sid) DO NOTHING
+	)
+	SELECT ` + recordingCols + ` FROM rec`
+
 // AddRecording inserts the recording unless its SID exists and, in the same
 // statement, creates its call (in progress) when it is missing and enqueues
 // archiving for a new pending recording: a recording is never stored
@@ -31,26 +51,17 @@ func (s *Store) AddRecording(ctx context.Context, r storage.Recording) (storage.
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	// Archive results are only ever set by CompleteRecording and FailWork.
-	got, err := scanRecording(s.pool.QueryRow(ctx, `
-		WITH call AS (
-			INSERT INTO calls (sid, account_sid, status, status_rank, created_at, updated_at)
-			SELECT $2, $3, $12, $13, $10, $10
-			WHERE NOT EXISTS (SELECT 1 FROM call_tombstones WHERE sid = $2)
-			ON CONFLICT (sid) DO NOTHING
-		), rec AS (
-			INSERT INTO recordings (sid, call_sid, account_sid, source_url, duration, channels, started_at, state, last_error, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-			ON CONFLICT (sid) DO NOTHING
-			RETURNING `+recordingCols+`
-		), queued AS (
-			INSERT INTO work (kind, call_sid, recording_sid)
-			SELECT $11, call_sid, sid FROM rec WHERE state = 'pending'
-			ON CONFLICT (kind, call_sid, recording_sid) DO NOTHING
-		)
-		SELECT `+recordingCols+` FROM rec`,
-		r.SID, r.CallSID, r.AccountSID, r.SourceURL, r.Duration, r.Channels, normPtr(r.StartedAt), r.State, r.LastError,
-		orNow(r.CreatedAt), storage.WorkArchiveRecording, storage.StatusInProgress, storage.StatusInProgress.Rank()))
+	args := []any{r.SID, r.CallSID, r.AccountSID, r.SourceURL, r.Duration, r.Channels, normPtr(r.StartedAt), r.State, r.LastError,
+		orNow(r.CreatedAt), storage.WorkArchiveRecording, storage.StatusInProgress, storage.StatusInProgress.Rank()}
+	var got storage.Recording
+	err = s.send(ctx, write{
+		sid:   r.CallSID,
+		queue: func(b *pgx.Batch) { b.Queue(addRecording, args...) },
+		read: func(br pgx.BatchResults) (err error) {
+			got, err = scanRecording(br.QueryRow())
+			return err
+		},
+	})
 	if err == nil {
 		return got, true, nil
 	}

@@ -31,6 +31,9 @@ var (
 type Store struct {
 	pool         *pgxpool.Pool
 	queryTimeout time.Duration
+	// group sends the webhooks' writes together under load; nil when
+	// Config.WriteConcurrency is 0.
+	group *writeGroup
 }
 
 // Open validates cfg, applies migrations when cfg.MigrateOnStart, and
@@ -55,7 +58,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{pool: pool, queryTimeout: cfg.QueryTimeout}, nil
+	s := &Store{pool: pool, queryTimeout: cfg.QueryTimeout}
+	if cfg.WriteConcurrency > 0 {
+		s.group = &writeGroup{limit: min(cfg.WriteConcurrency, int(pc.MaxConns)), send: s.sendGroup}
+	}
+	return s, nil
 }
 
 // Close closes the pool, waiting for connections in use to be returned.

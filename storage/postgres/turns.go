@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,6 +86,11 @@ func normTransfer(tr storage.Transfer) *storage.Transfer {
 	return &tr
 }
 
+const addTurn = `
+	INSERT INTO turns (` + turnReadCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	ON CONFLICT (call_sid, number, role) DO NOTHING
+	RETURNING ` + turnReadCols
+
 // AddTurn inserts the turn unless its (call, number, role) exists, and
 // returns the turn stored. The primary key decides between racing
 // deliveries of the same webhook: the loser's insert does nothing and it
@@ -105,12 +111,17 @@ func (s *Store) AddTurn(ctx context.Context, t storage.Turn) (storage.Turn, bool
 	if err != nil {
 		return storage.Turn{}, false, err
 	}
-	got, err := scanTurn(s.pool.QueryRow(ctx, `
-		INSERT INTO turns (`+turnReadCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-		ON CONFLICT (call_sid, number, role) DO NOTHING
-		RETURNING `+turnReadCols,
-		t.CallSID, t.Number, t.Role, t.Text, t.Confidence, t.EndsCall, t.Error, orNow(t.CreatedAt),
-		t.Interrupted, first, text, last, calls, transfer))
+	args := []any{t.CallSID, t.Number, t.Role, t.Text, t.Confidence, t.EndsCall, t.Error, orNow(t.CreatedAt),
+		t.Interrupted, first, text, last, calls, transfer}
+	var got storage.Turn
+	err = s.send(ctx, write{
+		sid:   t.CallSID,
+		queue: func(b *pgx.Batch) { b.Queue(addTurn, args...) },
+		read: func(br pgx.BatchResults) (err error) {
+			got, err = scanTurn(br.QueryRow())
+			return err
+		},
+	})
 	if err == nil {
 		return got, true, nil
 	}
@@ -127,6 +138,34 @@ func (s *Store) AddTurn(ctx context.Context, t storage.Turn) (storage.Turn, bool
 	}
 	return got, false, nil
 }
+
+// beginTurn inserts the caller's words ($3, turn $2 of call $1) only when
+// the turn is unanswered, spoken and able to follow the conversation
+// (storage.CheckSequence, in SQL).
+// The assistant's turns are read once, in one range scan, for the
+// three conditions on them (turn n unanswered, no earlier turn ended
+// the call, n at most one past the last answer): three lookups cost a
+// turn about a twentieth more backend work.
+const beginTurn = `
+	INSERT INTO turns (` + turnCols + `)
+	SELECT $1, $2, 'caller', $3, $4, false, '', $5
+	FROM (SELECT count(*) FILTER (WHERE number = $2 OR ends_call AND number < $2) AS blocking,
+			COALESCE(max(number), 0) AS answered
+		FROM turns WHERE call_sid = $1 AND role = 'assistant') assistant
+	WHERE $3 <> '' AND assistant.blocking = 0 AND $2 <= assistant.answered + 1
+		AND EXISTS (SELECT 1 FROM calls WHERE sid = $1)
+	ON CONFLICT (call_sid, number, role) DO NOTHING`
+
+// turnStateOf reads the stored answer to turn $2 alone (a repeated
+// delivery), or else the conversation ($3 false, for silence: the
+// assistant's turns only).
+const turnStateOf = `
+	SELECT ` + turnReadCols + ` FROM turns
+	WHERE call_sid = $1 AND CASE
+		WHEN EXISTS (SELECT 1 FROM turns WHERE call_sid = $1 AND number = $2 AND role = 'assistant')
+			THEN number = $2 AND role = 'assistant'
+		ELSE $3 OR role = 'assistant' END
+	ORDER BY number, role = 'assistant'`
 
 // BeginTurn is one pipelined batch, one round trip, run as one implicit
 // transaction whose statements each see the ones before: the call upserted
@@ -146,34 +185,19 @@ func (s *Store) BeginTurn(ctx context.Context, nc storage.NewCall, t storage.Tur
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	b := &pgx.Batch{}
-	b.Queue(upsertCall, upsertArgs(nc)...)
-	// The assistant's turns are read once, in one range scan, for the
-	// three conditions on them (turn n unanswered, no earlier turn ended
-	// the call, n at most one past the last answer): three lookups cost a
-	// turn about a twentieth more backend work.
-	b.Queue(`
-		INSERT INTO turns (`+turnCols+`)
-		SELECT $1, $2, 'caller', $3, $4, false, '', $5
-		FROM (SELECT count(*) FILTER (WHERE number = $2 OR ends_call AND number < $2) AS blocking,
-				COALESCE(max(number), 0) AS answered
-			FROM turns WHERE call_sid = $1 AND role = 'assistant') assistant
-		WHERE $3 <> '' AND assistant.blocking = 0 AND $2 <= assistant.answered + 1
-			AND EXISTS (SELECT 1 FROM calls WHERE sid = $1)
-		ON CONFLICT (call_sid, number, role) DO NOTHING`,
-		nc.SID, t.Number, t.Text, t.Confidence, orNow(t.CreatedAt))
-	b.Queue(`
-		SELECT `+turnReadCols+` FROM turns
-		WHERE call_sid = $1 AND CASE
-			WHEN EXISTS (SELECT 1 FROM turns WHERE call_sid = $1 AND number = $2 AND role = 'assistant')
-				THEN number = $2 AND role = 'assistant'
-			ELSE $3 OR role = 'assistant' END
-		ORDER BY number, role = 'assistant'`, nc.SID, t.Number, t.Text != "")
-	br := s.pool.SendBatch(ctx, b)
-	st, err := readTurnState(br, t.Number)
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	var st storage.TurnState
+	err = s.send(ctx, write{
+		sid: nc.SID,
+		queue: func(b *pgx.Batch) {
+			b.Queue(upsertCall, upsertArgs(nc)...)
+			b.Queue(beginTurn, nc.SID, t.Number, t.Text, t.Confidence, orNow(t.CreatedAt))
+			b.Queue(turnStateOf, nc.SID, t.Number, t.Text != "")
+		},
+		read: func(br pgx.BatchResults) (err error) {
+			st, err = readTurnState(br, t.Number)
+			return err
+		},
+	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) || isTombstoned(err):
 		return storage.TurnState{}, storage.CallGone(nc.SID)
@@ -183,19 +207,17 @@ func (s *Store) BeginTurn(ctx context.Context, nc storage.NewCall, t storage.Tur
 	return st, nil
 }
 
+// readTurnState reads BeginTurn's three results, all of them whatever the
+// first says, so that the writes sent after it in a group read their own.
 func readTurnState(br pgx.BatchResults, n int) (storage.TurnState, error) {
 	var st storage.TurnState
 	var err error
-	if st.Call, err = scanCall(br.QueryRow()); err != nil {
-		return st, err
-	}
-	if _, err := br.Exec(); err != nil {
-		return st, err
-	}
+	st.Call, err = scanCall(br.QueryRow())
+	_, ierr := br.Exec()
 	rows, _ := br.Query()
-	turns, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Turn, error) { return scanTurn(r) })
-	if err != nil {
-		return st, err
+	turns, rerr := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Turn, error) { return scanTurn(r) })
+	if err := cmp.Or(err, ierr, rerr); err != nil {
+		return storage.TurnState{}, err
 	}
 	if len(turns) == 1 && turns[0].Number == n && turns[0].Role == storage.RoleAssistant {
 		st.Answer = &turns[0]
