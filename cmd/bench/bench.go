@@ -15,6 +15,7 @@ const (
 	sideService = iota
 	sidePgbench
 	sideDirect
+	sideSameRows
 	sideWarmService
 	sideWarmDirect
 	sides
@@ -56,7 +57,7 @@ func newBench(ctx context.Context, o options, db *database) (*bench, error) {
 				// average (a client that ran out would update nothing,
 				// cheaply; the count of effects after the run catches it).
 				calls := k.calls(b.limit)
-				if side == sidePgbench {
+				if side == sidePgbench || side == sideSameRows {
 					calls *= 3
 				}
 				if err := db.seedCalls(ctx, space(r, ki, side), o.clients, calls, k.greeting); err != nil {
@@ -65,7 +66,7 @@ func newBench(ctx context.Context, o options, db *database) (*bench, error) {
 			}
 		}
 	}
-	svc, err := startService(db.url, o.pool)
+	svc, err := startService(db.url, o.pool, o.writes)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func newBench(ctx context.Context, o options, db *database) (*bench, error) {
 	b.client = newClient(svc.url)
 	b.sampler = sampler{postmaster: db.postmaster, service: svc.pid()}
 	cfg := service.Defaults().Postgres
-	cfg.URL, cfg.MaxConns = db.url, int32(o.pool)
+	cfg.URL, cfg.MaxConns, cfg.WriteConcurrency = db.url, int32(o.pool), o.writes
 	if b.store, err = postgres.Open(ctx, cfg); err != nil {
 		b.close()
 		return nil, err
@@ -112,7 +113,7 @@ func (b *bench) header() {
 	}
 	fmt.Printf("\nswitchboard webhooks against PostgreSQL, %s\n", b.started.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Printf("PostgreSQL %s on loopback (%s, %s); %d CPUs\n", b.db.version, where, stats, numCPU())
-	fmt.Printf("%d clients on each side, %v per run, service pool %d; load average %s\n\n", b.o.clients, b.o.duration, b.o.pool, b.sampler.sample().load)
+	fmt.Printf("%d clients on each side, %v per run, service pool %d, write concurrency %d; load average %s\n\n", b.o.clients, b.o.duration, b.o.pool, b.o.writes, b.sampler.sample().load)
 }
 
 // prepare builds every request a client may send in a run of k on space,
@@ -167,10 +168,10 @@ type side struct {
 	statements []statement
 }
 
-// pair is one kind's three runs in one round.
+// pair is one kind's runs in one round.
 type pair struct {
-	kind                  kind
-	service, base, direct side
+	kind                        kind
+	service, base, direct, same side
 }
 
 func (p pair) ratio() float64 {
@@ -213,22 +214,14 @@ func (b *bench) throughputRound(ctx context.Context, round int) ([]pair, error) 
 		if err := b.settle(ctx); err != nil {
 			return nil, err
 		}
-		sp := space(round, ki, sidePgbench)
-		pg, err := runPgbench(ctx, b.o, b.db, b.sampler, k.script, sp)
-		if err != nil {
-			return nil, fmt.Errorf("%s, pgbench: %w", k.name, err)
-		}
-		p.base = side{ops: pg.transactions, perSecond: pg.tps, mean: pg.latency, cpu: pg.cpu}
-		if p.base.statements, err = b.db.readStatements(ctx); err != nil {
+		if p.base, err = b.pgbench(ctx, k, k.script, space(round, ki, sidePgbench)); err != nil {
 			return nil, err
 		}
-		done, err := b.db.count(ctx, k.effect, sp)
-		if err != nil {
+		if err := b.settle(ctx); err != nil {
 			return nil, err
 		}
-		if done < pg.transactions {
-			return nil, fmt.Errorf("%s: pgbench reports %d transactions but only %d had their effect (out of seeded calls? raise -max-rate)",
-				k.name, pg.transactions, done)
+		if p.same, err = b.pgbench(ctx, k, k.sameRows, space(round, ki, sideSameRows)); err != nil {
+			return nil, err
 		}
 
 		if err := b.settle(ctx); err != nil {
@@ -247,6 +240,28 @@ func (b *bench) throughputRound(ctx context.Context, round int) ([]pair, error) 
 		pairs = append(pairs, p)
 	}
 	return pairs, nil
+}
+
+// pgbench runs script on the calls of space and checks that every
+// transaction it counted had its effect.
+func (b *bench) pgbench(ctx context.Context, k kind, script string, space int) (side, error) {
+	pg, err := runPgbench(ctx, b.o, b.db, b.sampler, script, space)
+	if err != nil {
+		return side{}, fmt.Errorf("%s, pgbench: %w", k.name, err)
+	}
+	s := side{ops: pg.transactions, perSecond: pg.tps, mean: pg.latency, cpu: pg.cpu}
+	if s.statements, err = b.db.readStatements(ctx); err != nil {
+		return side{}, err
+	}
+	done, err := b.db.count(ctx, k.effect, space)
+	if err != nil {
+		return side{}, err
+	}
+	if done < pg.transactions {
+		return side{}, fmt.Errorf("%s: pgbench reports %d transactions but only %d had their effect (out of seeded calls? raise -max-rate)",
+			k.name, pg.transactions, done)
+	}
+	return s, nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

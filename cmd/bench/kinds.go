@@ -13,6 +13,9 @@ type kind struct {
 	baseline   string // what pgbench does
 	goal       float64
 	script     string
+	// sameRows is a pgbench script writing the rows the webhook stores
+	// (and reading what it must read), by the plainest statements.
+	sameRows string
 	// perCall is how many of the webhooks go to one call: 0 when each
 	// creates its own (no seeding), else the calls are seeded first.
 	perCall  int
@@ -37,6 +40,7 @@ var kinds = []kind{
 		name: "incoming call", file: "incoming-call", goal: 0.6,
 		baseline: "INSERT one call row ON CONFLICT DO NOTHING",
 		script:   insertCallScript,
+		sameRows: callAndGreetingScript,
 		request:  func(sid string, _ int) request { return incomingRequest(sid) },
 		direct: func(ctx context.Context, st storage.Store, sid string, _ int) error {
 			_, _, err := st.StartCall(ctx, newCall(sid, storage.StatusRinging), storage.Turn{Text: "Hello! How can I help you today?"})
@@ -48,6 +52,7 @@ var kinds = []kind{
 		name: "status callback", file: "status-callback", goal: 0.8,
 		baseline: "UPDATE calls SET status = $2 WHERE sid = $1",
 		script:   updateStatusScript,
+		sameRows: completeCallScript,
 		perCall:  1,
 		request:  func(sid string, _ int) request { return statusRequest(sid, "completed", 2) },
 		direct: func(ctx context.Context, st storage.Store, sid string, _ int) error {
@@ -62,6 +67,7 @@ var kinds = []kind{
 		name: "speech turn", file: "speech-turn", goal: 0.5,
 		baseline: "INSERT two turn rows, one transaction",
 		script:   insertTurnsScript,
+		sameRows: turnAndConversationScript,
 		perCall:  turnsPerCall, greeting: true,
 		request: turnRequest,
 		direct: func(ctx context.Context, st storage.Store, sid string, n int) error {

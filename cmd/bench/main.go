@@ -36,6 +36,8 @@ import (
 	"log"
 	"os"
 	"time"
+
+	"switchboard/runtime/service"
 )
 
 // options are the command line.
@@ -51,6 +53,7 @@ type options struct {
 	gap        time.Duration
 	conns      int
 	pool       int
+	writes     int
 	maxRate    int
 	profile    string
 	serve      bool
@@ -70,13 +73,14 @@ func main() {
 	flag.DurationVar(&o.gap, "gap", 100*time.Millisecond, "time between one call's webhooks in the mixed run")
 	flag.IntVar(&o.conns, "conns", 256, "connections opened to the service before the mixed run")
 	flag.IntVar(&o.pool, "pool", 10, "the store's connection pool size (DB_MAX_CONNS)")
+	flag.IntVar(&o.writes, "write-concurrency", service.Defaults().Postgres.WriteConcurrency, "batches of webhook writes at once (DB_WRITE_CONCURRENCY; 0: every write on its own)")
 	flag.IntVar(&o.maxRate, "max-rate", 12000, "highest rate the seeded calls must last for (per second, all clients)")
 	flag.StringVar(&o.profile, "profile", "", "directory for CPU profiles of the service during each webhook run")
 	flag.IntVar(&o.statements, "statements", 4, "statements to list per run from pg_stat_statements")
 	flag.BoolVar(&o.serve, "serve", false, "run the service for a parent bench process (internal)")
 	flag.Parse()
 	if o.serve {
-		if err := serve(o.db, o.pool); err != nil {
+		if err := serve(o.db, o.pool, o.writes); err != nil {
 			log.Fatal(err)
 		}
 		return

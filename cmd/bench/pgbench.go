@@ -55,6 +55,56 @@ VALUES (` + sidSQL(":n::bigint") + `, :turn, 'assistant', 'You can find us at 10
 \set i :i + 1
 `
 
+// The same-rows scripts write what the webhook must store, no more, by the
+// plainest statements, in one pipeline (one round trip, one transaction),
+// as a client that knew the outcome beforehand would: no checks, no
+// reads it can do without. They are not the goals' baselines; they split
+// the distance to those into the rows a webhook has to write and the rest
+// (HTTP, signature, handler, driver, and what the store's SQL does beyond
+// the plainest statements).
+
+// callAndGreetingScript inserts a new call and its greeting (turn 0).
+var callAndGreetingScript = callNumberSQL + `\startpipeline
+INSERT INTO calls (sid, account_sid, from_number, to_number, direction, status, status_rank, created_at, updated_at)
+VALUES (` + sidSQL(":n::bigint") + `, :account, '+14155550100', '+18005550100', 'inbound', 'ringing', :ringing_rank::smallint, now(), now())
+ON CONFLICT DO NOTHING;
+INSERT INTO turns (call_sid, number, role, text, confidence, ends_call, error, created_at)
+VALUES (` + sidSQL(":n::bigint") + `, 0, 'assistant', 'Hello! How can I help you today?', -1, false, '', now());
+\endpipeline
+\set i :i + 1
+`
+
+// completeCallScript ends a seeded call as the completed callback does:
+// the call's status, end and duration, its timeline entry and the summary
+// work item.
+var completeCallScript = callNumberSQL + `\startpipeline
+UPDATE calls SET status = 'completed', status_rank = :completed_rank::smallint, ended_at = now(), duration = 42, updated_at = now()
+WHERE sid = ` + sidSQL(":n::bigint") + `;
+INSERT INTO call_status_events (call_sid, status, at, sequence, duration)
+VALUES (` + sidSQL(":n::bigint") + `, 'completed', now(), 2, 42);
+INSERT INTO work (kind, call_sid) VALUES ('summarize_call', ` + sidSQL(":n::bigint") + `);
+\endpipeline
+\set i :i + 1
+`
+
+// turnAndConversationScript is a turn as the webhook must do it: the
+// caller's words stored and the conversation read in one round trip, then
+// the answer stored in another.
+var turnAndConversationScript = `\set call :i / ` + strconv.Itoa(turnsPerCall) + `
+\set turn :i % ` + strconv.Itoa(turnsPerCall) + ` + 1
+\set n (:space << 40) | (:client_id << 24) | :call
+\startpipeline
+INSERT INTO turns (call_sid, number, role, text, confidence, ends_call, error, created_at)
+VALUES (` + sidSQL(":n::bigint") + `, :turn, 'caller', 'Where are you located?', 0.91, false, '', now());
+SELECT number, role, text FROM turns WHERE call_sid = ` + sidSQL(":n::bigint") + ` ORDER BY number, role;
+\endpipeline
+\startpipeline
+INSERT INTO turns (call_sid, number, role, text, confidence, ends_call, error, created_at)
+VALUES (` + sidSQL(":n::bigint") + `, :turn, 'assistant', 'You can find us at 100 Main Street, next to the central station.', -1, false, '', now());
+\endpipeline
+\set i :i + 1
+`
+
 // findPgbench picks the newest installed PostgreSQL's pgbench, as pgtest
 // picks its server, or the one on PATH.
 func findPgbench() (string, error) {
@@ -105,6 +155,7 @@ func runPgbench(ctx context.Context, o options, db *database, s sampler, script 
 		"-T", strconv.Itoa(int(o.duration.Seconds())), "-D", "i=0", "-D", "space=" + strconv.Itoa(space),
 		"-D", "account=" + servicetest.AccountSID,
 		"-D", "ringing_rank=" + strconv.Itoa(storage.StatusRinging.Rank()),
+		"-D", "completed_rank=" + strconv.Itoa(storage.StatusCompleted.Rank()),
 		"-f", file, db.url}
 	cmd := exec.CommandContext(ctx, o.pgbench, args...)
 	before := s.sample()

@@ -16,6 +16,13 @@ func goalText(p pair) string {
 	return fmt.Sprintf("≥ %.2f %s", p.kind.goal, met)
 }
 
+func perSecondRatio(a, b side) float64 {
+	if b.perSecond == 0 {
+		return 0
+	}
+	return a.perSecond / b.perSecond
+}
+
 func (b *bench) printRound(r int, pairs []pair) {
 	fmt.Printf("Round %d of %d (closed loop, %d clients on each side, %v each)\n", r+1, b.o.rounds, b.o.clients, b.o.duration)
 	fmt.Printf("%-16s %10s   %-44s %8s %6s  %-12s %13s\n", "webhook", "webhooks/s", "baseline (pgbench -M prepared)", "tps", "ratio", "goal", "store alone/s")
@@ -24,10 +31,17 @@ func (b *bench) printRound(r int, pairs []pair) {
 			p.base.perSecond, p.ratio(), goalText(p), p.direct.perSecond)
 	}
 	fmt.Println()
+	fmt.Println("The same rows by the plainest statements in one pipeline (pgbench; not a goal: it splits the distance):")
+	for _, p := range pairs {
+		fmt.Printf("%-16s %10.0f/s against %8.0f tps: %.2f of it; that script itself runs at %.2f of the baseline\n", p.kind.name,
+			p.service.perSecond, p.same.perSecond, perSecondRatio(p.service, p.same), perSecondRatio(p.same, p.base))
+	}
+	fmt.Println()
 	for _, p := range pairs {
 		fmt.Println(p.kind.name)
 		b.printSide("service", "webhook", "load generator", p.service)
 		b.printSide("pgbench", "transaction", "", p.base)
+		b.printSide("same rows", "transaction", "", p.same)
 		b.printSide("store alone", "store call", "store and driver", p.direct)
 	}
 	fmt.Println()

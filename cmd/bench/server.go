@@ -35,13 +35,14 @@ type serviceProc struct {
 	out *bufio.Scanner
 }
 
-// startService starts the service on dbURL with a connection pool of pool.
-func startService(dbURL string, pool int) (*serviceProc, error) {
+// startService starts the service on dbURL with a connection pool of pool
+// and writes batches of webhook writes at once.
+func startService(dbURL string, pool, writes int) (*serviceProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-serve", "-db", dbURL, "-pool", strconv.Itoa(pool))
+	cmd := exec.Command(exe, "-serve", "-db", dbURL, "-pool", strconv.Itoa(pool), "-write-concurrency", strconv.Itoa(writes))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -122,7 +123,7 @@ func (p *serviceProc) close() error {
 // lines, here written to /dev/null; recordings in a temporary DATA_DIR;
 // the scripted assistant), with servicetest's credentials and no workers:
 // the figures are the webhooks' alone.
-func serve(dbURL string, pool int) error {
+func serve(dbURL string, pool, writes int) error {
 	dir, err := os.MkdirTemp("", "switchboard-bench-")
 	if err != nil {
 		return err
@@ -134,7 +135,7 @@ func serve(dbURL string, pool int) error {
 	cfg.DataDir = dir
 	cfg.HTTP.ListenAddr, cfg.HTTP.DrainDelay = "127.0.0.1:0", 0
 	cfg.Worker.Size = 0
-	cfg.Postgres.URL, cfg.Postgres.MaxConns = dbURL, int32(pool)
+	cfg.Postgres.URL, cfg.Postgres.MaxConns, cfg.Postgres.WriteConcurrency = dbURL, int32(pool), writes
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
