@@ -125,15 +125,21 @@ func optionalInt(f url.Values, name string, min, max int) (int, bool, error) {
 }
 
 // twilioTime parses Twilio's RFC 2822 timestamps ("Thu, 12 Feb 2026
-// 11:48:25 +0000"; "Mon, 2 Feb 2026 …" with a one-digit day is as valid),
-// with net/mail's RFC 5322 date parser, which accepts every form the
-// standard allows; RFC 3339 is accepted too.
+// 11:48:25 +0000"; "Mon, 2 Feb 2026 …" with a one-digit day is as valid):
+// the form Twilio sends with one layout, else with net/mail's RFC 5322
+// date parser, which accepts every form the standard allows (and costs a
+// status callback a sixteenth of its CPU); RFC 3339 is accepted too.
+const twilioLayout = "Mon, 2 Jan 2006 15:04:05 -0700"
+
 func twilioTime(f url.Values, name string) (time.Time, bool, error) {
 	v := f.Get(name)
 	if v == "" {
 		return time.Time{}, false, nil
 	}
-	t, err := mail.ParseDate(v)
+	t, err := time.Parse(twilioLayout, v)
+	if err != nil {
+		t, err = mail.ParseDate(v)
+	}
 	if err != nil {
 		t, err = time.Parse(time.RFC3339, v)
 	}
