@@ -37,7 +37,7 @@ type Config struct {
 	// transaction's fixed costs once per batch. 0 sends every write on its
 	// own, as many at once as the pool allows; more than MaxConns counts as
 	// MaxConns.
-	WriteConcurrency int `env:"DB_WRITE_CONCURRENCY" envDefault:"4"`
+	WriteConcurrency int `env:"DB_WRITE_CONCURRENCY" envDefault:"2"`
 	// MinConns keeps that many connections open even when idle.
 	MinConns int32 `env:"DB_MIN_CONNS" envDefault:"0"`
 	// ConnectTimeout bounds opening one connection (TCP, TLS, authentication).

@@ -19,7 +19,7 @@ func testConfig(url string) postgres.Config {
 	return postgres.Config{
 		URL:              url,
 		MaxConns:         10,
-		WriteConcurrency: 4,
+		WriteConcurrency: 2,
 		ConnectTimeout:   3 * time.Second,
 		QueryTimeout:     5 * time.Second,
 	}
