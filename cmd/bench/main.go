@@ -57,6 +57,8 @@ type options struct {
 	maxRate    int
 	profile    string
 	serve      bool
+	serveFloor bool
+	floor      bool
 	statements int
 }
 
@@ -78,7 +80,15 @@ func main() {
 	flag.StringVar(&o.profile, "profile", "", "directory for CPU profiles of the service during each webhook run")
 	flag.IntVar(&o.statements, "statements", 4, "statements to list per run from pg_stat_statements")
 	flag.BoolVar(&o.serve, "serve", false, "run the service for a parent bench process (internal)")
+	flag.BoolVar(&o.serveFloor, "serve-floor", false, "run the HTTP floor for a parent bench process (internal)")
+	flag.BoolVar(&o.floor, "floor", true, "measure the HTTP floor: the status callbacks to an app that only parses them")
 	flag.Parse()
+	if o.serveFloor {
+		if err := serveFloor(); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if o.serve {
 		if err := serve(o.db, o.pool, o.writes); err != nil {
 			log.Fatal(err)
@@ -125,6 +135,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.rounds > 1 {
 		b.printSpread(rounds)
+	}
+	if o.floor {
+		if err := b.floorRun(ctx); err != nil {
+			return err
+		}
 	}
 	if o.rate > 0 {
 		if err := b.mixedRun(ctx); err != nil {

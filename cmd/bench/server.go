@@ -38,11 +38,17 @@ type serviceProc struct {
 // startService starts the service on dbURL with a connection pool of pool
 // and writes batches of webhook writes at once.
 func startService(dbURL string, pool, writes int) (*serviceProc, error) {
+	return startProc("-serve", "-db", dbURL, "-pool", strconv.Itoa(pool), "-write-concurrency", strconv.Itoa(writes))
+}
+
+// startProc starts this binary with args as a child that serves HTTP and
+// says where on its first line.
+func startProc(args ...string) (*serviceProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-serve", "-db", dbURL, "-pool", strconv.Itoa(pool), "-write-concurrency", strconv.Itoa(writes))
+	cmd := exec.Command(exe, args...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
