@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,12 +30,17 @@ func actingJSON(toolURL, timeout string) string {
 			"parameters": {"type": "object", "properties": {"order": {"type": "string"}}, "required": ["order"], "additionalProperties": false}}]}`
 }
 
+// routedNumbers numbers the routed calls' To numbers: each its own, as
+// routes are unique per number (the clock's low digits collided on
+// machines whose clock counts in microseconds).
+var routedNumbers atomic.Int64
+
 // routedCall is a call to a number routed to a new assistant made from body.
 func routedCall(t *testing.T, in *servicetest.Instance, body string) (twiliotest.Call, storage.Assistant) {
 	t.Helper()
 	a := createAssistant(t, in, body)
 	call := twiliotest.NewCall(servicetest.AccountSID)
-	call.To = fmt.Sprintf("+1800555%04d", time.Now().UnixNano()%10000)
+	call.To = fmt.Sprintf("+1800555%04d", 2000+routedNumbers.Add(1))
 	wantStatus(t, "route", in.Send(http.MethodPost, "/api/v1/numbers", `{"number": "`+call.To+`", "assistant_id": "`+a.ID+`"}`), 201)
 	wantStatus(t, "voice", in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing")), 200)
 	return call, a
@@ -284,7 +290,7 @@ func TestToolsAndTargetsRefused(t *testing.T) {
 func TestDialCallStatuses(t *testing.T) {
 	in := servicetest.Start(t, servicetest.Options{})
 	a := createAssistant(t, in, actingJSON("http://127.0.0.1:1/unused", "1s"))
-	for _, tt := range []struct {
+	for i, tt := range []struct {
 		status, callStatus string
 		back               bool
 	}{
@@ -298,7 +304,7 @@ func TestDialCallStatuses(t *testing.T) {
 	} {
 		t.Run(tt.status+"/"+tt.callStatus, func(t *testing.T) {
 			call := twiliotest.NewCall(servicetest.AccountSID)
-			call.To = fmt.Sprintf("+1800556%04d", time.Now().UnixNano()%10000)
+			call.To = fmt.Sprintf("+1800556%04d", i) // a number of its own: routes are unique
 			wantStatus(t, "route", in.Send(http.MethodPost, "/api/v1/numbers", `{"number": "`+call.To+`", "assistant_id": "`+a.ID+`"}`), 201)
 			wantStatus(t, "voice", in.Webhook("/twilio/voice", call.Form("CallStatus", "ringing")), 200)
 			in.Webhook("/twilio/gather?turn=1", call.Form("CallStatus", "in-progress", "SpeechResult", "Transfer me to sales"))
