@@ -234,6 +234,44 @@ func truncateBytes(s string, n int) string {
 	return s[:n]
 }
 
+// roundTools settles one model answer's tool calls as every turn does: the
+// first valid transfer_call ends the turn (returned, nothing run); the
+// business tools run, at most as many as storage.MaxToolCalls leaves to a
+// turn that stored stored calls, within the time left to deadline but
+// what the model needs to answer, around bracketing each request; every
+// call that did not run is answered with an error. made are the calls to
+// store, results the answers for the model's next request.
+func (r *Resilient) roundTools(ctx context.Context, c Conversation, deadline time.Time, uses []ToolUse, stored int, around func() func()) (tr *TransferRequest, made []storage.ToolCall, results []ToolResult) {
+	var business []ToolUse
+	for _, u := range uses {
+		if u.Name != TransferTool {
+			business = append(business, u)
+			continue
+		}
+		tr, err := findTransfer(c, u.Arguments)
+		if err == nil {
+			return tr, nil, nil
+		}
+		results = append(results, ToolResult{ID: u.ID, Name: u.Name, Content: errorJSON(err.Error()), IsError: true})
+	}
+	if room := max(storage.MaxToolCalls-stored, 0); len(business) > room {
+		for _, u := range business[room:] {
+			results = append(results, ToolResult{ID: u.ID, Name: u.Name, Content: errorJSON("too many tool calls in one turn"), IsError: true})
+		}
+		business = business[:room]
+	}
+	reserve := min(r.cfg.AttemptTimeout, time.Until(deadline)/2)
+	tctx, cancel := context.WithDeadline(ctx, deadline.Add(-reserve))
+	defer cancel()
+	made, res := runTools(tctx, r.tools, c, business, around)
+	return nil, made, append(results, res...)
+}
+
+// holdFor is what the caller hears when a transfer's turn said nothing.
+func holdFor(tr *TransferRequest) string {
+	return "Please hold while I transfer you to " + tr.Target.Name + "."
+}
+
 // replyWithTools answers the caller's last turn with the assistant's tools
 // on offer, all within the turn deadline: each model answer that calls
 // business tools has them run (each within its own timeout, cut short so
@@ -281,36 +319,14 @@ func (r *Resilient) replyWithTools(ctx context.Context, c Conversation, cs callS
 			return Reply{ToolCalls: calls}, &ModelError{Kind: storage.ErrUnavailable, Outcome: OutcomeMalformed,
 				Msg: "the model kept calling tools"}
 		}
-		var business []ToolUse
-		var results []ToolResult
-		for _, u := range resp.Tools {
-			if u.Name != TransferTool {
-				business = append(business, u)
-				continue
+		tr, made, results := r.roundTools(ctx, c, deadline, resp.Tools, len(calls), nil)
+		if tr != nil {
+			if text == "" {
+				text = holdFor(tr)
 			}
-			tr, terr := findTransfer(c, u.Arguments)
-			if terr == nil {
-				if text == "" {
-					text = "Please hold while I transfer you to " + tr.Target.Name + "."
-				}
-				return Reply{Text: text, ToolCalls: calls, Transfer: tr}, nil
-			}
-			results = append(results, ToolResult{ID: u.ID, Name: u.Name, Content: errorJSON(terr.Error()), IsError: true})
+			return Reply{Text: text, ToolCalls: calls, Transfer: tr}, nil
 		}
-		// A turn stores at most storage.MaxToolCalls calls, over all rounds.
-		if room := max(storage.MaxToolCalls-len(calls), 0); len(business) > room {
-			for _, u := range business[room:] {
-				results = append(results, ToolResult{ID: u.ID, Name: u.Name, Content: errorJSON("too many tool calls in one turn"), IsError: true})
-			}
-			business = business[:room]
-		}
-		// The tools get the time left but what the model needs to answer.
-		reserve := min(r.cfg.AttemptTimeout, time.Until(deadline)/2)
-		tctx, tcancel := context.WithDeadline(ctx, deadline.Add(-reserve))
-		made, res := runTools(tctx, r.tools, c, business, nil)
-		tcancel()
 		calls = append(calls, made...)
-		results = append(results, res...)
 		req.Messages = append(req.Messages,
 			Message{Role: storage.RoleAssistant, Text: resp.Text, Calls: resp.Tools},
 			Message{Role: storage.RoleCaller, Results: results})

@@ -115,6 +115,28 @@ type verdict struct {
 	msg        string
 }
 
+// pause is how long to wait before the attempt after attempt, and whether
+// one is worth making: the failure is worth retrying and the wait leaves
+// the next attempt time to finish before deadline.
+func (v verdict) pause(attempt int, deadline time.Time) (time.Duration, bool) {
+	if !v.retry {
+		return 0, false
+	}
+	wait := backoff(attempt)
+	if v.retryAfter > 0 {
+		wait = v.retryAfter
+	}
+	return wait, time.Until(deadline) >= wait+minAttempt
+}
+
+// after is the verdict's message, saying how many attempts it took.
+func (v verdict) after(attempt int) string {
+	if attempt > 1 {
+		return v.msg + " after " + strconv.Itoa(attempt) + " attempts"
+	}
+	return v.msg
+}
+
 // classify decides whether a failed attempt is worth another try. It is
 // called only while the turn's own deadline has not passed, so a deadline
 // error here is the attempt's.

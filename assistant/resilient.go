@@ -93,6 +93,32 @@ func (r *Resilient) settings(c Conversation) callSettings {
 	return cs
 }
 
+// turnRequest is the request answering the caller's last turn, with the
+// call's model choices and, for an assistant with tools or transfer
+// targets, those on offer; ErrInvalid when the conversation does not end
+// with the caller's words.
+func (r *Resilient) turnRequest(c Conversation) (ChatRequest, callSettings, error) {
+	msgs := History(c.Turns)
+	if len(msgs) == 0 || msgs[len(msgs)-1].Role != storage.RoleCaller {
+		return ChatRequest{}, callSettings{}, &ModelError{Kind: storage.ErrInvalid, Outcome: OutcomeError,
+			Msg: "the conversation does not end with the caller's words"}
+	}
+	cs := r.settings(c)
+	req := cs.request(ChatRequest{System: SystemPrompt(cs.business, c.Language), Messages: msgs, EndCall: true})
+	if HasActions(c.Assistant) {
+		req.Tools = ToolSpecs(c.Assistant)
+	}
+	return req, cs, nil
+}
+
+// modelOf is the model req names, else the deployment's: the metrics' label.
+func (r *Resilient) modelOf(req ChatRequest) string {
+	if req.Model != "" {
+		return req.Model
+	}
+	return r.model
+}
+
 // request is a request with the call's model choices.
 func (cs callSettings) request(req ChatRequest) ChatRequest {
 	req.Model, req.Temperature = cs.model, cs.temperature
@@ -168,15 +194,11 @@ func (r *Resilient) Greet(ctx context.Context, c Conversation) (Reply, error) {
 // failed, timed out or answered nonsense, storage.ErrInvalid when the
 // conversation does not end with the caller's words.
 func (r *Resilient) Reply(ctx context.Context, c Conversation) (Reply, error) {
-	msgs := History(c.Turns)
-	if len(msgs) == 0 || msgs[len(msgs)-1].Role != storage.RoleCaller {
-		return Reply{}, &ModelError{Kind: storage.ErrInvalid, Outcome: OutcomeError,
-			Msg: "the conversation does not end with the caller's words"}
+	req, cs, err := r.turnRequest(c)
+	if err != nil {
+		return Reply{}, err
 	}
-	cs := r.settings(c)
-	req := cs.request(ChatRequest{System: SystemPrompt(cs.business, c.Language), Messages: msgs, EndCall: true})
-	if HasActions(c.Assistant) {
-		req.Tools = ToolSpecs(c.Assistant)
+	if len(req.Tools) > 0 {
 		return r.replyWithTools(ctx, c, cs, req)
 	}
 	return run(ctx, r, "reply", c.CallSID, r.cfg.TurnTimeout, r.cfg.AttemptTimeout, req,
@@ -295,10 +317,7 @@ func run[T any](ctx context.Context, r *Resilient, op, callSID string, budget, a
 
 	var zero T
 	var in, out int64
-	model := r.model
-	if req.Model != "" {
-		model = req.Model
-	}
+	model := r.modelOf(req)
 	for attempt := 1; ; attempt++ {
 		actx, acancel := context.WithTimeout(ctx, attemptBudget)
 		resp, err := r.p.Chat(actx, req)
@@ -316,23 +335,13 @@ func run[T any](ctx context.Context, r *Resilient, op, callSID string, budget, a
 			return zero, r.expired(ctx, model, op, callSID, start, deadline, attempt, in, out, err)
 		}
 		v := classify(err, attemptBudget)
-		if v.retry {
-			wait := backoff(attempt)
-			if v.retryAfter > 0 {
-				wait = v.retryAfter
+		if wait, ok := v.pause(attempt, deadline); ok {
+			if sleep(ctx, wait) {
+				continue
 			}
-			if time.Until(deadline) >= wait+minAttempt {
-				if sleep(ctx, wait) {
-					continue
-				}
-				return zero, r.expired(ctx, model, op, callSID, start, deadline, attempt, in, out, err)
-			}
+			return zero, r.expired(ctx, model, op, callSID, start, deadline, attempt, in, out, err)
 		}
-		msg := v.msg
-		if attempt > 1 {
-			msg = fmt.Sprintf("%s after %d attempts", msg, attempt)
-		}
-		return zero, r.failed(ctx, model, op, callSID, v.outcome, msg, start, attempt, in, out, err)
+		return zero, r.failed(ctx, model, op, callSID, v.outcome, v.after(attempt), start, attempt, in, out, err)
 	}
 }
 

@@ -83,20 +83,14 @@ func (r *Resilient) Stream(ctx context.Context, c Conversation, sink Sink) (Stre
 	if !ok {
 		return streamWhole(ctx, r, c, sink)
 	}
-	if HasActions(c.Assistant) {
-		return r.streamWithTools(ctx, sp, c, sink)
+	req, cs, err := r.turnRequest(c)
+	if err != nil {
+		return StreamReply{}, err
 	}
-	msgs := History(c.Turns)
-	if len(msgs) == 0 || msgs[len(msgs)-1].Role != storage.RoleCaller {
-		return StreamReply{}, &ModelError{Kind: storage.ErrInvalid, Outcome: OutcomeError,
-			Msg: "the conversation does not end with the caller's words"}
+	if len(req.Tools) > 0 {
+		return r.streamWithTools(ctx, sp, c, cs, req, sink)
 	}
-	cs := r.settings(c)
-	req := cs.request(ChatRequest{System: SystemPrompt(cs.business, c.Language), Messages: msgs, EndCall: true})
-	model := r.model
-	if req.Model != "" {
-		model = req.Model
-	}
+	model := r.modelOf(req)
 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.TurnTimeout)
@@ -165,20 +159,10 @@ func (r *Resilient) Stream(ctx context.Context, c Conversation, sink Sink) (Stre
 			return StreamReply{}, r.expired(ctx, model, "stream", c.CallSID, start, deadline, attempt, in, out, err)
 		}
 		v := classify(err, r.cfg.AttemptTimeout)
-		if v.retry {
-			wait := backoff(attempt)
-			if v.retryAfter > 0 {
-				wait = v.retryAfter
-			}
-			if time.Until(deadline) >= wait+minAttempt && sleep(ctx, wait) {
-				continue
-			}
+		if wait, ok := v.pause(attempt, deadline); ok && sleep(ctx, wait) {
+			continue
 		}
-		msg := v.msg
-		if attempt > 1 {
-			msg += " after " + itoa(attempt) + " attempts"
-		}
-		return StreamReply{}, r.failed(ctx, model, "stream", c.CallSID, v.outcome, msg, start, attempt, in, out, err)
+		return StreamReply{}, r.failed(ctx, model, "stream", c.CallSID, v.outcome, v.after(attempt), start, attempt, in, out, err)
 	}
 }
 
@@ -214,12 +198,4 @@ func streamWhole(ctx context.Context, r *Resilient, c Conversation, sink Sink) (
 		return StreamReply{}, &SinkError{Err: err}
 	}
 	return StreamReply{Text: reply.Text}, nil
-}
-
-func itoa(n int) string {
-	const digits = "0123456789"
-	if n < 10 {
-		return digits[n : n+1]
-	}
-	return itoa(n/10) + digits[n%10:n%10+1]
 }

@@ -29,18 +29,8 @@ const Filler = "One moment, please."
 // (or a sentence saying it) are said; end_call ends it with its farewell.
 // A round's attempts are retried, as Stream's are, only while the round
 // has said nothing.
-func (r *Resilient) streamWithTools(ctx context.Context, sp StreamProvider, c Conversation, sink Sink) (StreamReply, error) {
-	msgs := History(c.Turns)
-	if len(msgs) == 0 || msgs[len(msgs)-1].Role != storage.RoleCaller {
-		return StreamReply{}, &ModelError{Kind: storage.ErrInvalid, Outcome: OutcomeError,
-			Msg: "the conversation does not end with the caller's words"}
-	}
-	cs := r.settings(c)
-	req := cs.request(ChatRequest{System: SystemPrompt(cs.business, c.Language), Messages: msgs, EndCall: true, Tools: ToolSpecs(c.Assistant)})
-	model := r.model
-	if req.Model != "" {
-		model = req.Model
-	}
+func (r *Resilient) streamWithTools(ctx context.Context, sp StreamProvider, c Conversation, cs callSettings, req ChatRequest, sink Sink) (StreamReply, error) {
+	model := r.modelOf(req)
 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.TurnTimeout)
@@ -128,21 +118,11 @@ func (r *Resilient) streamWithTools(ctx context.Context, sp StreamProvider, c Co
 				return reply(), r.expired(ctx, model, "stream", c.CallSID, start, deadline, attempts, in, out, err)
 			}
 			cl := classify(err, r.cfg.AttemptTimeout)
-			if cl.retry {
-				wait := backoff(attempt)
-				if cl.retryAfter > 0 {
-					wait = cl.retryAfter
-				}
-				if time.Until(deadline) >= wait+minAttempt && sleep(ctx, wait) {
-					shaper.discard()
-					continue
-				}
+			if wait, ok := cl.pause(attempt, deadline); ok && sleep(ctx, wait) {
+				shaper.discard()
+				continue
 			}
-			msg := cl.msg
-			if attempt > 1 {
-				msg += " after " + itoa(attempt) + " attempts"
-			}
-			return reply(), r.failed(ctx, model, "stream", c.CallSID, cl.outcome, msg, start, attempts, in, out, err)
+			return reply(), r.failed(ctx, model, "stream", c.CallSID, cl.outcome, cl.after(attempt), start, attempts, in, out, err)
 		}
 
 		said := v.length() > before
@@ -168,45 +148,23 @@ func (r *Resilient) streamWithTools(ctx context.Context, sp StreamProvider, c Co
 			r.record(ctx, model, "stream", c.CallSID, OutcomeMalformed, start, attempts, in, out, err)
 			return reply(), err
 		}
-		var business []ToolUse
-		var results []ToolResult
-		for _, u := range resp.Tools {
-			if u.Name != TransferTool {
-				business = append(business, u)
-				continue
-			}
-			tr, terr := findTransfer(c, u.Arguments)
-			if terr == nil {
-				if !said {
-					v.spaceNext()
-					err := shaper.Write("Please hold while I transfer you to " + tr.Target.Name + ".")
-					if err == nil {
-						err = shaper.Close()
-					}
-					if err != nil && !errors.Is(err, errStopped) {
-						return ok(reply(), err)
-					}
+		tr, made, results := r.roundTools(ctx, c, deadline, resp.Tools, len(calls), v.around)
+		if tr != nil {
+			if !said {
+				v.spaceNext()
+				err := shaper.Write(holdFor(tr))
+				if err == nil {
+					err = shaper.Close()
 				}
-				sr := reply()
-				sr.Transfer = tr
-				return ok(sr, nil)
+				if err != nil && !errors.Is(err, errStopped) {
+					return ok(reply(), err)
+				}
 			}
-			results = append(results, ToolResult{ID: u.ID, Name: u.Name, Content: errorJSON(terr.Error()), IsError: true})
+			sr := reply()
+			sr.Transfer = tr
+			return ok(sr, nil)
 		}
-		// A turn stores at most storage.MaxToolCalls calls, over all rounds.
-		if room := max(storage.MaxToolCalls-len(calls), 0); len(business) > room {
-			for _, u := range business[room:] {
-				results = append(results, ToolResult{ID: u.ID, Name: u.Name, Content: errorJSON("too many tool calls in one turn"), IsError: true})
-			}
-			business = business[:room]
-		}
-		// The tools get the time left but what the model needs to answer.
-		reserve := min(r.cfg.AttemptTimeout, time.Until(deadline)/2)
-		tctx, tcancel := context.WithDeadline(ctx, deadline.Add(-reserve))
-		made, res := runTools(tctx, r.tools, c, business, v.around)
-		tcancel()
 		calls = append(calls, made...)
-		results = append(results, res...)
 		if err := v.failed(); err != nil {
 			return ok(reply(), err)
 		}
