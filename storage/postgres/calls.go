@@ -145,12 +145,8 @@ func (s *Store) StartCall(ctx context.Context, nc storage.NewCall, greeting stor
 	var has, greets bool
 	var tnum *int
 	var cs callScan
-	err = s.send(ctx, write{
-		sid:   nc.SID,
-		queue: func(b *pgx.Batch) { b.Queue(startCall, args...) },
-		read: func(br pgx.BatchResults) error {
-			return br.QueryRow().Scan(append(cs.dest(), &tnum, &t.Text, &t.Confidence, &t.EndsCall, &t.Error, &t.CreatedAt, &greets)...)
-		},
+	_, err = sendRow(ctx, s, nc.SID, startCall, args, func(row pgx.Row) (struct{}, error) {
+		return struct{}{}, row.Scan(append(cs.dest(), &tnum, &t.Text, &t.Confidence, &t.EndsCall, &t.Error, &t.CreatedAt, &greets)...)
 	})
 	if errors.Is(err, pgx.ErrNoRows) || isTombstoned(err) {
 		return storage.Call{}, storage.Turn{}, storage.CallGone(nc.SID)
@@ -464,17 +460,8 @@ func (s *Store) ApplyStatus(ctx context.Context, nc storage.NewCall, ev storage.
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	args := append(upsertArgs(nc), ev.At, ev.Status.Terminal(), ev.Duration, ev.Sequence)
-	var c storage.Call
-	w := write{
-		sid:   nc.SID,
-		queue: func(b *pgx.Batch) { b.Queue(applyStatus, args...) },
-		read: func(br pgx.BatchResults) (err error) {
-			c, err = scanCall(br.QueryRow())
-			return err
-		},
-	}
 	for attempt := 0; ; attempt++ {
-		err := s.send(ctx, w)
+		c, err := sendRow(ctx, s, nc.SID, applyStatus, args, scanCall)
 		switch {
 		case err == nil:
 			return c, nil

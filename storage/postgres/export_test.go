@@ -17,3 +17,12 @@ func (s *Store) PendingWrites() int {
 	defer s.group.mu.Unlock()
 	return len(s.group.pending)
 }
+
+// WriteBatches reports how many batches the grouped webhook writes went
+// in and how many writes they held (writes ÷ batches is the mean batch).
+func (s *Store) WriteBatches() (batches, writes uint64) {
+	if s.group == nil {
+		return 0, 0
+	}
+	return s.group.batches.Load(), s.group.writes.Load()
+}

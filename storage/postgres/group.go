@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -41,7 +42,9 @@ var errAlone = errors.New("postgres: retry the write on its own")
 // commit, the backend's wake-ups and the driver's system calls) are then
 // paid once per batch instead of once per webhook; when the load is light
 // nothing waits. No goroutine runs for the group: a waiting write is woken
-// either with its result or to lead the next batch.
+// either with its result or to lead the next batch. A waiting write waits
+// for its batch even when its caller gives up meanwhile (the batch is
+// bounded by the query timeout), as a statement already sent would.
 type writeGroup struct {
 	limit int
 	send  func(ws []*groupWrite)
@@ -82,11 +85,28 @@ func (g *writeGroup) do(w *groupWrite) {
 
 // lead sends batch, which holds the caller's own write, and passes the
 // slot on: to the writes that waited meanwhile, woken through the first of
-// them, or back to the group when none did.
+// them, or back to the group when none did. A panic while sending still
+// passes the slot on and answers the batch's writes with an error before
+// it goes on up the leader's stack: a lost slot would stall every write.
 func (g *writeGroup) lead(batch []*groupWrite) {
+	defer func() {
+		if p := recover(); p != nil {
+			for _, w := range batch {
+				w.err = fmt.Errorf("postgres: sending a batch of writes panicked: %v", p)
+			}
+			g.handOff(batch)
+			panic(p)
+		}
+	}()
 	g.batches.Add(1)
 	g.writes.Add(uint64(len(batch)))
 	g.send(batch)
+	g.handOff(batch)
+}
+
+// handOff wakes batch's waiting writes with their results and passes the
+// slot on.
+func (g *writeGroup) handOff(batch []*groupWrite) {
 	g.mu.Lock()
 	var next []*groupWrite
 	if len(g.pending) > 0 {
@@ -176,11 +196,17 @@ func (s *Store) send(ctx context.Context, w write) error {
 	return gw.err
 }
 
-// WriteBatches reports how many batches the grouped webhook writes went
-// in and how many writes they held (writes ÷ batches is the mean batch).
-func (s *Store) WriteBatches() (batches, writes uint64) {
-	if s.group == nil {
-		return 0, 0
-	}
-	return s.group.batches.Load(), s.group.writes.Load()
+// sendRow sends a write of one statement, on call sid, whose one row scan
+// reads (pgx.ErrNoRows when it returned none).
+func sendRow[T any](ctx context.Context, s *Store, sid, sql string, args []any, scan func(pgx.Row) (T, error)) (T, error) {
+	var got T
+	err := s.send(ctx, write{
+		sid:   sid,
+		queue: func(b *pgx.Batch) { b.Queue(sql, args...) },
+		read: func(br pgx.BatchResults) (err error) {
+			got, err = scan(br.QueryRow())
+			return err
+		},
+	})
+	return got, err
 }

@@ -81,3 +81,85 @@ func TestWriteGroupHandsOn(t *testing.T) {
 	b, w := g.batches.Load(), g.writes.Load()
 	t.Logf("%d writes in %d batches (%.1f a batch), at most %d at once", w, b, float64(w)/float64(b), most.Load())
 }
+
+// TestWriteGroupSurvivesAPanic: a batch whose sending panics answers its
+// other writes with an error, the panic goes on up its leader's stack, and
+// the slot is not lost: the next write goes through.
+func TestWriteGroupSurvivesAPanic(t *testing.T) {
+	release := make(chan struct{})
+	g := &writeGroup{limit: 1}
+	g.send = func(ws []*groupWrite) {
+		for _, w := range ws {
+			switch w.sid {
+			case "hold":
+				<-release
+			case "boom":
+				panic("scan bug")
+			}
+			w.err = nil
+		}
+	}
+	do := func(sid string) (err error, panicked any) {
+		defer func() { panicked = recover() }()
+		w := &groupWrite{write: write{sid: sid}}
+		g.do(w)
+		return w.err, nil
+	}
+	held := make(chan struct{})
+	go func() { do("hold"); close(held) }()
+	for {
+		g.mu.Lock()
+		n := g.running
+		g.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	type result struct {
+		err      error
+		panicked any
+	}
+	results := make(chan result, 2)
+	for _, sid := range []string{"lead", "boom"} {
+		go func() { err, p := do(sid); results <- result{err, p} }()
+		for {
+			g.mu.Lock()
+			n := len(g.pending)
+			g.mu.Unlock()
+			if n > 0 && (sid == "lead" || n > 1) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(release)
+	<-held
+	var panics, errs int
+	for range 2 {
+		var r result
+		select {
+		case r = <-results:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a write of the panicking batch was never answered")
+		}
+		if r.panicked != nil {
+			panics++
+		} else if r.err != nil {
+			errs++
+		}
+	}
+	if panics != 1 || errs != 1 {
+		t.Fatalf("%d writes panicked and %d got an error, want one each", panics, errs)
+	}
+	done := make(chan error, 1)
+	go func() { err, _ := do("after"); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the write after the panic: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the write after the panic never ran: the slot was lost")
+	}
+}

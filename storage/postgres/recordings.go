@@ -53,15 +53,7 @@ func (s *Store) AddRecording(ctx context.Context, r storage.Recording) (storage.
 	defer cancel()
 	args := []any{r.SID, r.CallSID, r.AccountSID, r.SourceURL, r.Duration, r.Channels, normPtr(r.StartedAt), r.State, r.LastError,
 		orNow(r.CreatedAt), storage.WorkArchiveRecording, storage.StatusInProgress, storage.StatusInProgress.Rank()}
-	var got storage.Recording
-	err = s.send(ctx, write{
-		sid:   r.CallSID,
-		queue: func(b *pgx.Batch) { b.Queue(addRecording, args...) },
-		read: func(br pgx.BatchResults) (err error) {
-			got, err = scanRecording(br.QueryRow())
-			return err
-		},
-	})
+	got, err := sendRow(ctx, s, r.CallSID, addRecording, args, scanRecording)
 	if err == nil {
 		return got, true, nil
 	}

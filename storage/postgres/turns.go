@@ -113,15 +113,7 @@ func (s *Store) AddTurn(ctx context.Context, t storage.Turn) (storage.Turn, bool
 	}
 	args := []any{t.CallSID, t.Number, t.Role, t.Text, t.Confidence, t.EndsCall, t.Error, orNow(t.CreatedAt),
 		t.Interrupted, first, text, last, calls, transfer}
-	var got storage.Turn
-	err = s.send(ctx, write{
-		sid:   t.CallSID,
-		queue: func(b *pgx.Batch) { b.Queue(addTurn, args...) },
-		read: func(br pgx.BatchResults) (err error) {
-			got, err = scanTurn(br.QueryRow())
-			return err
-		},
-	})
+	got, err := sendRow(ctx, s, t.CallSID, addTurn, args, scanTurn)
 	if err == nil {
 		return got, true, nil
 	}
