@@ -64,6 +64,21 @@ func (p toolRound) hold(t *testing.T, r *http.Request, i int) bool {
 	return true
 }
 
+// say streams p's words through text, each held as hold says; false when
+// the client went away.
+func (p toolRound) say(t *testing.T, r *http.Request, text func(string) error) bool {
+	for i, word := range p.words {
+		if !p.hold(t, r, i) {
+			return false
+		}
+		if text(word) != nil {
+			p.gone()
+			return false
+		}
+	}
+	return true
+}
+
 func (p toolRound) gone() {
 	if p.ended != nil {
 		p.ended()
@@ -95,14 +110,8 @@ func startOpenAIRounds(t *testing.T, rounds func(n int) toolRound, deps assistan
 	fake := openaitest.New(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		p := rounds(n)
 		s := openaitest.StartStream(w)
-		for i, word := range p.words {
-			if !p.hold(t, r, i) {
-				return
-			}
-			if s.Text(word) != nil {
-				p.gone()
-				return
-			}
+		if !p.say(t, r, s.Text) {
+			return
 		}
 		reason := "stop"
 		if p.tool != "" {
@@ -134,14 +143,8 @@ func startBedrockRounds(t *testing.T, rounds func(n int) toolRound, deps assista
 	fake := bedrocktest.New(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		p := rounds(n)
 		s := bedrocktest.StartStream(w)
-		for i, word := range p.words {
-			if !p.hold(t, r, i) {
-				return
-			}
-			if s.Text(word) != nil {
-				p.gone()
-				return
-			}
+		if !p.say(t, r, s.Text) {
+			return
 		}
 		_ = s.Event("contentBlockStop", map[string]any{"contentBlockIndex": 0})
 		reason := "end_turn"

@@ -1,55 +1,23 @@
 package openai_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"switchboard/assistant"
-	"switchboard/assistant/openai"
 	"switchboard/assistant/openai/openaitest"
-	"switchboard/runtime/outbound"
 	"switchboard/storage"
 )
-
-// streamedTools is an assistant on fake whose calls offer order_status,
-// served by a business endpoint that counts its requests and answers
-// after delay, and transfer to Sales.
-func streamedTools(t *testing.T, delay time.Duration, respond openaitest.Responder) (*openai.Assistant, *openaitest.Server, *atomic.Int32, assistant.Conversation) {
-	var hits atomic.Int32
-	biz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		time.Sleep(delay)
-		fmt.Fprint(w, `{"status":"shipped"}`)
-	}))
-	t.Cleanup(biz.Close)
-	f := openaitest.New(t, respond)
-	a, err := openai.New(openai.Config{BaseURL: f.BaseURL(), APIKey: "k", Model: "test-model", MaxTokens: 150},
-		assistant.Deps{Config: assistant.DefaultModelConfig(), Logger: slog.New(slog.DiscardHandler),
-			Tools: assistant.HTTPTools{Client: outbound.New(outbound.Config{AllowPrivate: true})}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv := conversation(caller(1, "Where is order A-1?"))
-	conv.Assistant = &storage.Assistant{AssistantSettings: storage.AssistantSettings{
-		Tools: []storage.Tool{{Name: "order_status", Description: "Looks an order up.", URL: biz.URL, Secret: outbound.NewSecret(),
-			Parameters: json.RawMessage(`{"type":"object"}`)}},
-		TransferTargets: []storage.TransferTarget{{Name: "Sales", Number: "+14155550100", Description: "Quotes and orders.", Mode: storage.TransferWarm}}}}
-	return a, f, &hits, conv
-}
 
 // TestStreamToolCallsBounded: streamed rounds are bounded as whole ones
 // are: at most storage.MaxToolCalls calls run over the turn, the others
 // answered with an error without a request.
 func TestStreamToolCallsBounded(t *testing.T) {
-	a, f, hits, conv := streamedTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
+	a, f, hits, conv := withTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
 		if n < 2 {
 			s := openaitest.StartStream(w)
 			for i := range 5 {
@@ -68,26 +36,14 @@ func TestStreamToolCallsBounded(t *testing.T) {
 	if got.Text != "It has shipped." || log.said() != got.Text || len(got.ToolCalls) != storage.MaxToolCalls || hits.Load() != storage.MaxToolCalls {
 		t.Fatalf("Stream said %q, made %d calls (%d requests): %+v", log.said(), len(got.ToolCalls), hits.Load(), got)
 	}
-	turn := storage.Turn{Number: 1, Role: storage.RoleAssistant, Text: got.Text, ToolCalls: got.ToolCalls}
-	if err := turn.Check(); err != nil {
-		t.Fatalf("the turn cannot be stored: %v", err)
-	}
-	var refused int
-	for _, m := range f.Request(2).Body.Messages {
-		if m.Role == "tool" && m.Content == `{"error":"too many tool calls in one turn"}` {
-			refused++
-		}
-	}
-	if refused != 2 {
-		t.Fatalf("%d calls answered as too many, want 2", refused)
-	}
+	wantCapped(t, f, got.Text, got.ToolCalls)
 }
 
 // TestStreamToolRoundsBounded: a server that keeps calling tools, even
 // once they are no longer offered, has the streamed turn fail after the
 // last round.
 func TestStreamToolRoundsBounded(t *testing.T) {
-	a, f, hits, conv := streamedTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
+	a, f, hits, conv := withTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
 		s := openaitest.StartStream(w)
 		_ = s.ToolCallAt(0, fmt.Sprintf("call_%d", n), "order_status", `{"order":"A-1"}`)
 		_ = s.Finish("tool_calls")
@@ -128,7 +84,7 @@ func TestStreamTransferAndEndCall(t *testing.T) {
 		}, "Please hold while I transfer you to Sales."},
 	} {
 		t.Run(name, func(t *testing.T) {
-			a, _, hits, conv := streamedTools(t, 0, tc.respond)
+			a, _, hits, conv := withTools(t, 0, tc.respond)
 			log := newSinkLog()
 			got, err := a.Stream(turnCtx(t), conv, log.sink(0, nil))
 			if err != nil || got.Transfer == nil || got.Transfer.Target.Number != "+14155550100" || got.Transfer.Summary != "Wants a quote." ||
@@ -138,7 +94,7 @@ func TestStreamTransferAndEndCall(t *testing.T) {
 		})
 	}
 	t.Run("EndCallAfterTool", func(t *testing.T) {
-		a, _, hits, conv := streamedTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
+		a, _, hits, conv := withTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
 			s := openaitest.StartStream(w)
 			if n == 0 {
 				_ = s.Text("Checking.")
@@ -162,7 +118,7 @@ func TestStreamTransferAndEndCall(t *testing.T) {
 // filler after the words the model wrote before calling it, then the
 // answer, each piece spaced from the one before.
 func TestStreamFillerBetweenRounds(t *testing.T) {
-	a, _, hits, conv := streamedTools(t, assistant.FillerDelay+300*time.Millisecond, func(n int, w http.ResponseWriter, r *http.Request) {
+	a, _, hits, conv := withTools(t, assistant.FillerDelay+300*time.Millisecond, func(n int, w http.ResponseWriter, r *http.Request) {
 		if n == 0 {
 			s := openaitest.StartStream(w)
 			_ = s.Text("Let me ")
@@ -190,7 +146,7 @@ func TestStreamFillerBetweenRounds(t *testing.T) {
 // said, is ended and ends the turn, rather than being asked again.
 func TestStreamToolTurnStopsAtMaxReplyChars(t *testing.T) {
 	ended := make(chan struct{})
-	a, f, hits, conv := streamedTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
+	a, f, hits, conv := withTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
 		if n == 0 {
 			s := openaitest.StartStream(w)
 			_ = s.Text("Let me check ")
@@ -229,7 +185,7 @@ func TestStreamToolTurnStopsAtMaxReplyChars(t *testing.T) {
 // every piece of it (some compatible servers do) gives the call that id
 // once, as the SDK's accumulator does, not the pieces' ids joined.
 func TestStreamToolCallIDRepeated(t *testing.T) {
-	a, _, hits, conv := streamedTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
+	a, _, hits, conv := withTools(t, 0, func(n int, w http.ResponseWriter, r *http.Request) {
 		if n > 0 {
 			openaitest.Tokens(0, 0, nil, "It has ", "shipped.")(n, w, r)
 			return

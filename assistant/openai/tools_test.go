@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"switchboard/assistant"
 	"switchboard/assistant/openai"
@@ -32,24 +33,18 @@ func toolCalls(round, n int, name string) string {
 	return string(b)
 }
 
-// TestReplyToolCallsBounded: a model that keeps calling tools gets at
-// most storage.MaxToolCalls of them run in one turn, over every round;
-// the others are answered with an error without a request, so the turn
-// can be stored.
-func TestReplyToolCallsBounded(t *testing.T) {
+// withTools is an assistant on fake whose calls offer order_status,
+// served by a business endpoint that counts its requests and answers
+// after delay, and transfer to Sales.
+func withTools(t *testing.T, delay time.Duration, respond openaitest.Responder) (*openai.Assistant, *openaitest.Server, *atomic.Int32, assistant.Conversation) {
 	var hits atomic.Int32
 	biz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
+		time.Sleep(delay)
 		fmt.Fprint(w, `{"status":"shipped"}`)
 	}))
 	t.Cleanup(biz.Close)
-	f := openaitest.New(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		if n < 2 {
-			openaitest.WriteJSON(w, http.StatusOK, toolCalls(n, 5, "order_status"))
-			return
-		}
-		openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("It has shipped."))
-	})
+	f := openaitest.New(t, respond)
 	a, err := openai.New(openai.Config{BaseURL: f.BaseURL(), APIKey: "k", Model: "test-model", MaxTokens: 150},
 		assistant.Deps{Config: assistant.DefaultModelConfig(), Logger: slog.New(slog.DiscardHandler),
 			Tools: assistant.HTTPTools{Client: outbound.New(outbound.Config{AllowPrivate: true})}})
@@ -57,16 +52,19 @@ func TestReplyToolCallsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	conv := conversation(caller(1, "Where is order A-1?"))
-	conv.Assistant = &storage.Assistant{AssistantSettings: storage.AssistantSettings{Tools: []storage.Tool{{Name: "order_status",
-		Description: "Looks an order up.", URL: biz.URL, Secret: outbound.NewSecret(), Parameters: json.RawMessage(`{"type":"object"}`)}}}}
-	got, err := a.Reply(turnCtx(t), conv)
-	if err != nil {
-		t.Fatalf("Reply: %v", err)
-	}
-	if got.Text != "It has shipped." || len(got.ToolCalls) != storage.MaxToolCalls || hits.Load() != storage.MaxToolCalls {
-		t.Fatalf("Reply made %d calls (%d requests): %+v", len(got.ToolCalls), hits.Load(), got)
-	}
-	turn := storage.Turn{Number: 1, Role: storage.RoleAssistant, Text: got.Text, ToolCalls: got.ToolCalls}
+	conv.Assistant = &storage.Assistant{AssistantSettings: storage.AssistantSettings{
+		Tools: []storage.Tool{{Name: "order_status", Description: "Looks an order up.", URL: biz.URL, Secret: outbound.NewSecret(),
+			Parameters: json.RawMessage(`{"type":"object"}`)}},
+		TransferTargets: []storage.TransferTarget{{Name: "Sales", Number: "+14155550100", Description: "Quotes and orders.", Mode: storage.TransferWarm}}}}
+	return a, f, &hits, conv
+}
+
+// wantCapped checks a turn of two rounds of five calls each: storable as
+// it is, and the two calls over storage.MaxToolCalls answered as too many
+// in the model's third request.
+func wantCapped(t *testing.T, f *openaitest.Server, text string, calls []storage.ToolCall) {
+	t.Helper()
+	turn := storage.Turn{Number: 1, Role: storage.RoleAssistant, Text: text, ToolCalls: calls}
 	if err := turn.Check(); err != nil {
 		t.Fatalf("the turn cannot be stored: %v", err)
 	}
@@ -81,26 +79,33 @@ func TestReplyToolCallsBounded(t *testing.T) {
 	}
 }
 
+// TestReplyToolCallsBounded: a model that keeps calling tools gets at
+// most storage.MaxToolCalls of them run in one turn, over every round;
+// the others are answered with an error without a request, so the turn
+// can be stored.
+func TestReplyToolCallsBounded(t *testing.T) {
+	a, f, hits, conv := withTools(t, 0, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n < 2 {
+			openaitest.WriteJSON(w, http.StatusOK, toolCalls(n, 5, "order_status"))
+			return
+		}
+		openaitest.WriteJSON(w, http.StatusOK, openaitest.Completion("It has shipped."))
+	})
+	got, err := a.Reply(turnCtx(t), conv)
+	if err != nil {
+		t.Fatalf("Reply: %v", err)
+	}
+	if got.Text != "It has shipped." || len(got.ToolCalls) != storage.MaxToolCalls || hits.Load() != storage.MaxToolCalls {
+		t.Fatalf("Reply made %d calls (%d requests): %+v", len(got.ToolCalls), hits.Load(), got)
+	}
+	wantCapped(t, f, got.Text, got.ToolCalls)
+}
+
 // TestReplyToolRoundsBounded: a server that keeps calling tools, even once
 // they are no longer offered, has the turn fail after the last round
 // instead of calling them until the deadline.
 func TestReplyToolRoundsBounded(t *testing.T) {
-	var hits atomic.Int32
-	biz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		fmt.Fprint(w, `{"status":"shipped"}`)
-	}))
-	t.Cleanup(biz.Close)
-	f := openaitest.New(t, openaitest.Always(http.StatusOK, openaitest.ToolCall("order_status", `{"order":"A-1"}`)))
-	a, err := openai.New(openai.Config{BaseURL: f.BaseURL(), APIKey: "k", Model: "test-model", MaxTokens: 150},
-		assistant.Deps{Config: assistant.DefaultModelConfig(), Logger: slog.New(slog.DiscardHandler),
-			Tools: assistant.HTTPTools{Client: outbound.New(outbound.Config{AllowPrivate: true})}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv := conversation(caller(1, "Where is order A-1?"))
-	conv.Assistant = &storage.Assistant{AssistantSettings: storage.AssistantSettings{Tools: []storage.Tool{{Name: "order_status",
-		Description: "Looks an order up.", URL: biz.URL, Secret: outbound.NewSecret(), Parameters: json.RawMessage(`{"type":"object"}`)}}}}
+	a, f, hits, conv := withTools(t, 0, openaitest.Always(http.StatusOK, openaitest.ToolCall("order_status", `{"order":"A-1"}`)))
 	got, err := a.Reply(turnCtx(t), conv)
 	var me *assistant.ModelError
 	if !errors.As(err, &me) || !errors.Is(err, storage.ErrUnavailable) {
