@@ -1,12 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math"
 	"net"
 	"os"
+	"slices"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -38,7 +38,7 @@ func serveFloor() error {
 // floorRun sends the status callbacks of the throughput runs to the floor
 // with the same load generator and client count, and prints its rate and
 // the CPU per request.
-func (b *bench) floorRun(_ context.Context) error {
+func (b *bench) floorRun() error {
 	p, err := startProc("-serve-floor")
 	if err != nil {
 		return err
@@ -46,10 +46,10 @@ func (b *bench) floorRun(_ context.Context) error {
 	defer p.close()
 	c := newClient(p.url)
 	s := sampler{postmaster: b.db.postmaster, service: p.pid()}
-	k := kinds[1]
 	// The floor stores nothing: its clients go round their requests as
 	// often as they get through them.
-	reqs := b.prepare(k, space(0, 1, sideWarmService))
+	ki := slices.IndexFunc(kinds, func(k kind) bool { return k.file == "status-callback" })
+	reqs := b.prepare(kinds[ki], space(0, ki, sideWarmService))
 	loop := closedLoop{clients: b.o.clients, limit: math.MaxInt}
 	send := func(client, i int) error { return c.send(reqs[client][i%len(reqs[client])]) }
 	if _, err := loop.run(b.o.warmup, send); err != nil {

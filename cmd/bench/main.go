@@ -137,7 +137,7 @@ func run(ctx context.Context, o options) error {
 		b.printSpread(rounds)
 	}
 	if o.floor {
-		if err := b.floorRun(ctx); err != nil {
+		if err := b.floorRun(); err != nil {
 			return err
 		}
 	}
