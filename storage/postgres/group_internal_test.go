@@ -99,11 +99,11 @@ func TestWriteGroupSurvivesAPanic(t *testing.T) {
 			w.err = nil
 		}
 	}
-	do := func(sid string) (err error, panicked any) {
+	do := func(sid string) (panicked any, err error) {
 		defer func() { panicked = recover() }()
 		w := &groupWrite{write: write{sid: sid}}
 		g.do(w)
-		return w.err, nil
+		return nil, w.err
 	}
 	held := make(chan struct{})
 	go func() { do("hold"); close(held) }()
@@ -122,7 +122,7 @@ func TestWriteGroupSurvivesAPanic(t *testing.T) {
 	}
 	results := make(chan result, 2)
 	for _, sid := range []string{"lead", "boom"} {
-		go func() { err, p := do(sid); results <- result{err, p} }()
+		go func() { p, err := do(sid); results <- result{err, p} }()
 		for {
 			g.mu.Lock()
 			n := len(g.pending)
@@ -153,7 +153,7 @@ func TestWriteGroupSurvivesAPanic(t *testing.T) {
 		t.Fatalf("%d writes panicked and %d got an error, want one each", panics, errs)
 	}
 	done := make(chan error, 1)
-	go func() { err, _ := do("after"); done <- err }()
+	go func() { _, err := do("after"); done <- err }()
 	select {
 	case err := <-done:
 		if err != nil {
